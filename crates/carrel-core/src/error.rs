@@ -1,0 +1,36 @@
+//! The one error type of carrel-core. Each variant has a stable code that the
+//! HTTP edge sends to clients; codes never change meaning once published.
+
+/// A value that broke one of carrel's domain rules.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CoreError {
+    #[error("invalid id: {0}")]
+    InvalidId(&'static str),
+    #[error("invalid file name: {0}")]
+    InvalidFileName(&'static str),
+    #[error("invalid media type")]
+    InvalidMediaType,
+    #[error("invalid duration {0:?}: use a number followed by s, m, h, d or w (for example 7d)")]
+    InvalidDuration(String),
+    #[error("invalid Upload-Metadata: {0}")]
+    InvalidMetadata(&'static str),
+    #[error("invalid Upload-Checksum: {0}")]
+    InvalidChecksum(&'static str),
+    #[error("unsupported checksum algorithm {0:?}")]
+    UnsupportedChecksum(String),
+}
+
+impl CoreError {
+    /// The stable, machine-readable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CoreError::InvalidId(_) => "invalid_id",
+            CoreError::InvalidFileName(_) => "invalid_file_name",
+            CoreError::InvalidMediaType => "invalid_media_type",
+            CoreError::InvalidDuration(_) => "invalid_duration",
+            CoreError::InvalidMetadata(_) => "invalid_upload_metadata",
+            CoreError::InvalidChecksum(_) => "invalid_checksum",
+            CoreError::UnsupportedChecksum(_) => "unsupported_checksum_algorithm",
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! carrel's domain: the types that carry the project's rules, validated on
+//! construction so that a value that exists is a valid one.
+//!
+//! This crate does no IO and knows nothing of async, HTTP or databases. Every
+//! other crate may depend on it; it depends on no carrel crate.
+//!
+//! - [`ids`]: unguessable random ids (share links, uploads, files, folders) and
+//!   secrets (management tokens), the BLAKE3 [`ids::BlobHash`].
+//! - [`name`]: file names that are safe to store and to send back.
+//! - [`share`]: the rules of a share link (expiry, download limit, disabled).
+//! - [`tus`]: pure parts of the tus 1.0.0 protocol (metadata, checksums).
+//! - [`time`]: unix timestamps and human durations (`7d`, `12h`).
+
+pub mod error;
+pub mod ids;
+pub mod media;
+pub mod name;
+pub mod share;
+pub mod time;
+pub mod tus;
+
+pub use error::CoreError;

@@ -1,0 +1,460 @@
+//! The SQL shared by both backends. Both accept `$N` placeholders and
+//! `RETURNING`/`ON CONFLICT`, so one body serves both; where the dialects
+//! differ, the backend module passes its own statement. The macro stamps the
+//! repository traits onto each backend's pool type, so each backend is a
+//! real, separately compiled implementation over its own driver.
+
+use carrel_core::CoreError;
+use carrel_core::ids::UploadId;
+
+use crate::{DbError, UploadKind};
+
+pub(crate) fn corrupt(e: CoreError) -> DbError {
+    DbError::Corrupt(e.to_string())
+}
+
+pub(crate) fn kind_columns(kind: &UploadKind) -> (&'static str, Option<String>) {
+    match kind {
+        UploadKind::Single => ("single", None),
+        UploadKind::Partial => ("partial", None),
+        UploadKind::Final(parts) => {
+            ("final", Some(parts.iter().map(UploadId::as_str).collect::<Vec<_>>().join(" ")))
+        }
+    }
+}
+
+pub(crate) fn kind_from_columns(kind: &str, parts: Option<String>) -> Result<UploadKind, DbError> {
+    Ok(match kind {
+        "single" => UploadKind::Single,
+        "partial" => UploadKind::Partial,
+        "final" => UploadKind::Final(
+            parts
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(|p| p.parse().map_err(corrupt))
+                .collect::<Result<_, _>>()?,
+        ),
+        other => return Err(DbError::Corrupt(format!("upload kind {other:?}"))),
+    })
+}
+
+macro_rules! impl_database {
+    ($ty:ty, $db:ty, $backend:expr) => {
+        use carrel_core::ids::{BlobHash, FileId, FolderId, SecretHash, ShareId, UploadId};
+        use carrel_core::media::MediaType;
+        use carrel_core::name::FileName;
+        use carrel_core::share::ShareRules;
+        use carrel_core::time::Timestamp;
+        use sqlx::Row;
+
+        use $crate::backend::{corrupt, kind_columns, kind_from_columns};
+        use $crate::model::*;
+        use $crate::{Backend, Database, DbError, FileRepo, Result, ShareRepo, UploadRepo};
+
+        type DbRow = <$db as sqlx::Database>::Row;
+
+        const FILE_COLUMNS: &str =
+            "id, name, media_type, size, blob_hash, owner, folder_id, manage_token_hash, created_at";
+
+        fn file_from_row(r: &DbRow) -> Result<File> {
+            Ok(File {
+                id: r.try_get::<String, _>("id")?.parse().map_err(corrupt)?,
+                name: FileName::new(&r.try_get::<String, _>("name")?).map_err(corrupt)?,
+                media_type: MediaType::new(&r.try_get::<String, _>("media_type")?).map_err(corrupt)?,
+                size: r.try_get("size")?,
+                blob: r.try_get::<String, _>("blob_hash")?.parse().map_err(corrupt)?,
+                owner: r.try_get::<Option<String>, _>("owner")?.map(|o| o.parse()).transpose().map_err(corrupt)?,
+                folder: r.try_get::<Option<String>, _>("folder_id")?.map(|o| o.parse()).transpose().map_err(corrupt)?,
+                manage_token_hash: r.try_get::<Option<String>, _>("manage_token_hash")?.map(SecretHash::from_stored),
+                created_at: Timestamp(r.try_get("created_at")?),
+            })
+        }
+
+        fn share_from_row(r: &DbRow) -> Result<Share> {
+            let file: Option<String> = r.try_get("file_id")?;
+            let folder: Option<String> = r.try_get("folder_id")?;
+            let target = match (file, folder) {
+                (Some(f), None) => ShareTarget::File(f.parse().map_err(corrupt)?),
+                (None, Some(f)) => ShareTarget::Folder(f.parse().map_err(corrupt)?),
+                _ => return Err(DbError::Corrupt("share without exactly one target".into())),
+            };
+            Ok(Share {
+                new: NewShare {
+                    id: r.try_get::<String, _>("id")?.parse().map_err(corrupt)?,
+                    target,
+                    rules: ShareRules {
+                        expires_at: r.try_get::<Option<i64>, _>("expires_at")?.map(Timestamp),
+                        max_downloads: r.try_get("max_downloads")?,
+                        disabled_reason: r.try_get("disabled_reason")?,
+                    },
+                    password_hash: r.try_get("password_hash")?,
+                    created_at: Timestamp(r.try_get("created_at")?),
+                },
+                download_count: r.try_get("download_count")?,
+            })
+        }
+
+        fn upload_from_row(r: &DbRow) -> Result<Upload> {
+            let share = match r.try_get::<Option<String>, _>("share_id")? {
+                None => None,
+                Some(id) => Some(PlannedShare {
+                    id: id.parse().map_err(corrupt)?,
+                    rules: ShareRules {
+                        expires_at: r.try_get::<Option<i64>, _>("share_expires_at")?.map(Timestamp),
+                        max_downloads: r.try_get("share_max_downloads")?,
+                        disabled_reason: None,
+                    },
+                    password_hash: r.try_get("share_password_hash")?,
+                }),
+            };
+            Ok(Upload {
+                new: NewUpload {
+                    id: r.try_get::<String, _>("id")?.parse().map_err(corrupt)?,
+                    length: r.try_get("length")?,
+                    metadata: r.try_get("metadata")?,
+                    kind: kind_from_columns(&r.try_get::<String, _>("kind")?, r.try_get("parts")?)?,
+                    owner: r.try_get::<Option<String>, _>("owner")?.map(|o| o.parse()).transpose().map_err(corrupt)?,
+                    client_ip: r.try_get("client_ip")?,
+                    file_name: FileName::new(&r.try_get::<String, _>("file_name")?).map_err(corrupt)?,
+                    media_type: MediaType::new(&r.try_get::<String, _>("media_type")?).map_err(corrupt)?,
+                    share,
+                    manage_token_hash: r.try_get::<Option<String>, _>("manage_token_hash")?.map(SecretHash::from_stored),
+                    expires_at: Timestamp(r.try_get("expires_at")?),
+                    created_at: Timestamp(r.try_get("created_at")?),
+                },
+                offset: r.try_get("offset")?,
+                completed: r.try_get("completed")?,
+                file_id: r.try_get::<Option<String>, _>("file_id")?.map(|o| o.parse()).transpose().map_err(corrupt)?,
+            })
+        }
+
+        fn unique_violation(e: sqlx::Error) -> DbError {
+            match &e {
+                sqlx::Error::Database(d) if d.is_unique_violation() => DbError::Conflict,
+                _ => DbError::Sqlx(e),
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl UploadRepo for $ty {
+            async fn create_upload(&self, u: &NewUpload) -> Result<()> {
+                let (kind, parts) = kind_columns(&u.kind);
+                let share = u.share.as_ref();
+                sqlx::query(
+                    "INSERT INTO uploads (id, length, \"offset\", metadata, kind, parts, owner, client_ip, \
+                     file_name, media_type, share_id, share_expires_at, share_password_hash, \
+                     share_max_downloads, manage_token_hash, completed, file_id, expires_at, created_at) \
+                     VALUES ($1, $2, 0, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL, $16, $17)",
+                )
+                .bind(u.id.as_str())
+                .bind(u.length)
+                .bind(&u.metadata)
+                .bind(kind)
+                .bind(parts)
+                .bind(u.owner.as_ref().map(|o| o.as_str().to_owned()))
+                .bind(&u.client_ip)
+                .bind(u.file_name.as_str())
+                .bind(u.media_type.as_str())
+                .bind(share.map(|s| s.id.as_str().to_owned()))
+                .bind(share.and_then(|s| s.rules.expires_at.map(|t| t.0)))
+                .bind(share.and_then(|s| s.password_hash.clone()))
+                .bind(share.and_then(|s| s.rules.max_downloads))
+                .bind(u.manage_token_hash.as_ref().map(|h| h.as_str().to_owned()))
+                .bind(false)
+                .bind(u.expires_at.0)
+                .bind(u.created_at.0)
+                .execute(&self.pool)
+                .await
+                .map_err(unique_violation)?;
+                Ok(())
+            }
+
+            async fn upload(&self, id: &UploadId) -> Result<Option<Upload>> {
+                sqlx::query("SELECT * FROM uploads WHERE id = $1")
+                    .bind(id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(|r| upload_from_row(&r))
+                    .transpose()
+            }
+
+            async fn advance_upload(&self, id: &UploadId, from: i64, to: i64) -> Result<bool> {
+                let r = sqlx::query("UPDATE uploads SET \"offset\" = $1 WHERE id = $2 AND \"offset\" = $3")
+                    .bind(to)
+                    .bind(id.as_str())
+                    .bind(from)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn set_upload_length(&self, id: &UploadId, length: i64) -> Result<bool> {
+                let r = sqlx::query("UPDATE uploads SET length = $1 WHERE id = $2 AND length IS NULL")
+                    .bind(length)
+                    .bind(id.as_str())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn delete_upload(&self, id: &UploadId) -> Result<bool> {
+                let r = sqlx::query("DELETE FROM uploads WHERE id = $1").bind(id.as_str()).execute(&self.pool).await?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn expired_uploads(&self, now: Timestamp, limit: i64) -> Result<Vec<UploadId>> {
+                let rows = sqlx::query("SELECT id FROM uploads WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2")
+                    .bind(now.0)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(|r| r.try_get::<String, _>("id")?.parse().map_err(corrupt)).collect()
+            }
+
+            async fn active_uploads_from(&self, client_ip: &str, now: Timestamp) -> Result<i64> {
+                let row = sqlx::query(
+                    "SELECT COUNT(*) AS n FROM uploads WHERE client_ip = $1 AND completed = $2 AND expires_at > $3",
+                )
+                .bind(client_ip)
+                .bind(false)
+                .bind(now.0)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(row.try_get("n")?)
+            }
+
+            async fn complete_upload(&self, c: &Completion) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO blobs (hash, size, refcount, created_at) VALUES ($1, $2, 1, $3) \
+                     ON CONFLICT (hash) DO UPDATE SET refcount = blobs.refcount + 1",
+                )
+                .bind(c.blob.to_hex())
+                .bind(c.file.size)
+                .bind(c.file.created_at.0)
+                .execute(&mut *tx)
+                .await?;
+                insert_file(&mut tx, &c.file).await?;
+                if let Some(s) = &c.share {
+                    insert_share(&mut tx, s).await?;
+                }
+                sqlx::query("UPDATE uploads SET completed = $1, file_id = $2 WHERE id = $3")
+                    .bind(true)
+                    .bind(c.file.id.as_str())
+                    .bind(c.upload.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+
+        async fn insert_file(tx: &mut sqlx::Transaction<'_, $db>, f: &NewFile) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO files (id, name, media_type, size, blob_hash, owner, folder_id, manage_token_hash, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(f.id.as_str())
+            .bind(f.name.as_str())
+            .bind(f.media_type.as_str())
+            .bind(f.size)
+            .bind(f.blob.to_hex())
+            .bind(f.owner.as_ref().map(|o| o.as_str().to_owned()))
+            .bind(f.folder.as_ref().map(|o| o.as_str().to_owned()))
+            .bind(f.manage_token_hash.as_ref().map(|h| h.as_str().to_owned()))
+            .bind(f.created_at.0)
+            .execute(&mut **tx)
+            .await
+            .map_err(unique_violation)?;
+            Ok(())
+        }
+
+        async fn insert_share(tx: &mut sqlx::Transaction<'_, $db>, s: &NewShare) -> Result<()> {
+            let (file, folder) = match &s.target {
+                ShareTarget::File(f) => (Some(f.as_str().to_owned()), None),
+                ShareTarget::Folder(f) => (None, Some(f.as_str().to_owned())),
+            };
+            sqlx::query(
+                "INSERT INTO shares (id, file_id, folder_id, expires_at, password_hash, max_downloads, \
+                 download_count, disabled_reason, created_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8)",
+            )
+            .bind(s.id.as_str())
+            .bind(file)
+            .bind(folder)
+            .bind(s.rules.expires_at.map(|t| t.0))
+            .bind(&s.password_hash)
+            .bind(s.rules.max_downloads)
+            .bind(&s.rules.disabled_reason)
+            .bind(s.created_at.0)
+            .execute(&mut **tx)
+            .await
+            .map_err(unique_violation)?;
+            Ok(())
+        }
+
+        #[async_trait::async_trait]
+        impl FileRepo for $ty {
+            async fn file(&self, id: &FileId) -> Result<Option<File>> {
+                sqlx::query(&format!("SELECT {FILE_COLUMNS} FROM files WHERE id = $1"))
+                    .bind(id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(|r| file_from_row(&r))
+                    .transpose()
+            }
+
+            async fn delete_file(&self, id: &FileId) -> Result<Option<BlobHash>> {
+                let mut tx = self.pool.begin().await?;
+                let Some(row) = sqlx::query("DELETE FROM files WHERE id = $1 RETURNING blob_hash")
+                    .bind(id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                let hash: String = row.try_get("blob_hash")?;
+                sqlx::query("DELETE FROM shares WHERE file_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
+                let left: i64 = sqlx::query("UPDATE blobs SET refcount = refcount - 1 WHERE hash = $1 RETURNING refcount")
+                    .bind(&hash)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get("refcount")?;
+                let last = if left == 0 {
+                    sqlx::query("DELETE FROM blobs WHERE hash = $1 AND refcount = 0").bind(&hash).execute(&mut *tx).await?;
+                    Some(hash.parse().map_err(corrupt)?)
+                } else {
+                    None
+                };
+                tx.commit().await?;
+                Ok(last)
+            }
+
+            async fn create_folder(&self, f: &NewFolder, files: &[FileId]) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("INSERT INTO folders (id, name, owner, manage_token_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(f.id.as_str())
+                    .bind(f.name.as_str())
+                    .bind(f.owner.as_ref().map(|o| o.as_str().to_owned()))
+                    .bind(f.manage_token_hash.as_ref().map(|h| h.as_str().to_owned()))
+                    .bind(f.created_at.0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unique_violation)?;
+                for file in files {
+                    sqlx::query("UPDATE files SET folder_id = $1 WHERE id = $2")
+                        .bind(f.id.as_str())
+                        .bind(file.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn folder(&self, id: &FolderId) -> Result<Option<Folder>> {
+                let Some(r) = sqlx::query("SELECT * FROM folders WHERE id = $1")
+                    .bind(id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                Ok(Some(Folder {
+                    id: r.try_get::<String, _>("id")?.parse().map_err(corrupt)?,
+                    name: FileName::new(&r.try_get::<String, _>("name")?).map_err(corrupt)?,
+                    owner: r.try_get::<Option<String>, _>("owner")?.map(|o| o.parse()).transpose().map_err(corrupt)?,
+                    manage_token_hash: r.try_get::<Option<String>, _>("manage_token_hash")?.map(SecretHash::from_stored),
+                    created_at: Timestamp(r.try_get("created_at")?),
+                }))
+            }
+
+            async fn folder_files(&self, id: &FolderId) -> Result<Vec<File>> {
+                sqlx::query(&format!("SELECT {FILE_COLUMNS} FROM files WHERE folder_id = $1 ORDER BY name, id"))
+                    .bind(id.as_str())
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(file_from_row)
+                    .collect()
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl ShareRepo for $ty {
+            async fn create_share(&self, s: &NewShare) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                insert_share(&mut tx, s).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn share(&self, id: &ShareId) -> Result<Option<Share>> {
+                sqlx::query("SELECT * FROM shares WHERE id = $1")
+                    .bind(id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(|r| share_from_row(&r))
+                    .transpose()
+            }
+
+            async fn shares_of_file(&self, id: &FileId) -> Result<Vec<Share>> {
+                sqlx::query("SELECT * FROM shares WHERE file_id = $1 ORDER BY created_at, id")
+                    .bind(id.as_str())
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(share_from_row)
+                    .collect()
+            }
+
+            async fn update_share(
+                &self,
+                id: &ShareId,
+                rules: &ShareRules,
+                password_hash: Option<Option<String>>,
+            ) -> Result<bool> {
+                let r = sqlx::query(
+                    "UPDATE shares SET expires_at = $1, max_downloads = $2, disabled_reason = $3, \
+                     password_hash = CASE WHEN $4 THEN $5 ELSE password_hash END WHERE id = $6",
+                )
+                .bind(rules.expires_at.map(|t| t.0))
+                .bind(rules.max_downloads)
+                .bind(&rules.disabled_reason)
+                .bind(password_hash.is_some())
+                .bind(password_hash.flatten())
+                .bind(id.as_str())
+                .execute(&self.pool)
+                .await?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn count_download(&self, id: &ShareId) -> Result<bool> {
+                let r = sqlx::query(
+                    "UPDATE shares SET download_count = download_count + 1 \
+                     WHERE id = $1 AND (max_downloads IS NULL OR download_count < max_downloads)",
+                )
+                .bind(id.as_str())
+                .execute(&self.pool)
+                .await?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn add_downloads(&self, id: &ShareId, n: i64) -> Result<()> {
+                sqlx::query("UPDATE shares SET download_count = download_count + $1 WHERE id = $2")
+                    .bind(n)
+                    .bind(id.as_str())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+        }
+
+        impl Database for $ty {
+            fn backend(&self) -> Backend {
+                $backend
+            }
+        }
+    };
+}
+
+pub(crate) use impl_database;

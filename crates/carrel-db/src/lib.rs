@@ -1,0 +1,125 @@
+//! carrel's metadata store. The rest of carrel talks to the database only
+//! through the repository traits here ([`UploadRepo`], [`FileRepo`],
+//! [`ShareRepo`], together [`Database`]), so the SQL lives in one crate.
+//!
+//! Two implementations, each with its own migration history under
+//! `migrations/<backend>/`: [`sqlite::SqliteDatabase`] (the embedded default,
+//! WAL) and [`postgres::PgDatabase`] (`postgres://…`, for many nodes). Both
+//! run the same test suite. [`connect`] picks one from a URL.
+//!
+//! This crate does database IO only; it knows nothing of HTTP or blob bytes.
+
+mod backend;
+pub mod model;
+pub mod postgres;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use carrel_core::ids::{BlobHash, FileId, FolderId, ShareId, UploadId};
+use carrel_core::share::ShareRules;
+use carrel_core::time::Timestamp;
+
+pub use model::*;
+
+/// Errors of the metadata store.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("the stored row is corrupt: {0}")]
+    Corrupt(String),
+    #[error("a record with this id already exists")]
+    Conflict,
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl DbError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            DbError::UnsupportedUrl(_) => "unsupported_database_url",
+            DbError::Corrupt(_) => "database_corrupt",
+            DbError::Conflict => "conflict",
+            DbError::Sqlx(_) | DbError::Migrate(_) => "database_error",
+        }
+    }
+}
+
+pub type Result<T, E = DbError> = std::result::Result<T, E>;
+
+/// Resumable uploads (tus).
+#[async_trait::async_trait]
+pub trait UploadRepo {
+    async fn create_upload(&self, u: &NewUpload) -> Result<()>;
+    async fn upload(&self, id: &UploadId) -> Result<Option<Upload>>;
+    /// Moves the offset from `from` to `to`; false if it was not at `from`.
+    async fn advance_upload(&self, id: &UploadId, from: i64, to: i64) -> Result<bool>;
+    /// Sets a deferred length; false if the length was already set.
+    async fn set_upload_length(&self, id: &UploadId, length: i64) -> Result<bool>;
+    /// Forgets an upload; false if there was none.
+    async fn delete_upload(&self, id: &UploadId) -> Result<bool>;
+    /// Uploads whose expiry has passed (complete or not), oldest first.
+    async fn expired_uploads(&self, now: Timestamp, limit: i64) -> Result<Vec<UploadId>>;
+    /// Unfinished uploads from one client address (for the per-IP limit).
+    async fn active_uploads_from(&self, client_ip: &str, now: Timestamp) -> Result<i64>;
+    /// In one transaction: references the blob (creating it or counting one
+    /// more reference), creates the file and, if planned, its share link, and
+    /// marks the upload complete.
+    async fn complete_upload(&self, c: &Completion) -> Result<()>;
+}
+
+/// Stored files, folders and blob references.
+#[async_trait::async_trait]
+pub trait FileRepo {
+    async fn file(&self, id: &FileId) -> Result<Option<File>>;
+    /// Deletes a file and its links. Returns the blob hash when this was the
+    /// blob's last reference: the caller then deletes the bytes.
+    async fn delete_file(&self, id: &FileId) -> Result<Option<BlobHash>>;
+    async fn create_folder(&self, f: &NewFolder, files: &[FileId]) -> Result<()>;
+    async fn folder(&self, id: &FolderId) -> Result<Option<Folder>>;
+    async fn folder_files(&self, id: &FolderId) -> Result<Vec<File>>;
+}
+
+/// Share links.
+#[async_trait::async_trait]
+pub trait ShareRepo {
+    async fn create_share(&self, s: &NewShare) -> Result<()>;
+    async fn share(&self, id: &ShareId) -> Result<Option<Share>>;
+    async fn shares_of_file(&self, id: &FileId) -> Result<Vec<Share>>;
+    /// Replaces a link's rules; `password_hash` of `Some(None)` removes the password.
+    async fn update_share(
+        &self,
+        id: &ShareId,
+        rules: &ShareRules,
+        password_hash: Option<Option<String>>,
+    ) -> Result<bool>;
+    /// Counts one new download if the limit allows; false if it does not.
+    async fn count_download(&self, id: &ShareId) -> Result<bool>;
+    /// Adds downloads counted in memory (links without a limit).
+    async fn add_downloads(&self, id: &ShareId, n: i64) -> Result<()>;
+}
+
+/// The whole metadata store.
+pub trait Database: UploadRepo + FileRepo + ShareRepo + Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Opens the database a URL names and applies its migrations.
+pub async fn connect(url: &str) -> Result<Arc<dyn Database>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteDatabase::connect(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgDatabase::connect(url).await?))
+    } else {
+        Err(DbError::UnsupportedUrl(url.chars().take(200).collect()))
+    }
+}

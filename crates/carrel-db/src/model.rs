@@ -1,0 +1,120 @@
+//! Rows as the rest of carrel sees them, built from domain types.
+
+use carrel_core::ids::{AccountId, BlobHash, FileId, FolderId, SecretHash, ShareId, UploadId};
+use carrel_core::media::MediaType;
+use carrel_core::name::FileName;
+use carrel_core::share::ShareRules;
+use carrel_core::time::Timestamp;
+
+/// What kind of tus upload this is (the concatenation extension).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UploadKind {
+    Single,
+    /// A part to be concatenated; never becomes a file by itself.
+    Partial,
+    /// The concatenation of these parts, in order.
+    Final(Vec<UploadId>),
+}
+
+/// The share link an upload gets when it completes.
+#[derive(Clone, Debug)]
+pub struct PlannedShare {
+    pub id: ShareId,
+    pub rules: ShareRules,
+    pub password_hash: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewUpload {
+    pub id: UploadId,
+    pub length: Option<i64>,
+    pub metadata: String,
+    pub kind: UploadKind,
+    pub owner: Option<AccountId>,
+    pub client_ip: Option<String>,
+    pub file_name: FileName,
+    pub media_type: MediaType,
+    pub share: Option<PlannedShare>,
+    pub manage_token_hash: Option<SecretHash>,
+    pub expires_at: Timestamp,
+    pub created_at: Timestamp,
+}
+
+#[derive(Clone, Debug)]
+pub struct Upload {
+    pub new: NewUpload,
+    pub offset: i64,
+    pub completed: bool,
+    pub file_id: Option<FileId>,
+}
+
+impl std::ops::Deref for Upload {
+    type Target = NewUpload;
+    fn deref(&self) -> &NewUpload {
+        &self.new
+    }
+}
+
+/// Everything [`crate::UploadRepo::complete_upload`] writes.
+#[derive(Clone, Debug)]
+pub struct Completion {
+    pub upload: UploadId,
+    pub blob: BlobHash,
+    pub file: NewFile,
+    pub share: Option<NewShare>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewFile {
+    pub id: FileId,
+    pub name: FileName,
+    pub media_type: MediaType,
+    pub size: i64,
+    pub blob: BlobHash,
+    pub owner: Option<AccountId>,
+    pub folder: Option<FolderId>,
+    pub manage_token_hash: Option<SecretHash>,
+    pub created_at: Timestamp,
+}
+
+pub type File = NewFile;
+
+#[derive(Clone, Debug)]
+pub struct NewFolder {
+    pub id: FolderId,
+    pub name: FileName,
+    pub owner: Option<AccountId>,
+    pub manage_token_hash: Option<SecretHash>,
+    pub created_at: Timestamp,
+}
+
+pub type Folder = NewFolder;
+
+/// What a link points at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ShareTarget {
+    File(FileId),
+    Folder(FolderId),
+}
+
+#[derive(Clone, Debug)]
+pub struct NewShare {
+    pub id: ShareId,
+    pub target: ShareTarget,
+    pub rules: ShareRules,
+    pub password_hash: Option<String>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Clone, Debug)]
+pub struct Share {
+    pub new: NewShare,
+    pub download_count: i64,
+}
+
+impl std::ops::Deref for Share {
+    type Target = NewShare;
+    fn deref(&self) -> &NewShare {
+        &self.new
+    }
+}
