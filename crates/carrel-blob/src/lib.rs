@@ -45,13 +45,20 @@ impl BlobError {
 
 impl From<std::io::Error> for BlobError {
     fn from(e: std::io::Error) -> Self {
-        if is_disk_full(&e) { BlobError::StorageFull } else { BlobError::Io(e) }
+        if is_disk_full(&e) {
+            BlobError::StorageFull
+        } else {
+            BlobError::Io(e)
+        }
     }
 }
 
 /// Whether an IO error means the disk (or a quota) is full.
 pub fn is_disk_full(e: &std::io::Error) -> bool {
-    matches!(e.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded)
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
 }
 
 pub type Result<T, E = BlobError> = std::result::Result<T, E>;

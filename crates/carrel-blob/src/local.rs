@@ -48,11 +48,18 @@ impl BlobStore for LocalBlobStore {
         let dest = self.path_of(&hash);
         if tokio::fs::try_exists(&dest).await? {
             tokio::fs::remove_file(staged).await?;
-            return Ok(Ingested { hash, size, new: false });
+            return Ok(Ingested {
+                hash,
+                size,
+                new: false,
+            });
         }
         let staged = staged.to_owned();
         tokio::task::spawn_blocking(move || -> Result<()> {
-            std::fs::OpenOptions::new().write(true).open(&staged)?.sync_all()?;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&staged)?
+                .sync_all()?;
             let dir = dest.parent().expect("blob paths have a parent");
             std::fs::create_dir_all(dir)?;
             std::fs::rename(&staged, &dest)?;
@@ -62,7 +69,11 @@ impl BlobStore for LocalBlobStore {
         .await
         .map_err(|e| BlobError::Io(std::io::Error::other(e)))??;
         tracing::debug!(%hash, size, "blob stored");
-        Ok(Ingested { hash, size, new: true })
+        Ok(Ingested {
+            hash,
+            size,
+            new: true,
+        })
     }
 
     async fn open(&self, hash: &BlobHash, _range: Range<u64>) -> Result<BlobSource> {
@@ -101,24 +112,40 @@ mod tests {
     async fn identical_content_is_stored_once() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalBlobStore::open(dir.path()).unwrap();
-        let a = store.ingest(&stage(&store, "a", b"hello").await, None).await.unwrap();
-        let b = store.ingest(&stage(&store, "b", b"hello").await, None).await.unwrap();
+        let a = store
+            .ingest(&stage(&store, "a", b"hello").await, None)
+            .await
+            .unwrap();
+        let b = store
+            .ingest(&stage(&store, "b", b"hello").await, None)
+            .await
+            .unwrap();
         assert!(a.new && !b.new);
         assert_eq!(a.hash, b.hash);
         assert_eq!(a.hash.to_hex(), blake3::hash(b"hello").to_hex().as_str());
         assert_eq!(std::fs::read(store.path_of(&a.hash)).unwrap(), b"hello");
-        assert_eq!(std::fs::read_dir(store.staging_dir()).unwrap().count(), 0, "staging is emptied");
+        assert_eq!(
+            std::fs::read_dir(store.staging_dir()).unwrap().count(),
+            0,
+            "staging is emptied"
+        );
         store.delete(&a.hash).await.unwrap();
         assert!(!store.exists(&a.hash).await.unwrap());
         store.delete(&a.hash).await.unwrap();
-        assert!(matches!(store.open(&a.hash, 0..5).await, Err(BlobError::NotFound(_))));
+        assert!(matches!(
+            store.open(&a.hash, 0..5).await,
+            Err(BlobError::NotFound(_))
+        ));
     }
 
     #[tokio::test]
     async fn empty_blobs_are_fine() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalBlobStore::open(dir.path()).unwrap();
-        let e = store.ingest(&stage(&store, "e", b"").await, None).await.unwrap();
+        let e = store
+            .ingest(&stage(&store, "e", b"").await, None)
+            .await
+            .unwrap();
         assert_eq!(e.size, 0);
         assert!(store.exists(&e.hash).await.unwrap());
     }

@@ -17,7 +17,8 @@ const ID_CHARS: usize = 22;
 
 fn valid_b64url(s: &str, len: usize) -> bool {
     s.len() == len
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         && URL_SAFE_NO_PAD.decode(s).is_ok()
 }
 
@@ -166,7 +167,11 @@ impl BlobHash {
 impl FromStr for BlobHash {
     type Err = CoreError;
     fn from_str(s: &str) -> Result<Self, CoreError> {
-        if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if s.len() != 64
+            || !s
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(CoreError::InvalidId("BlobHash"));
         }
         let mut out = [0u8; 32];
@@ -201,7 +206,14 @@ mod tests {
 
     #[test]
     fn hostile_ids_are_rejected() {
-        for bad in ["", "short", "../../../../etc/passwd", "AAAAAAAAAAAAAAAAAAAAA=", "AAAAAAAAAAAAAAAAAAAA\0A", &"A".repeat(10_000)] {
+        for bad in [
+            "",
+            "short",
+            "../../../../etc/passwd",
+            "AAAAAAAAAAAAAAAAAAAAA=",
+            "AAAAAAAAAAAAAAAAAAAA\0A",
+            &"A".repeat(10_000),
+        ] {
             assert!(bad.parse::<ShareId>().is_err(), "{bad:?} accepted");
         }
     }
@@ -219,7 +231,10 @@ mod tests {
     fn blob_hash_hex_round_trip() {
         let h = BlobHash::from_bytes([0xab; 32]);
         assert_eq!(h.to_hex().parse::<BlobHash>().unwrap(), h);
-        assert!("AB".repeat(32).parse::<BlobHash>().is_err(), "upper case is not canonical");
+        assert!(
+            "AB".repeat(32).parse::<BlobHash>().is_err(),
+            "upper case is not canonical"
+        );
         assert!("zz".repeat(32).parse::<BlobHash>().is_err());
     }
 }

@@ -14,11 +14,17 @@ pub struct MediaType(String);
 
 impl MediaType {
     pub fn new(s: &str) -> Result<Self, CoreError> {
-        let s = s.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let s = s
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         let token = |t: &str| {
             !t.is_empty()
                 && t.len() <= 127
-                && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
         };
         match s.split_once('/') {
             Some((a, b)) if token(a) && token(b) => Ok(Self(s)),
@@ -39,9 +45,11 @@ impl MediaType {
     pub fn presentation(&self) -> Presentation {
         match (self.top(), self.0.as_str()) {
             (_, "image/svg+xml") => Presentation::Attachment,
-            ("image", "image/png" | "image/jpeg" | "image/gif" | "image/webp" | "image/avif" | "image/bmp") => {
-                Presentation::Inline(Preview::Image)
-            }
+            (
+                "image",
+                "image/png" | "image/jpeg" | "image/gif" | "image/webp" | "image/avif"
+                | "image/bmp",
+            ) => Presentation::Inline(Preview::Image),
             (_, "text/plain") => Presentation::Inline(Preview::Text),
             ("audio", _) => Presentation::Inline(Preview::Audio),
             ("video", _) => Presentation::Inline(Preview::Video),
@@ -52,7 +60,11 @@ impl MediaType {
     /// The type sent on the wire: text that might be sniffed as markup is
     /// pinned to `text/plain; charset=utf-8`.
     pub fn header_value(&self) -> String {
-        if self.0 == "text/plain" { "text/plain; charset=utf-8".into() } else { self.0.clone() }
+        if self.0 == "text/plain" {
+            "text/plain; charset=utf-8".into()
+        } else {
+            self.0.clone()
+        }
     }
 }
 
@@ -90,11 +102,29 @@ mod tests {
 
     #[test]
     fn active_types_are_attachments() {
-        for t in ["text/html", "image/svg+xml", "application/xhtml+xml", "text/xml", "application/pdf", "application/javascript", "text/javascript"] {
-            assert_eq!(MediaType::new(t).unwrap().presentation(), Presentation::Attachment, "{t}");
+        for t in [
+            "text/html",
+            "image/svg+xml",
+            "application/xhtml+xml",
+            "text/xml",
+            "application/pdf",
+            "application/javascript",
+            "text/javascript",
+        ] {
+            assert_eq!(
+                MediaType::new(t).unwrap().presentation(),
+                Presentation::Attachment,
+                "{t}"
+            );
         }
-        assert_eq!(MediaType::new("IMAGE/PNG").unwrap().presentation(), Presentation::Inline(Preview::Image));
-        assert_eq!(MediaType::new("video/mp4; codecs=x").unwrap().as_str(), "video/mp4");
+        assert_eq!(
+            MediaType::new("IMAGE/PNG").unwrap().presentation(),
+            Presentation::Inline(Preview::Image)
+        );
+        assert_eq!(
+            MediaType::new("video/mp4; codecs=x").unwrap().as_str(),
+            "video/mp4"
+        );
     }
 
     #[test]

@@ -19,10 +19,14 @@ impl FileName {
             return Err(CoreError::InvalidFileName("the name is empty"));
         }
         if name.len() > MAX_NAME_BYTES {
-            return Err(CoreError::InvalidFileName("the name is longer than 255 bytes"));
+            return Err(CoreError::InvalidFileName(
+                "the name is longer than 255 bytes",
+            ));
         }
         if name.chars().any(char::is_control) {
-            return Err(CoreError::InvalidFileName("the name contains control characters"));
+            return Err(CoreError::InvalidFileName(
+                "the name contains control characters",
+            ));
         }
         if name.contains('/') || name.contains('\\') {
             return Err(CoreError::InvalidFileName(
@@ -33,7 +37,9 @@ impl FileName {
             return Err(CoreError::InvalidFileName("the name is a relative path"));
         }
         if name.trim() != name {
-            return Err(CoreError::InvalidFileName("the name starts or ends with white space"));
+            return Err(CoreError::InvalidFileName(
+                "the name starts or ends with white space",
+            ));
         }
         Ok(Self(name.to_owned()))
     }
@@ -72,7 +78,13 @@ mod tests {
 
     #[test]
     fn ordinary_names_pass() {
-        for ok in ["a.txt", "Übung 1 (final).pdf", "日本語.epub", ".bashrc", "x"] {
+        for ok in [
+            "a.txt",
+            "Übung 1 (final).pdf",
+            "日本語.epub",
+            ".bashrc",
+            "x",
+        ] {
             assert_eq!(FileName::new(ok).unwrap().as_str(), ok);
         }
     }
@@ -81,8 +93,21 @@ mod tests {
     fn hostile_names_are_refused() {
         let long = "a".repeat(10_000);
         for bad in [
-            "", "../etc/passwd", "/etc/passwd", "a/b", "C:\\x", "..", ".", "a\0b", "a\nb", "bell\x07",
-            "\u{7f}", "\u{85}next", " lead", "trail ", &long,
+            "",
+            "../etc/passwd",
+            "/etc/passwd",
+            "a/b",
+            "C:\\x",
+            "..",
+            ".",
+            "a\0b",
+            "a\nb",
+            "bell\x07",
+            "\u{7f}",
+            "\u{85}next",
+            " lead",
+            "trail ",
+            &long,
         ] {
             assert!(FileName::new(bad).is_err(), "{bad:?} accepted");
         }
@@ -92,7 +117,10 @@ mod tests {
 
     #[test]
     fn extensions() {
-        assert_eq!(FileName::new("A.TXT").unwrap().extension().as_deref(), Some("txt"));
+        assert_eq!(
+            FileName::new("A.TXT").unwrap().extension().as_deref(),
+            Some("txt")
+        );
         assert_eq!(FileName::new(".bashrc").unwrap().extension(), None);
         assert_eq!(FileName::new("noext").unwrap().extension(), None);
     }

@@ -71,14 +71,26 @@ mod tests {
         let now = Timestamp(1000);
         let open = ShareRules::default();
         assert!(open.check_new_download(now, 1_000_000).is_ok());
-        let exp = ShareRules { expires_at: Some(Timestamp(1000)), ..Default::default() };
+        let exp = ShareRules {
+            expires_at: Some(Timestamp(1000)),
+            ..Default::default()
+        };
         assert_eq!(exp.check_open(now), Err(Closed::Expired));
         assert!(exp.check_open(Timestamp(999)).is_ok());
-        let lim = ShareRules { max_downloads: Some(2), ..Default::default() };
+        let lim = ShareRules {
+            max_downloads: Some(2),
+            ..Default::default()
+        };
         assert!(lim.check_new_download(now, 1).is_ok());
         assert_eq!(lim.check_new_download(now, 2), Err(Closed::LimitReached));
-        assert!(lim.check_open(now).is_ok(), "a started download may continue");
-        let dis = ShareRules { disabled_reason: Some("takedown".into()), ..Default::default() };
+        assert!(
+            lim.check_open(now).is_ok(),
+            "a started download may continue"
+        );
+        let dis = ShareRules {
+            disabled_reason: Some("takedown".into()),
+            ..Default::default()
+        };
         assert_eq!(dis.check_open(now).unwrap_err().code(), "share_disabled");
     }
 }

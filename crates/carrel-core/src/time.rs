@@ -6,15 +6,25 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::CoreError;
 
 /// Seconds since 1970-01-01T00:00:00Z.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Timestamp(pub i64);
 
 impl Timestamp {
     pub fn now() -> Self {
-        Self(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0))
+        Self(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0),
+        )
     }
     pub fn plus(self, d: std::time::Duration) -> Self {
-        Self(self.0.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))
+        Self(
+            self.0
+                .saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+        )
     }
     pub fn to_system_time(self) -> SystemTime {
         UNIX_EPOCH + std::time::Duration::from_secs(self.0.max(0) as u64)
@@ -38,7 +48,10 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, CoreError> {
         "w" => 604_800,
         _ => return Err(err()),
     };
-    let secs = n.checked_mul(mul).filter(|&s| s > 0 && s <= 100 * 365 * 86_400).ok_or_else(err)?;
+    let secs = n
+        .checked_mul(mul)
+        .filter(|&s| s > 0 && s <= 100 * 365 * 86_400)
+        .ok_or_else(err)?;
     Ok(std::time::Duration::from_secs(secs))
 }
 
@@ -51,7 +64,16 @@ mod tests {
         assert_eq!(parse_duration("7d").unwrap().as_secs(), 7 * 86_400);
         assert_eq!(parse_duration("90").unwrap().as_secs(), 90);
         assert_eq!(parse_duration("2w").unwrap().as_secs(), 14 * 86_400);
-        for bad in ["", "d", "7y", "-1d", "0s", "99999999999999999999d", "1.5h", "7 d"] {
+        for bad in [
+            "",
+            "d",
+            "7y",
+            "-1d",
+            "0s",
+            "99999999999999999999d",
+            "1.5h",
+            "7 d",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }

@@ -25,7 +25,9 @@ impl Metadata {
     /// ASCII without spaces or commas; values are standard base64.
     pub fn parse(header: &str) -> Result<Self, CoreError> {
         if header.len() > MAX_METADATA_BYTES {
-            return Err(CoreError::InvalidMetadata("the header is longer than 16 KiB"));
+            return Err(CoreError::InvalidMetadata(
+                "the header is longer than 16 KiB",
+            ));
         }
         let mut map = BTreeMap::new();
         if header.trim().is_empty() {
@@ -38,7 +40,9 @@ impl Metadata {
                 None => (pair, ""),
             };
             if key.is_empty() || !key.bytes().all(|b| b.is_ascii_graphic() && b != b',') {
-                return Err(CoreError::InvalidMetadata("a key is empty or not printable ASCII"));
+                return Err(CoreError::InvalidMetadata(
+                    "a key is empty or not printable ASCII",
+                ));
             }
             let value = STANDARD
                 .decode(value)
@@ -71,7 +75,13 @@ impl Metadata {
     pub fn to_header(&self) -> String {
         self.0
             .iter()
-            .map(|(k, v)| if v.is_empty() { k.clone() } else { format!("{k} {}", STANDARD.encode(v)) })
+            .map(|(k, v)| {
+                if v.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{k} {}", STANDARD.encode(v))
+                }
+            })
             .collect::<Vec<_>>()
             .join(",")
     }
@@ -110,20 +120,28 @@ impl Checksum {
         let (alg, b64) = header
             .trim()
             .split_once(' ')
-            .ok_or(CoreError::InvalidChecksum("expected '<algorithm> <base64 digest>'"))?;
+            .ok_or(CoreError::InvalidChecksum(
+                "expected '<algorithm> <base64 digest>'",
+            ))?;
         let algorithm = match alg.to_ascii_lowercase().as_str() {
             "sha1" => ChecksumAlgorithm::Sha1,
             "sha256" => ChecksumAlgorithm::Sha256,
             "sha512" => ChecksumAlgorithm::Sha512,
             "md5" => ChecksumAlgorithm::Md5,
             "blake3" => ChecksumAlgorithm::Blake3,
-            other => return Err(CoreError::UnsupportedChecksum(other.chars().take(32).collect())),
+            other => {
+                return Err(CoreError::UnsupportedChecksum(
+                    other.chars().take(32).collect(),
+                ));
+            }
         };
         let digest = STANDARD
             .decode(b64.trim())
             .map_err(|_| CoreError::InvalidChecksum("the digest is not valid base64"))?;
         if digest.len() != algorithm.digest_len() {
-            return Err(CoreError::InvalidChecksum("the digest has the wrong length for its algorithm"));
+            return Err(CoreError::InvalidChecksum(
+                "the digest has the wrong length for its algorithm",
+            ));
         }
         Ok(Self { algorithm, digest })
     }
@@ -147,12 +165,14 @@ impl Concat {
         if h == "partial" {
             return Ok(Self::Partial);
         }
-        let rest = h
-            .strip_prefix("final;")
-            .ok_or(CoreError::InvalidMetadata("Upload-Concat must be 'partial' or 'final;<urls>'"))?;
+        let rest = h.strip_prefix("final;").ok_or(CoreError::InvalidMetadata(
+            "Upload-Concat must be 'partial' or 'final;<urls>'",
+        ))?;
         let parts: Vec<String> = rest.split_whitespace().map(str::to_owned).collect();
         if parts.is_empty() || parts.len() > MAX_CONCAT_PARTS {
-            return Err(CoreError::InvalidMetadata("Upload-Concat final needs 1 to 1024 part URLs"));
+            return Err(CoreError::InvalidMetadata(
+                "Upload-Concat final needs 1 to 1024 part URLs",
+            ));
         }
         Ok(Self::Final(parts))
     }
@@ -164,8 +184,12 @@ mod tests {
 
     #[test]
     fn metadata_round_trip() {
-        let m = Metadata::parse("filename d29ybGRfZG9taW5hdGlvbl9wbGFuLnBkZg==,is_confidential").unwrap();
-        assert_eq!(m.text("filename").unwrap(), Some("world_domination_plan.pdf"));
+        let m = Metadata::parse("filename d29ybGRfZG9taW5hdGlvbl9wbGFuLnBkZg==,is_confidential")
+            .unwrap();
+        assert_eq!(
+            m.text("filename").unwrap(),
+            Some("world_domination_plan.pdf")
+        );
         assert_eq!(m.0["is_confidential"], b"");
         assert_eq!(Metadata::parse(&m.to_header()).unwrap(), m);
         assert!(Metadata::parse("").unwrap().0.is_empty());
@@ -173,7 +197,14 @@ mod tests {
 
     #[test]
     fn hostile_metadata_is_refused() {
-        for bad in ["filename !!!", "a YQ==,a YQ==", "a\tb YQ==", ",", "k\x01 YQ==", &"a YQ==,".repeat(3000)] {
+        for bad in [
+            "filename !!!",
+            "a YQ==,a YQ==",
+            "a\tb YQ==",
+            ",",
+            "k\x01 YQ==",
+            &"a YQ==,".repeat(3000),
+        ] {
             assert!(Metadata::parse(bad).is_err(), "{bad:?}");
         }
         let many: Vec<String> = (0..70).map(|i| format!("k{i} YQ==")).collect();
@@ -186,7 +217,10 @@ mod tests {
     fn checksums() {
         let c = Checksum::parse("sha1 Kq5sNclPz7QV2+lfQIuc6R7oRu0=").unwrap();
         assert_eq!(c.algorithm, ChecksumAlgorithm::Sha1);
-        assert!(matches!(Checksum::parse("crc32 AAAA"), Err(CoreError::UnsupportedChecksum(_))));
+        assert!(matches!(
+            Checksum::parse("crc32 AAAA"),
+            Err(CoreError::UnsupportedChecksum(_))
+        ));
         assert!(Checksum::parse("sha1 AAAA").is_err(), "wrong length");
         assert!(Checksum::parse("sha1").is_err());
         assert!(Checksum::parse("sha1 ***").is_err());
@@ -195,7 +229,10 @@ mod tests {
     #[test]
     fn concat() {
         assert_eq!(Concat::parse("partial").unwrap(), Concat::Partial);
-        assert_eq!(Concat::parse("final;/files/a http://x/files/b").unwrap(), Concat::Final(vec!["/files/a".into(), "http://x/files/b".into()]));
+        assert_eq!(
+            Concat::parse("final;/files/a http://x/files/b").unwrap(),
+            Concat::Final(vec!["/files/a".into(), "http://x/files/b".into()])
+        );
         for bad in ["final;", "final", "other", ""] {
             assert!(Concat::parse(bad).is_err(), "{bad}");
         }

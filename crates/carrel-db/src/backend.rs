@@ -17,9 +17,16 @@ pub(crate) fn kind_columns(kind: &UploadKind) -> (&'static str, Option<String>) 
     match kind {
         UploadKind::Single => ("single", None),
         UploadKind::Partial => ("partial", None),
-        UploadKind::Final(parts) => {
-            ("final", Some(parts.iter().map(UploadId::as_str).collect::<Vec<_>>().join(" ")))
-        }
+        UploadKind::Final(parts) => (
+            "final",
+            Some(
+                parts
+                    .iter()
+                    .map(UploadId::as_str)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+        ),
     }
 }
 
@@ -178,9 +185,10 @@ macro_rules! impl_database {
                     .transpose()
             }
 
-            async fn advance_upload(&self, id: &UploadId, from: i64, to: i64) -> Result<bool> {
-                let r = sqlx::query("UPDATE uploads SET \"offset\" = $1 WHERE id = $2 AND \"offset\" = $3")
+            async fn advance_upload(&self, id: &UploadId, from: i64, to: i64, expires_at: Timestamp) -> Result<bool> {
+                let r = sqlx::query("UPDATE uploads SET \"offset\" = $1, expires_at = $2 WHERE id = $3 AND \"offset\" = $4")
                     .bind(to)
+                    .bind(expires_at.0)
                     .bind(id.as_str())
                     .bind(from)
                     .execute(&self.pool)

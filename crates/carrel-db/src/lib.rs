@@ -55,8 +55,16 @@ pub type Result<T, E = DbError> = std::result::Result<T, E>;
 pub trait UploadRepo {
     async fn create_upload(&self, u: &NewUpload) -> Result<()>;
     async fn upload(&self, id: &UploadId) -> Result<Option<Upload>>;
-    /// Moves the offset from `from` to `to`; false if it was not at `from`.
-    async fn advance_upload(&self, id: &UploadId, from: i64, to: i64) -> Result<bool>;
+    /// Moves the offset from `from` to `to` and pushes the expiry to
+    /// `expires_at` (uploads expire after inactivity); false if the offset
+    /// was not at `from`.
+    async fn advance_upload(
+        &self,
+        id: &UploadId,
+        from: i64,
+        to: i64,
+        expires_at: Timestamp,
+    ) -> Result<bool>;
     /// Sets a deferred length; false if the length was already set.
     async fn set_upload_length(&self, id: &UploadId, length: i64) -> Result<bool>;
     /// Forgets an upload; false if there was none.

@@ -9,7 +9,10 @@ pub struct PgDatabase {
 impl PgDatabase {
     /// Connects to `postgres://…` and migrates the database.
     pub async fn connect(url: &str) -> crate::Result<Self> {
-        let pool = PgPoolOptions::new().max_connections(16).connect(url).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect(url)
+            .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         Ok(Self { pool })
     }

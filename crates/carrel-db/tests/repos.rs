@@ -21,15 +21,26 @@ async fn backends() -> Vec<(Arc<dyn Database>, Option<tempfile::TempDir>)> {
     let admin = std::env::var("CARREL_TEST_POSTGRES").unwrap_or_else(|_| PG_ADMIN.into());
     match sqlx::PgPool::connect(&admin).await {
         Ok(pool) => {
-            let name = format!("carrel_db_test_{}", UploadId::generate().as_str().to_lowercase().replace(['-', '_'], ""));
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.unwrap();
+            let name = format!(
+                "carrel_db_test_{}",
+                UploadId::generate()
+                    .as_str()
+                    .to_lowercase()
+                    .replace(['-', '_'], "")
+            );
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&pool)
+                .await
+                .unwrap();
             let (base, _) = admin.rsplit_once('/').unwrap();
             out.push((connect(&format!("{base}/{name}")).await.unwrap(), None));
         }
         Err(e) if std::env::var_os("CARREL_REQUIRE_POSTGRES").is_none() => {
             eprintln!("SKIPPING the PostgreSQL backend: no server at {admin}: {e}");
         }
-        Err(e) => panic!("PostgreSQL is required (CARREL_REQUIRE_POSTGRES) but {admin} failed: {e}"),
+        Err(e) => {
+            panic!("PostgreSQL is required (CARREL_REQUIRE_POSTGRES) but {admin} failed: {e}")
+        }
     }
     out
 }
@@ -66,11 +77,19 @@ fn completion(u: &NewUpload, blob: BlobHash, share: Option<ShareId>) -> Completi
     let share = share.map(|id| NewShare {
         id,
         target: ShareTarget::File(file.id.clone()),
-        rules: ShareRules { max_downloads: Some(2), ..Default::default() },
+        rules: ShareRules {
+            max_downloads: Some(2),
+            ..Default::default()
+        },
         password_hash: None,
         created_at: Timestamp(1001),
     });
-    Completion { upload: u.id.clone(), blob, file, share }
+    Completion {
+        upload: u.id.clone(),
+        blob,
+        file,
+        share,
+    }
 }
 
 #[tokio::test]
@@ -78,19 +97,49 @@ async fn upload_lifecycle_on_every_backend() {
     for (db, _dir) in backends().await {
         let b = db.backend();
         let share_id = ShareId::generate();
-        let planned = PlannedShare { id: share_id.clone(), rules: ShareRules::default(), password_hash: None };
+        let planned = PlannedShare {
+            id: share_id.clone(),
+            rules: ShareRules::default(),
+            password_hash: None,
+        };
         let u = new_upload(UploadKind::Single, Some(planned));
         db.create_upload(&u).await.unwrap();
-        assert!(matches!(db.create_upload(&u).await, Err(DbError::Conflict)), "{b:?}");
+        assert!(
+            matches!(db.create_upload(&u).await, Err(DbError::Conflict)),
+            "{b:?}"
+        );
         let got = db.upload(&u.id).await.unwrap().unwrap();
         assert_eq!((got.offset, got.completed, got.length), (0, false, Some(5)));
         assert_eq!(got.share.as_ref().unwrap().id, share_id);
-        assert_eq!(db.active_uploads_from("127.0.0.1", Timestamp(1500)).await.unwrap(), 1);
-        assert!(db.advance_upload(&u.id, 0, 3).await.unwrap());
-        assert!(!db.advance_upload(&u.id, 0, 4).await.unwrap(), "{b:?}: stale offset must not advance");
-        assert!(!db.set_upload_length(&u.id, 9).await.unwrap(), "length already set");
-        assert_eq!(db.expired_uploads(Timestamp(1999), 10).await.unwrap(), vec![]);
-        assert_eq!(db.expired_uploads(Timestamp(2000), 10).await.unwrap(), vec![u.id.clone()]);
+        assert_eq!(
+            db.active_uploads_from("127.0.0.1", Timestamp(1500))
+                .await
+                .unwrap(),
+            1
+        );
+        assert!(
+            db.advance_upload(&u.id, 0, 3, Timestamp(2000))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !db.advance_upload(&u.id, 0, 4, Timestamp(2000))
+                .await
+                .unwrap(),
+            "{b:?}: stale offset must not advance"
+        );
+        assert!(
+            !db.set_upload_length(&u.id, 9).await.unwrap(),
+            "length already set"
+        );
+        assert_eq!(
+            db.expired_uploads(Timestamp(1999), 10).await.unwrap(),
+            vec![]
+        );
+        assert_eq!(
+            db.expired_uploads(Timestamp(2000), 10).await.unwrap(),
+            vec![u.id.clone()]
+        );
 
         let blob = BlobHash::from_bytes([7; 32]);
         let c = completion(&u, blob, Some(share_id.clone()));
@@ -98,7 +147,12 @@ async fn upload_lifecycle_on_every_backend() {
         let done = db.upload(&u.id).await.unwrap().unwrap();
         assert!(done.completed);
         assert_eq!(done.file_id.as_ref(), Some(&c.file.id));
-        assert_eq!(db.active_uploads_from("127.0.0.1", Timestamp(1500)).await.unwrap(), 0);
+        assert_eq!(
+            db.active_uploads_from("127.0.0.1", Timestamp(1500))
+                .await
+                .unwrap(),
+            0
+        );
 
         // A second file with the same content references the same blob.
         let u2 = new_upload(UploadKind::Partial, None);
@@ -110,20 +164,52 @@ async fn upload_lifecycle_on_every_backend() {
         assert_eq!(share.target, ShareTarget::File(c.file.id.clone()));
         assert!(db.count_download(&share_id).await.unwrap());
         assert!(db.count_download(&share_id).await.unwrap());
-        assert!(!db.count_download(&share_id).await.unwrap(), "{b:?}: limit of 2");
-        assert_eq!(db.share(&share_id).await.unwrap().unwrap().download_count, 2);
+        assert!(
+            !db.count_download(&share_id).await.unwrap(),
+            "{b:?}: limit of 2"
+        );
+        assert_eq!(
+            db.share(&share_id).await.unwrap().unwrap().download_count,
+            2
+        );
 
-        let rules = ShareRules { disabled_reason: Some("test".into()), ..Default::default() };
-        assert!(db.update_share(&share_id, &rules, Some(Some("$argon2id$x".into()))).await.unwrap());
+        let rules = ShareRules {
+            disabled_reason: Some("test".into()),
+            ..Default::default()
+        };
+        assert!(
+            db.update_share(&share_id, &rules, Some(Some("$argon2id$x".into())))
+                .await
+                .unwrap()
+        );
         let s = db.share(&share_id).await.unwrap().unwrap();
         assert_eq!(s.rules, rules);
         assert_eq!(s.password_hash.as_deref(), Some("$argon2id$x"));
         assert!(db.update_share(&share_id, &rules, None).await.unwrap());
-        assert_eq!(db.share(&share_id).await.unwrap().unwrap().password_hash.as_deref(), Some("$argon2id$x"));
+        assert_eq!(
+            db.share(&share_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .password_hash
+                .as_deref(),
+            Some("$argon2id$x")
+        );
 
-        assert_eq!(db.delete_file(&c.file.id).await.unwrap(), None, "{b:?}: blob still referenced");
-        assert!(db.share(&share_id).await.unwrap().is_none(), "links go with their file");
-        assert_eq!(db.delete_file(&c2.file.id).await.unwrap(), Some(blob), "{b:?}: last reference");
+        assert_eq!(
+            db.delete_file(&c.file.id).await.unwrap(),
+            None,
+            "{b:?}: blob still referenced"
+        );
+        assert!(
+            db.share(&share_id).await.unwrap().is_none(),
+            "links go with their file"
+        );
+        assert_eq!(
+            db.delete_file(&c2.file.id).await.unwrap(),
+            Some(blob),
+            "{b:?}: last reference"
+        );
         assert_eq!(db.delete_file(&c2.file.id).await.unwrap(), None);
         assert!(db.delete_upload(&u.id).await.unwrap());
         assert!(!db.delete_upload(&u.id).await.unwrap());
@@ -136,7 +222,10 @@ async fn folders_and_final_uploads_on_every_backend() {
         let parts = vec![UploadId::generate(), UploadId::generate()];
         let fin = new_upload(UploadKind::Final(parts.clone()), None);
         db.create_upload(&fin).await.unwrap();
-        assert_eq!(db.upload(&fin.id).await.unwrap().unwrap().kind, UploadKind::Final(parts));
+        assert_eq!(
+            db.upload(&fin.id).await.unwrap().unwrap().kind,
+            UploadKind::Final(parts)
+        );
 
         let mut files = vec![];
         for (i, byte) in [1u8, 2].iter().enumerate() {
@@ -156,8 +245,14 @@ async fn folders_and_final_uploads_on_every_backend() {
         };
         db.create_folder(&folder, &files).await.unwrap();
         let listed = db.folder_files(&folder.id).await.unwrap();
-        assert_eq!(listed.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["f0.txt", "f1.txt"]);
-        assert_eq!(db.folder(&folder.id).await.unwrap().unwrap().name.as_str(), "photos");
+        assert_eq!(
+            listed.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+            ["f0.txt", "f1.txt"]
+        );
+        assert_eq!(
+            db.folder(&folder.id).await.unwrap().unwrap().name.as_str(),
+            "photos"
+        );
         let sid = ShareId::generate();
         db.create_share(&NewShare {
             id: sid.clone(),

@@ -1,0 +1,114 @@
+//! `carrel`: the one binary. `carrel serve` runs the server; `carrel upload`
+//! and `carrel download` are clients of any carrel server.
+//!
+//! The CLI composes carrel-server (for `serve`) and speaks HTTP to servers
+//! as a client; it holds no domain logic of its own.
+
+mod download;
+mod upload;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "carrel",
+    version,
+    about = "Self-hosted file sharing, streaming and library.",
+    long_about = "carrel hosts files of any size behind share links.\n\n\
+    Start a server with `carrel serve` (SQLite and local disk in ./carrel-data, no configuration),\n\
+    then upload with `carrel upload FILE…` and fetch with `carrel download URL`."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (prints the URL it listens on).
+    Serve {
+        /// Address to listen on, e.g. 0.0.0.0:8080 (port 0 picks a free port). [default: 127.0.0.1:8080]
+        #[arg(long, env = "CARREL_LISTEN")]
+        listen: Option<SocketAddr>,
+        /// Data directory (database, blobs, staged uploads). [default: ./carrel-data]
+        #[arg(long, env = "CARREL_DATA")]
+        data: Option<PathBuf>,
+        /// Database URL: sqlite://PATH or postgres://USER@HOST/DB. [default: SQLite in the data directory]
+        #[arg(long, env = "CARREL_DATABASE")]
+        database: Option<String>,
+        /// TOML settings file (see README for every key).
+        #[arg(long, env = "CARREL_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Upload files and print one share link per file (resumable; rerun to continue).
+    Upload(upload::Args),
+    /// Download a share link (resumes a partial file).
+    Download(download::Args),
+}
+
+fn init_logs(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CARREL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,hyper=warn"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json { b.json().init() } else { b.init() }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result = rt.block_on(async {
+        match cli.command {
+            Command::Serve {
+                listen,
+                data,
+                database,
+                config,
+            } => serve(listen, data, database, config).await,
+            Command::Upload(a) => upload::run(a).await,
+            Command::Download(a) => download::run(a).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("carrel: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(
+    listen: Option<SocketAddr>,
+    data: Option<PathBuf>,
+    database: Option<String>,
+    config: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let mut settings = carrel_server::Settings::load(config.as_deref())
+        .map_err(|e| anyhow::anyhow!("settings: {e}"))?;
+    if let Some(l) = listen {
+        settings.listen = l;
+    }
+    if let Some(d) = data {
+        settings.data = d;
+    }
+    if database.is_some() {
+        settings.database = database;
+    }
+    init_logs(settings.log_format == "json");
+    let server = carrel_server::Server::bind(settings).await?;
+    let addr = server.local_addr();
+    let mut out = std::io::stdout();
+    writeln!(out, "carrel is listening on http://{addr}")?;
+    out.flush()?;
+    tracing::info!(%addr, "listening");
+    server.run(carrel_server::shutdown_signal()).await
+}

@@ -1,0 +1,268 @@
+//! Share links: who may open them, and the bytes behind them.
+//!
+//! `/d/{id}` is the direct URL for tools (`curl -O`, `wget -c`, `aria2c
+//! -x 8`); a folder link gives a streaming ZIP there, and each of its files
+//! is at `/d/{id}/{file_id}`. A password-protected link accepts the password
+//! from the landing page (a cookie bound to the link and its password) or,
+//! for tools, as HTTP Basic auth with any user name (`curl -u :secret`).
+//! Wrong passwords are rate-limited per link and client address.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine;
+use carrel_core::ids::{FileId, ShareId};
+use carrel_core::time::Timestamp;
+use carrel_db::{File, Share, ShareTarget};
+use carrel_http::serve::{self, Content};
+use sha2::Digest;
+
+use crate::Hosting;
+use crate::error::{HostingError, Result};
+use crate::stats::Stats;
+
+pub fn routes() -> Router<Arc<Hosting>> {
+    Router::new()
+        .route("/d/{id}", get(direct).head(direct))
+        .route(
+            "/d/{id}/{file}",
+            get(direct_in_folder).head(direct_in_folder),
+        )
+}
+
+/// Window in which wrong passwords are counted.
+const PASSWORD_WINDOW: Duration = Duration::from_secs(600);
+
+/// The cookie that remembers an unlocked link: bound to the link and to its
+/// current password hash (which never leaves the server), so changing the
+/// password locks everyone out again.
+pub fn unlock_cookie_name(id: &ShareId) -> String {
+    format!("carrel_s_{}", id.as_str())
+}
+
+pub fn unlock_cookie_value(share: &Share) -> Option<String> {
+    let ph = share.password_hash.as_ref()?;
+    Some(hex::encode(sha2::Sha256::digest(
+        format!("{ph}\n{}", share.id).as_bytes(),
+    )))
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn basic_password(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let b64 = v.strip_prefix("Basic ")?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?;
+    let s = String::from_utf8(raw).ok()?;
+    Some(s.split_once(':').map(|(_, p)| p.to_owned()).unwrap_or(s))
+}
+
+impl Hosting {
+    /// Looks up a link that exists and is open (not disabled or expired).
+    pub async fn open_share(&self, id: &str) -> Result<Share> {
+        let id: ShareId = id
+            .parse()
+            .map_err(|_| HostingError::NotFound("share link"))?;
+        let s = self
+            .db
+            .share(&id)
+            .await?
+            .ok_or(HostingError::NotFound("share link"))?;
+        s.rules.check_open(Timestamp::now())?;
+        Ok(s)
+    }
+
+    /// Whether this request has unlocked the link (cookie only; no password check).
+    pub fn unlocked_by_cookie(&self, share: &Share, headers: &HeaderMap) -> bool {
+        match unlock_cookie_value(share) {
+            None => true,
+            Some(v) => cookie(headers, &unlock_cookie_name(&share.id)) == Some(v.as_str()),
+        }
+    }
+
+    /// Checks a password, with rate limiting of failures.
+    pub async fn try_password(&self, share: &Share, ip: IpAddr, password: String) -> Result<()> {
+        let Some(stored) = share.password_hash.clone() else {
+            return Ok(());
+        };
+        let key = (share.id.clone(), ip);
+        {
+            let mut f = self.password_failures.lock().expect("lock");
+            if let Some((since, n)) = f.get(&key).copied() {
+                if since.elapsed() >= PASSWORD_WINDOW {
+                    f.remove(&key);
+                } else if n >= self.config.password_attempts {
+                    return Err(HostingError::RateLimited(
+                        (PASSWORD_WINDOW - since.elapsed()).as_secs().max(1),
+                    ));
+                }
+            }
+        }
+        if super::manage::verify_password(password, stored).await {
+            self.password_failures.lock().expect("lock").remove(&key);
+            return Ok(());
+        }
+        Stats::add(&self.stats.password_failures, 1);
+        let mut f = self.password_failures.lock().expect("lock");
+        let e = f.entry(key).or_insert((Instant::now(), 0));
+        e.1 += 1;
+        Err(HostingError::WrongPassword)
+    }
+
+    /// Requires the link to be unlocked (cookie or Basic auth).
+    async fn require_unlocked(&self, share: &Share, headers: &HeaderMap, ip: IpAddr) -> Result<()> {
+        if self.unlocked_by_cookie(share, headers) {
+            return Ok(());
+        }
+        match basic_password(headers) {
+            Some(p) => self.try_password(share, ip, p).await,
+            None => Err(HostingError::PasswordRequired),
+        }
+    }
+
+    /// Counts a new download against the link, or refuses it.
+    async fn count_download(&self, share: &Share) -> Result<()> {
+        share
+            .rules
+            .check_new_download(Timestamp::now(), share.download_count)?;
+        if share.rules.max_downloads.is_some() {
+            if !self.db.count_download(&share.id).await? {
+                return Err(carrel_core::share::Closed::LimitReached.into());
+            }
+        } else {
+            *self
+                .pending_downloads
+                .lock()
+                .expect("lock")
+                .entry(share.id.clone())
+                .or_default() += 1;
+        }
+        Stats::add(&self.stats.downloads_started, 1);
+        Ok(())
+    }
+
+    /// Serves a file's bytes for a link.
+    async fn serve_file(
+        &self,
+        share: &Share,
+        file: &File,
+        method: &Method,
+        headers: &HeaderMap,
+        download: bool,
+    ) -> Result<Response> {
+        let content = Content {
+            hash: file.blob,
+            size: file.size as u64,
+            last_modified: file.created_at.to_system_time(),
+            name: file.name.as_str().to_owned(),
+            media: file.media_type.clone(),
+            download,
+        };
+        let plan = match serve::plan(method, headers, &content) {
+            Ok(p) => p,
+            Err(e) => return Ok(e.into_response()),
+        };
+        if *method == Method::GET && plan.starts_at_zero() {
+            self.count_download(share).await?;
+        }
+        Ok(serve::respond(method, plan, &content, self.store.clone())
+            .await
+            .into_response())
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct DirectQuery {
+    /// `?download=1` forces an attachment even for previewable types.
+    download: Option<String>,
+}
+
+fn wants_page(headers: &HeaderMap, e: HostingError) -> Response {
+    let html = carrel_http::HttpError::wants_html(headers);
+    let e = e.into_http();
+    if html {
+        e.as_page().into_response()
+    } else {
+        e.into_response()
+    }
+}
+
+async fn direct(
+    State(h): State<Arc<Hosting>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    Query(q): Query<DirectQuery>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    let r = async {
+        let share = h.open_share(&id).await?;
+        h.require_unlocked(&share, &headers, peer.ip()).await?;
+        match &share.target {
+            ShareTarget::File(f) => {
+                let file = h.db.file(f).await?.ok_or(HostingError::NotFound("file"))?;
+                h.serve_file(&share, &file, &method, &headers, q.download.is_some())
+                    .await
+            }
+            ShareTarget::Folder(f) => {
+                let folder =
+                    h.db.folder(f)
+                        .await?
+                        .ok_or(HostingError::NotFound("folder"))?;
+                let files = h.db.folder_files(f).await?;
+                if method == Method::GET {
+                    h.count_download(&share).await?;
+                }
+                Ok(crate::zip::zip_response(
+                    h.store.clone(),
+                    &format!("{}.zip", folder.name),
+                    files,
+                ))
+            }
+        }
+    };
+    r.await.unwrap_or_else(|e| wants_page(&headers, e))
+}
+
+async fn direct_in_folder(
+    State(h): State<Arc<Hosting>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path((id, file)): Path<(String, String)>,
+    Query(q): Query<DirectQuery>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    let r = async {
+        let share = h.open_share(&id).await?;
+        h.require_unlocked(&share, &headers, peer.ip()).await?;
+        let ShareTarget::Folder(folder) = &share.target else {
+            return Err(HostingError::NotFound("file"));
+        };
+        let file_id: FileId = file.parse().map_err(|_| HostingError::NotFound("file"))?;
+        let file =
+            h.db.file(&file_id)
+                .await?
+                .filter(|f| f.folder.as_ref() == Some(folder))
+                .ok_or(HostingError::NotFound("file"))?;
+        h.serve_file(&share, &file, &method, &headers, q.download.is_some())
+            .await
+    };
+    r.await.unwrap_or_else(|e| wants_page(&headers, e))
+}

@@ -1,0 +1,116 @@
+//! The wing's error enum and its one mapping to HTTP.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use carrel_blob::BlobError;
+use carrel_core::CoreError;
+use carrel_core::share::Closed;
+use carrel_db::DbError;
+use carrel_http::HttpError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HostingError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Closed(#[from] Closed),
+    #[error(transparent)]
+    Invalid(#[from] CoreError),
+    #[error("{1}")]
+    BadRequest(&'static str, String),
+    #[error("Tus-Resumable 1.0.0 is required")]
+    TusVersion,
+    #[error("Upload-Offset {sent} does not match the upload's offset {actual}")]
+    OffsetMismatch { sent: u64, actual: u64 },
+    #[error("another request is writing to this upload")]
+    Locked,
+    #[error("the upload is larger than allowed ({0} bytes at most)")]
+    TooLarge(u64),
+    #[error("the body does not match Upload-Checksum")]
+    ChecksumMismatch,
+    #[error("PATCH bodies must be sent as application/offset+octet-stream")]
+    WrongContentType,
+    #[error("too many unfinished uploads from this address; finish or delete some first")]
+    TooManyUploads,
+    #[error("this link needs a password")]
+    PasswordRequired,
+    #[error("wrong password")]
+    WrongPassword,
+    #[error("too many wrong passwords; try again in {0} seconds")]
+    RateLimited(u64),
+    #[error("a valid management token is required (Authorization: Bearer …)")]
+    Unauthorized,
+    #[error("anonymous uploads are disabled on this server")]
+    AnonymousDisabled,
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl HostingError {
+    pub fn into_http(self) -> HttpError {
+        use HostingError::*;
+        let msg = self.to_string();
+        let (status, code) = match &self {
+            NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Closed(c) => (StatusCode::GONE, c.code()),
+            Invalid(e) => (StatusCode::BAD_REQUEST, e.code()),
+            BadRequest(code, _) => (StatusCode::BAD_REQUEST, *code),
+            TusVersion => (StatusCode::PRECONDITION_FAILED, "tus_version_unsupported"),
+            OffsetMismatch { .. } => (StatusCode::CONFLICT, "upload_offset_mismatch"),
+            Locked => (StatusCode::LOCKED, "upload_locked"),
+            TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ChecksumMismatch => (
+                StatusCode::from_u16(460).expect("valid"),
+                "checksum_mismatch",
+            ),
+            WrongContentType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "wrong_content_type"),
+            TooManyUploads => (StatusCode::TOO_MANY_REQUESTS, "too_many_uploads"),
+            PasswordRequired => (StatusCode::UNAUTHORIZED, "password_required"),
+            WrongPassword => (StatusCode::FORBIDDEN, "wrong_password"),
+            RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            AnonymousDisabled => (StatusCode::FORBIDDEN, "anonymous_uploads_disabled"),
+            Blob(BlobError::StorageFull) => (StatusCode::INSUFFICIENT_STORAGE, "storage_full"),
+            Io(e) if carrel_blob::is_disk_full(e) => {
+                (StatusCode::INSUFFICIENT_STORAGE, "storage_full")
+            }
+            Blob(_) | Db(_) | Io(_) => {
+                tracing::error!(error = %self, "internal error");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        };
+        let mut e = HttpError::new(status, code, msg);
+        match &self {
+            TusVersion => {
+                e = e.with_header(
+                    header::HeaderName::from_static("tus-version"),
+                    HeaderValue::from_static("1.0.0"),
+                )
+            }
+            RateLimited(secs) => e = e.with_header(header::RETRY_AFTER, HeaderValue::from(*secs)),
+            PasswordRequired => {
+                e = e.with_header(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"carrel share link\""),
+                )
+            }
+            _ => {}
+        }
+        if matches!(self, Blob(_) | Db(_) | Io(_)) && status == StatusCode::INTERNAL_SERVER_ERROR {
+            e.message = "internal error; see the server log".into();
+        }
+        e
+    }
+}
+
+impl IntoResponse for HostingError {
+    fn into_response(self) -> Response {
+        self.into_http().into_response()
+    }
+}
+
+pub type Result<T, E = HostingError> = std::result::Result<T, E>;

@@ -1,0 +1,99 @@
+//! From a complete staged upload to a stored file with its share link.
+
+use std::path::Path;
+
+use carrel_core::ids::{AccountId, BlobHash, FileId, SecretHash, UploadId};
+use carrel_core::media::MediaType;
+use carrel_core::name::FileName;
+use carrel_core::time::Timestamp;
+use carrel_db::{Completion, NewFile, NewShare, PlannedShare, ShareTarget};
+
+use crate::Hosting;
+use crate::error::Result;
+use crate::stats::Stats;
+
+/// What the finished file will be.
+#[derive(Clone, Debug)]
+pub struct FileSpec {
+    pub name: FileName,
+    pub media: MediaType,
+    pub owner: Option<AccountId>,
+    pub manage_token_hash: Option<SecretHash>,
+    pub share: Option<PlannedShare>,
+}
+
+/// Picks a media type: the client's, if valid and specific, else the file
+/// name's extension, else `application/octet-stream`.
+pub fn media_type_for(name: &FileName, declared: Option<&str>) -> MediaType {
+    declared
+        .and_then(|d| MediaType::new(d).ok())
+        .filter(|m| m.as_str() != "application/octet-stream")
+        .or_else(|| {
+            mime_guess::from_path(name.as_str())
+                .first()
+                .and_then(|m| MediaType::new(m.essence_str()).ok())
+        })
+        .unwrap_or_else(MediaType::octet_stream)
+}
+
+impl Hosting {
+    /// Stores a complete staged file and records it. `known` is the BLAKE3
+    /// hash computed while the bytes arrived, if they arrived in order.
+    pub async fn finish_upload(
+        &self,
+        upload: &UploadId,
+        staged: &Path,
+        known: Option<BlobHash>,
+        spec: FileSpec,
+    ) -> Result<FileId> {
+        let (hash, size) = match known {
+            Some(h) => (h, tokio::fs::metadata(staged).await?.len()),
+            None => carrel_blob::hash_file(staged).await?,
+        };
+        let now = Timestamp::now();
+        let file = NewFile {
+            id: FileId::generate(),
+            name: spec.name,
+            media_type: spec.media,
+            size: size as i64,
+            blob: hash,
+            owner: spec.owner,
+            folder: None,
+            manage_token_hash: spec.manage_token_hash,
+            created_at: now,
+        };
+        let share = spec.share.map(|p| NewShare {
+            id: p.id,
+            target: ShareTarget::File(file.id.clone()),
+            rules: p.rules,
+            password_hash: p.password_hash,
+            created_at: now,
+        });
+        let id = file.id.clone();
+        let _guard = self.blob_lock(&hash).lock().await;
+        self.store.ingest(staged, Some(hash)).await?;
+        self.db
+            .complete_upload(&Completion {
+                upload: upload.clone(),
+                blob: hash,
+                file,
+                share,
+            })
+            .await?;
+        Stats::add(&self.stats.uploads_completed, 1);
+        tracing::info!(file = %id, %hash, size, "upload stored");
+        Ok(id)
+    }
+
+    /// Deletes a file, its links and, with its last reference, its bytes.
+    pub async fn delete_file(&self, id: &FileId, blob: &BlobHash) -> Result<()> {
+        let _guard = self.blob_lock(blob).lock().await;
+        if let Some(last) = self.db.delete_file(id).await? {
+            self.store.delete(&last).await?;
+            tracing::info!(file = %id, blob = %last, "file and its blob deleted");
+        } else {
+            tracing::info!(file = %id, "file deleted; its blob is still referenced");
+        }
+        Ok(())
+    }
+}

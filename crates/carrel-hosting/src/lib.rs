@@ -1,0 +1,186 @@
+//! The file-hosting wing: everything a person or a script does to put a file
+//! on carrel and share it.
+//!
+//! - [`tus`]: resumable uploads, tus 1.0.0 (core, creation,
+//!   creation-with-upload, creation-defer-length, expiration, checksum,
+//!   termination, concatenation) at `/files`.
+//! - [`put`]: `PUT /u/{name}` for scripts (`curl -T file URL/u/`).
+//! - [`finish`]: turning a complete staged upload into a blob, a file and a
+//!   share link, in one database transaction.
+//! - [`download`]: share links at `/s/{id}` (landing page, password) and
+//!   `/d/{id}` (direct bytes; folders as a streaming ZIP).
+//! - [`manage`]: the JSON API for uploaders holding a management token.
+//! - [`pages`]: the upload page and the link pages.
+//!
+//! The wing owns its routes and talks to the database only through
+//! carrel-db's repository traits and to bytes only through carrel-blob's
+//! [`BlobStore`]. It speaks HTTP; it never imports the server.
+
+pub mod download;
+pub mod error;
+pub mod finish;
+pub mod manage;
+pub mod pages;
+pub mod put;
+pub mod staging;
+pub mod stats;
+pub mod tus;
+mod zip;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::HeaderMap;
+use carrel_blob::BlobStore;
+use carrel_core::ids::{ShareId, UploadId};
+use carrel_db::Database;
+
+pub use error::HostingError;
+pub use stats::Stats;
+
+/// The wing's settings (part of the server's settings file).
+#[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HostingConfig {
+    /// The largest file accepted, in bytes.
+    pub max_file_size: u64,
+    /// Unfinished uploads one client address may have at once.
+    pub max_concurrent_uploads_per_ip: i64,
+    /// How long an unfinished upload is kept, in seconds.
+    pub upload_expiry_secs: u64,
+    /// Whether people without an account may upload (they get a management token).
+    pub anonymous_uploads: bool,
+    /// The address people reach carrel at (for links), e.g. `https://files.example.org`.
+    /// When unset, links are built from the request's `Host` header.
+    pub public_url: Option<String>,
+    /// Wrong passwords allowed per link and client address in ten minutes.
+    pub password_attempts: u32,
+}
+
+impl Default for HostingConfig {
+    fn default() -> Self {
+        Self {
+            max_file_size: 1 << 40,
+            max_concurrent_uploads_per_ip: 32,
+            upload_expiry_secs: 24 * 3600,
+            anonymous_uploads: true,
+            public_url: None,
+            password_attempts: 5,
+        }
+    }
+}
+
+/// The wing's shared state.
+pub struct Hosting {
+    pub db: Arc<dyn Database>,
+    pub store: Arc<dyn BlobStore>,
+    pub config: HostingConfig,
+    pub stats: Stats,
+    /// Uploads with a `PATCH` in flight (one writer per upload).
+    busy_uploads: Mutex<std::collections::HashSet<UploadId>>,
+    /// BLAKE3 state of sequential uploads, so completion needs no re-read.
+    hashers: Mutex<HashMap<UploadId, blake3::Hasher>>,
+    /// Serializes ingest and delete of the same blob (striped by hash).
+    blob_locks: Vec<tokio::sync::Mutex<()>>,
+    /// Failed password attempts by (link, client address).
+    password_failures: Mutex<HashMap<(ShareId, IpAddr), (Instant, u32)>>,
+    /// Downloads of links without a limit, counted in memory and flushed.
+    pending_downloads: Mutex<HashMap<ShareId, i64>>,
+}
+
+impl Hosting {
+    pub fn new(
+        db: Arc<dyn Database>,
+        store: Arc<dyn BlobStore>,
+        config: HostingConfig,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            db,
+            store,
+            config,
+            stats: Stats::default(),
+            busy_uploads: Mutex::default(),
+            hashers: Mutex::default(),
+            blob_locks: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
+            password_failures: Mutex::default(),
+            pending_downloads: Mutex::default(),
+        })
+    }
+
+    /// The wing's routes.
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .merge(tus::routes())
+            .merge(put::routes())
+            .merge(download::routes())
+            .merge(manage::routes())
+            .merge(pages::routes())
+            .with_state(self.clone())
+    }
+
+    /// The base URL for links in a response to this request.
+    pub fn base_url(&self, headers: &HeaderMap) -> String {
+        if let Some(u) = &self.config.public_url {
+            return u.trim_end_matches('/').to_owned();
+        }
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| {
+                h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+            })
+            .unwrap_or("localhost");
+        format!("http://{host}")
+    }
+
+    pub fn share_url(&self, headers: &HeaderMap, id: &ShareId) -> String {
+        format!("{}/s/{id}", self.base_url(headers))
+    }
+
+    fn blob_lock(&self, hash: &carrel_core::ids::BlobHash) -> &tokio::sync::Mutex<()> {
+        &self.blob_locks[hash.as_bytes()[0] as usize % self.blob_locks.len()]
+    }
+
+    /// Periodic housekeeping: expired uploads and their staging files, and
+    /// download counts kept in memory. Runs until `shutdown` resolves, then
+    /// flushes once more.
+    pub async fn run_housekeeping(
+        self: Arc<Self>,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut n: u64 = 0;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => break,
+            }
+            n += 1;
+            if let Err(e) = self.flush_downloads().await {
+                tracing::warn!(error = %e, "could not record download counts");
+            }
+            if n % 30 == 1 {
+                match tus::expire_uploads(&self).await {
+                    Ok(0) => {}
+                    Ok(k) => tracing::info!(count = k, "expired unfinished uploads removed"),
+                    Err(e) => tracing::warn!(error = %e, "upload expiry failed"),
+                }
+            }
+        }
+        if let Err(e) = self.flush_downloads().await {
+            tracing::warn!(error = %e, "could not record download counts at shutdown");
+        }
+    }
+
+    async fn flush_downloads(&self) -> Result<(), HostingError> {
+        let pending = std::mem::take(&mut *self.pending_downloads.lock().expect("lock"));
+        for (id, n) in pending {
+            self.db.add_downloads(&id, n).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,299 @@
+//! The wing's pages: the upload page at `/`, and each link's landing page at
+//! `/s/{id}` (file details, a download button and an inline preview made of
+//! the browser's own elements; a listing for folders; a password form).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{ConnectInfo, Form, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use carrel_core::media::{Presentation, Preview};
+use carrel_db::{Share, ShareTarget};
+use carrel_http::page::{Html, escape, human_size, layout};
+
+use crate::Hosting;
+use crate::download::{unlock_cookie_name, unlock_cookie_value};
+use crate::error::HostingError;
+
+pub fn routes() -> Router<Arc<Hosting>> {
+    Router::new()
+        .route("/", get(upload_page))
+        .route("/static/upload.js", get(upload_js))
+        .route("/s/{id}", get(landing).post(unlock))
+}
+
+const PAGE_CSS: &str = r#"
+.drop { border:2px dashed var(--line); border-radius:12px; padding:2.5rem 1rem; text-align:center; cursor:pointer; margin:1rem 0; transition:.15s; }
+.drop.over, .drop:hover, .drop:focus { border-color:var(--accent); background:rgba(47,91,234,.06); outline:none; }
+.linkish { color:var(--accent); text-decoration:underline; }
+.opts summary { cursor:pointer; color:var(--muted); }
+.optgrid { display:flex; flex-wrap:wrap; gap:1rem; margin-top:.75rem; }
+.optgrid label { display:flex; flex-direction:column; gap:.25rem; font-size:.9rem; color:var(--muted); }
+.optgrid select, .optgrid input { font-size:1rem; padding:.4rem .5rem; border:1px solid var(--line); border-radius:8px; background:var(--bg); color:var(--fg); }
+.upload .uhead { display:flex; justify-content:space-between; gap:1rem; }
+.uname { word-break:break-all; }
+.bar { height:8px; background:var(--line); border-radius:4px; overflow:hidden; margin:.6rem 0 .4rem; }
+.fill { height:100%; width:0; background:var(--accent); transition:width .2s; }
+.upload.done .fill { background:var(--ok); }
+.ustatus { font-size:.9rem; min-height:1.3em; }
+.shareline { display:flex; gap:.5rem; flex-wrap:wrap; margin-top:.4rem; }
+.shareurl { flex:1; min-width:16rem; max-width:none !important; font-family:ui-monospace, monospace; }
+.token { margin-top:.5rem; font-size:.85rem; } .token code { word-break:break-all; }
+.small { font-size:.85rem; }
+"#;
+
+#[derive(Template)]
+#[template(path = "upload.html")]
+struct UploadPage {
+    base: String,
+}
+
+async fn upload_page(State(h): State<Arc<Hosting>>, headers: HeaderMap) -> Response {
+    let body = UploadPage {
+        base: h.base_url(&headers),
+    }
+    .render()
+    .unwrap_or_default();
+    Html(layout("Share files", PAGE_CSS, &body)).into_response()
+}
+
+async fn upload_js() -> Response {
+    let mut r = include_str!("../static/upload.js").into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+#[derive(Template)]
+#[template(path = "file.html")]
+struct FilePage {
+    name: String,
+    size: String,
+    bytes: i64,
+    media: String,
+    uploaded: String,
+    expires: Option<String>,
+    limit: Option<String>,
+    hash: String,
+    direct: String,
+    direct_abs: String,
+    preview: String,
+}
+
+struct Row {
+    id: String,
+    name: String,
+    size: String,
+}
+
+#[derive(Template)]
+#[template(path = "folder.html")]
+struct FolderPage {
+    name: String,
+    count: usize,
+    total: String,
+    direct: String,
+    files: Vec<Row>,
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+struct PasswordPage {
+    id: String,
+    error: String,
+}
+
+fn password_page(share: &Share, error: &str, status: StatusCode) -> Response {
+    let body = PasswordPage {
+        id: share.id.to_string(),
+        error: error.to_owned(),
+    }
+    .render()
+    .unwrap_or_default();
+    (status, Html(layout("Protected link", "", &body))).into_response()
+}
+
+/// The first bytes of a text file, for the preview.
+async fn text_head(h: &Hosting, f: &carrel_db::File) -> Option<String> {
+    const MAX: u64 = 64 * 1024;
+    let n = (f.size as u64).min(MAX);
+    if n == 0 {
+        return Some(String::new());
+    }
+    let src = h.store.open(&f.blob, 0..n).await.ok()?;
+    let mut s = carrel_http::serve::source_stream(src, 0..=n - 1)
+        .await
+        .ok()?;
+    let mut buf = Vec::with_capacity(n as usize);
+    use futures::StreamExt;
+    while let Some(c) = s.next().await {
+        buf.extend_from_slice(&c.ok()?);
+        if buf.len() as u64 >= n {
+            break;
+        }
+    }
+    buf.truncate(n as usize);
+    let mut t = String::from_utf8_lossy(&buf).into_owned();
+    if (f.size as u64) > MAX {
+        t.push_str("\n…");
+    }
+    Some(t)
+}
+
+fn date(t: carrel_core::time::Timestamp) -> String {
+    httpdate::fmt_http_date(t.to_system_time())
+}
+
+async fn landing(
+    State(h): State<Arc<Hosting>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let r = async {
+        let share = h.open_share(&id).await?;
+        if !h.unlocked_by_cookie(&share, &headers) {
+            return Ok(password_page(&share, "", StatusCode::OK));
+        }
+        let direct = format!("/d/{}", share.id);
+        let direct_abs = format!("{}{direct}", h.base_url(&headers));
+        match &share.target {
+            ShareTarget::File(fid) => {
+                let f =
+                    h.db.file(fid)
+                        .await?
+                        .ok_or(HostingError::NotFound("file"))?;
+                // Previews load the bytes, so links with a download limit show none.
+                let preview = if share.rules.max_downloads.is_some() {
+                    String::new()
+                } else {
+                    match f.media_type.presentation() {
+                        Presentation::Inline(Preview::Image) => {
+                            format!("<img src=\"{direct}\" alt=\"{}\">", escape(f.name.as_str()))
+                        }
+                        Presentation::Inline(Preview::Video) => format!(
+                            "<video controls preload=\"metadata\" src=\"{direct}\"></video>"
+                        ),
+                        Presentation::Inline(Preview::Audio) => format!(
+                            "<audio controls preload=\"metadata\" src=\"{direct}\"></audio>"
+                        ),
+                        Presentation::Inline(Preview::Text) => text_head(&h, &f)
+                            .await
+                            .map(|t| format!("<pre>{}</pre>", escape(&t)))
+                            .unwrap_or_default(),
+                        Presentation::Attachment => String::new(),
+                    }
+                };
+                let page = FilePage {
+                    name: f.name.to_string(),
+                    size: human_size(f.size as u64),
+                    bytes: f.size,
+                    media: f.media_type.to_string(),
+                    uploaded: date(f.created_at),
+                    expires: share.rules.expires_at.map(date),
+                    limit: share
+                        .rules
+                        .max_downloads
+                        .map(|m| format!("{} of {m} used", share.download_count.min(m))),
+                    hash: f.blob.to_hex(),
+                    direct,
+                    direct_abs,
+                    preview,
+                };
+                Ok(Html(layout(
+                    f.name.as_str(),
+                    PAGE_CSS,
+                    &page.render().unwrap_or_default(),
+                ))
+                .into_response())
+            }
+            ShareTarget::Folder(fid) => {
+                let folder =
+                    h.db.folder(fid)
+                        .await?
+                        .ok_or(HostingError::NotFound("folder"))?;
+                let files = h.db.folder_files(fid).await?;
+                let total: u64 = files.iter().map(|f| f.size as u64).sum();
+                let page = FolderPage {
+                    name: folder.name.to_string(),
+                    count: files.len(),
+                    total: human_size(total),
+                    direct,
+                    files: files
+                        .iter()
+                        .map(|f| Row {
+                            id: f.id.to_string(),
+                            name: f.name.to_string(),
+                            size: human_size(f.size as u64),
+                        })
+                        .collect(),
+                };
+                Ok(Html(layout(
+                    folder.name.as_str(),
+                    PAGE_CSS,
+                    &page.render().unwrap_or_default(),
+                ))
+                .into_response())
+            }
+        }
+    };
+    r.await
+        .unwrap_or_else(|e: HostingError| e.into_http().as_page().into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct Unlock {
+    password: String,
+}
+
+async fn unlock(
+    State(h): State<Arc<Hosting>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    Form(form): Form<Unlock>,
+) -> Response {
+    let r = async {
+        let share = h.open_share(&id).await?;
+        match h.try_password(&share, peer.ip(), form.password).await {
+            Ok(()) => {
+                let mut r = Redirect::to(&format!("/s/{}", share.id)).into_response();
+                if let Some(v) = unlock_cookie_value(&share) {
+                    let c = format!(
+                        "{}={v}; Path=/; HttpOnly; SameSite=Lax; Max-Age=86400",
+                        unlock_cookie_name(&share.id)
+                    );
+                    r.headers_mut().insert(
+                        header::SET_COOKIE,
+                        HeaderValue::from_str(&c).expect("ascii"),
+                    );
+                }
+                Ok(r)
+            }
+            Err(HostingError::WrongPassword) => Ok(password_page(
+                &share,
+                "Wrong password. Try again.",
+                StatusCode::FORBIDDEN,
+            )),
+            Err(HostingError::RateLimited(s)) => {
+                let mut r = password_page(
+                    &share,
+                    &format!("Too many wrong passwords. Try again in {s} seconds."),
+                    StatusCode::TOO_MANY_REQUESTS,
+                );
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(s));
+                Ok(r)
+            }
+            Err(e) => Err(e),
+        }
+    };
+    r.await
+        .unwrap_or_else(|e: HostingError| e.into_http().as_page().into_response())
+}

@@ -1,0 +1,179 @@
+//! `PUT /u/{name}`: one request, one file, for scripts. `curl -T file
+//! http://host/u/` sends the file under its own name. The response body is
+//! the share link (JSON with `Accept: application/json`); the headers carry
+//! it too, with the management token. Share options come as query
+//! parameters (`?expires=7d&max_downloads=3`) and the password as the
+//! `Carrel-Share-Password` header.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::put;
+use carrel_core::ids::{BlobHash, Secret, ShareId, UploadId};
+use carrel_core::name::FileName;
+use carrel_core::tus::Metadata;
+use carrel_db::PlannedShare;
+use futures::StreamExt;
+
+use crate::Hosting;
+use crate::error::{HostingError, Result};
+use crate::finish::{FileSpec, media_type_for};
+use crate::staging::StagingWriter;
+use crate::stats::Stats;
+use crate::tus::{FILE_ID, MANAGE_TOKEN, SHARE_URL, share_options};
+
+pub fn routes() -> Router<Arc<Hosting>> {
+    Router::new().route("/u/{name}", put(put_file))
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct PutOptions {
+    expires: Option<String>,
+    max_downloads: Option<String>,
+}
+
+async fn put_file(
+    State(h): State<Arc<Hosting>>,
+    ConnectInfo(_peer): ConnectInfo<SocketAddr>,
+    Path(name): Path<String>,
+    Query(opts): Query<PutOptions>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match put_inner(h, name, opts, headers, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn put_inner(
+    h: Arc<Hosting>,
+    name: String,
+    opts: PutOptions,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    if !h.config.anonymous_uploads {
+        return Err(HostingError::AnonymousDisabled);
+    }
+    let name = FileName::new(&name)?;
+    let limit = h.config.max_file_size;
+    if let Some(cl) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if cl > limit {
+            return Err(HostingError::TooLarge(limit));
+        }
+    }
+    // The same option rules as tus metadata.
+    let mut meta = Metadata::default();
+    if let Some(e) = opts.expires {
+        meta.0.insert("expires".into(), e.into_bytes());
+    }
+    if let Some(m) = opts.max_downloads {
+        meta.0.insert("max_downloads".into(), m.into_bytes());
+    }
+    if let Some(p) = headers.get("carrel-share-password") {
+        meta.0.insert("password".into(), p.as_bytes().to_vec());
+    }
+    let (rules, password_hash) = share_options(&mut meta).await?;
+    let declared = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let media = media_type_for(&name, declared);
+
+    let id = UploadId::generate();
+    let path = h.store.staging_dir().join(format!("put-{id}"));
+    Stats::add(&h.stats.uploads_created, 1);
+    let mut w = StagingWriter::open(&path, 0, Some(blake3::Hasher::new())).await?;
+    let mut stream = body.into_data_stream();
+    let result: Result<()> = async {
+        while let Some(chunk) = stream.next().await {
+            let b = chunk.map_err(|e| {
+                HostingError::BadRequest(
+                    "body_interrupted",
+                    format!("the request body was interrupted: {e}"),
+                )
+            })?;
+            if w.offset() + b.len() as u64 > limit {
+                return Err(HostingError::TooLarge(limit));
+            }
+            Stats::add(&h.stats.upload_bytes, b.len() as u64);
+            w.write(b).await?;
+        }
+        w.flush().await?;
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        let _ = tokio::fs::remove_file(&path).await;
+        return Err(e);
+    }
+    let hash = w
+        .content_hash
+        .take()
+        .map(|c| BlobHash::from_bytes(*c.finalize().as_bytes()));
+    drop(w);
+    let token = Secret::generate();
+    let share = PlannedShare {
+        id: ShareId::generate(),
+        rules,
+        password_hash,
+    };
+    let share_id = share.id.clone();
+    let spec = FileSpec {
+        name,
+        media,
+        owner: None,
+        manage_token_hash: Some(token.hash()),
+        share: Some(share),
+    };
+    let file = match h.finish_upload(&id, &path, hash, spec).await {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(e);
+        }
+    };
+    let url = h.share_url(&headers, &share_id);
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/json"));
+    let mut r = if wants_json {
+        (
+            StatusCode::CREATED,
+            axum::Json(
+                serde_json::json!({ "url": url, "file_id": file, "manage_token": token.expose() }),
+            ),
+        )
+            .into_response()
+    } else {
+        (StatusCode::CREATED, format!("{url}\n")).into_response()
+    };
+    let hd = r.headers_mut();
+    hd.insert(
+        SHARE_URL,
+        HeaderValue::from_str(&url).unwrap_or(HeaderValue::from_static("")),
+    );
+    hd.insert(
+        MANAGE_TOKEN,
+        HeaderValue::from_str(token.expose()).expect("base64url"),
+    );
+    hd.insert(
+        FILE_ID,
+        HeaderValue::from_str(file.as_str()).expect("base64url"),
+    );
+    hd.insert(
+        header::LOCATION,
+        HeaderValue::from_str(&url).unwrap_or(HeaderValue::from_static("")),
+    );
+    Ok(r)
+}

@@ -1,0 +1,20 @@
+//! HTTP pieces shared by carrel's wings; the wings build their routes from
+//! them and the server only composes the wings.
+//!
+//! - [`error`]: the JSON/HTML error response every wing maps its errors to,
+//!   with a stable code.
+//! - [`serve`]: serving immutable content with `Range` (single and
+//!   multiple), `If-Range`, `If-None-Match`, `If-Modified-Since` and `HEAD`.
+//! - [`headers`]: a safe `Content-Disposition` and the headers that keep
+//!   user content from ever being active on carrel's origin.
+//! - [`page`]: the HTML layout of carrel's pages.
+//!
+//! This crate speaks HTTP and reads blobs through carrel-blob; it never
+//! touches the database.
+
+pub mod error;
+pub mod headers;
+pub mod page;
+pub mod serve;
+
+pub use error::HttpError;

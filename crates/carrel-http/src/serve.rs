@@ -1,0 +1,452 @@
+//! Serving immutable content (a blob) the way download clients expect:
+//! `HEAD`, `Range` with one or several ranges (`multipart/byteranges`),
+//! `If-Range`, `If-None-Match` and `If-Modified-Since`, strong `ETag`s from
+//! the content hash. Bodies stream from the blob store in large chunks and
+//! are never held in memory whole.
+
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::Response;
+use bytes::Bytes;
+use carrel_blob::{BlobSource, BlobStore};
+use carrel_core::ids::BlobHash;
+use carrel_core::media::MediaType;
+use futures::stream::{self, BoxStream, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use crate::HttpError;
+use crate::headers::user_content_headers;
+
+/// Bodies up to this size are read in one go; larger ones stream.
+const SMALL_BODY: u64 = 64 * 1024;
+/// Read size for streamed bodies.
+const CHUNK: usize = 512 * 1024;
+/// More ranges than this in one request is refused (a classic amplification attack).
+pub const MAX_RANGES: usize = 64;
+
+/// What is being served.
+#[derive(Clone, Debug)]
+pub struct Content {
+    pub hash: BlobHash,
+    pub size: u64,
+    pub last_modified: SystemTime,
+    pub name: String,
+    pub media: MediaType,
+    /// Force `attachment` even for types that could be shown inline.
+    pub download: bool,
+}
+
+impl Content {
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.hash.to_hex())
+    }
+}
+
+/// What a request asks for, decided from its headers alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Plan {
+    NotModified,
+    Full,
+    Ranges(Vec<RangeInclusive<u64>>),
+}
+
+impl Plan {
+    /// Whether this response begins at byte 0 of the content (a new download
+    /// rather than the continuation of one).
+    pub fn starts_at_zero(&self) -> bool {
+        match self {
+            Plan::NotModified => false,
+            Plan::Full => true,
+            Plan::Ranges(r) => r.iter().any(|r| *r.start() == 0),
+        }
+    }
+}
+
+fn header_str<'a>(h: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn etag_matches(list: &str, etag: &str) -> bool {
+    let bare = etag.trim_start_matches("W/");
+    list.split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t.trim_start_matches("W/") == bare)
+}
+
+fn same_second(a: SystemTime, b: SystemTime) -> bool {
+    let s = |t: SystemTime| {
+        t.duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    };
+    s(a) == s(b)
+}
+
+/// Decides the response from the request's conditional and range headers.
+pub fn plan(method: &Method, h: &HeaderMap, c: &Content) -> Result<Plan, HttpError> {
+    let etag = c.etag();
+    if let Some(inm) = header_str(h, header::IF_NONE_MATCH) {
+        if etag_matches(inm, &etag) {
+            return Ok(Plan::NotModified);
+        }
+    } else if let Some(ims) =
+        header_str(h, header::IF_MODIFIED_SINCE).and_then(|v| httpdate::parse_http_date(v).ok())
+    {
+        let lm = c
+            .last_modified
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let since = ims
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        if lm <= since {
+            return Ok(Plan::NotModified);
+        }
+    }
+    let Some(range) = h.get(header::RANGE) else {
+        return Ok(Plan::Full);
+    };
+    if method != Method::GET && method != Method::HEAD {
+        return Ok(Plan::Full);
+    }
+    if let Some(if_range) = header_str(h, header::IF_RANGE) {
+        let fresh = if if_range.starts_with('"') {
+            if_range == etag
+        } else {
+            httpdate::parse_http_date(if_range).is_ok_and(|d| same_second(d, c.last_modified))
+        };
+        if !fresh {
+            return Ok(Plan::Full);
+        }
+    }
+    if c.size == 0 {
+        // Nothing to select in empty content: send it whole.
+        return Ok(Plan::Full);
+    }
+    let unsatisfiable = |msg: &str| {
+        HttpError::new(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "range_not_satisfiable",
+            msg.to_owned(),
+        )
+        .with_header(
+            header::CONTENT_RANGE,
+            HeaderValue::from_str(&format!("bytes */{}", c.size)).expect("ascii"),
+        )
+    };
+    let value = range
+        .to_str()
+        .map_err(|_| unsatisfiable("the Range header is not ASCII"))?;
+    let parsed = http_range_header::parse_range_header(value).map_err(|_| {
+        unsatisfiable("the Range header is malformed; expected bytes=START-END[, …]")
+    })?;
+    let ranges = parsed
+        .validate(c.size)
+        .map_err(|_| unsatisfiable("the requested ranges overlap or lie outside the content"))?;
+    if ranges.len() > MAX_RANGES {
+        return Err(unsatisfiable("too many ranges in one request"));
+    }
+    Ok(Plan::Ranges(ranges))
+}
+
+/// Builds the response for a plan. `HEAD` gets the headers of the `GET`.
+pub async fn respond(
+    method: &Method,
+    plan: Plan,
+    c: &Content,
+    store: Arc<dyn BlobStore>,
+) -> Result<Response, HttpError> {
+    let mut res = Response::new(Body::empty());
+    let h = res.headers_mut();
+    h.insert(header::ETAG, HeaderValue::from_str(&c.etag()).expect("hex"));
+    h.insert(
+        header::LAST_MODIFIED,
+        HeaderValue::from_str(&httpdate::fmt_http_date(c.last_modified)).expect("date"),
+    );
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    user_content_headers(h, &c.name, &c.media, c.download);
+    let head = method == Method::HEAD;
+    match plan {
+        Plan::NotModified => {
+            *res.status_mut() = StatusCode::NOT_MODIFIED;
+            res.headers_mut().remove(header::CONTENT_TYPE);
+        }
+        Plan::Full => {
+            res.headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(c.size));
+            if !head && c.size > 0 {
+                *res.body_mut() = body_for(store, c.hash, 0..=c.size - 1).await?;
+            }
+        }
+        Plan::Ranges(ranges) if ranges.len() == 1 => {
+            let r = ranges[0].clone();
+            *res.status_mut() = StatusCode::PARTIAL_CONTENT;
+            let h = res.headers_mut();
+            h.insert(
+                header::CONTENT_LENGTH,
+                HeaderValue::from(r.end() - r.start() + 1),
+            );
+            h.insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&format!("bytes {}-{}/{}", r.start(), r.end(), c.size))
+                    .expect("ascii"),
+            );
+            if !head {
+                *res.body_mut() = body_for(store, c.hash, r).await?;
+            }
+        }
+        Plan::Ranges(ranges) => {
+            *res.status_mut() = StatusCode::PARTIAL_CONTENT;
+            let boundary = format!("carrel-{:016x}", rand::random::<u64>());
+            let part_type = res
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .cloned()
+                .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+            let part_type = part_type
+                .to_str()
+                .unwrap_or("application/octet-stream")
+                .to_owned();
+            let mut pieces: Vec<(Bytes, RangeInclusive<u64>)> = Vec::with_capacity(ranges.len());
+            let mut len = 0u64;
+            for r in ranges {
+                let head = format!(
+                    "\r\n--{boundary}\r\nContent-Type: {part_type}\r\nContent-Range: bytes {}-{}/{}\r\n\r\n",
+                    r.start(),
+                    r.end(),
+                    c.size
+                );
+                len += head.len() as u64 + (r.end() - r.start() + 1);
+                pieces.push((Bytes::from(head), r));
+            }
+            let tail = Bytes::from(format!("\r\n--{boundary}--\r\n"));
+            len += tail.len() as u64;
+            let h = res.headers_mut();
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_str(&format!("multipart/byteranges; boundary={boundary}"))
+                    .expect("ascii"),
+            );
+            if !head {
+                let hash = c.hash;
+                let parts = stream::iter(pieces)
+                    .then(move |(head, r)| {
+                        let store = store.clone();
+                        async move {
+                            let body = source_stream(
+                                store
+                                    .open(&hash, *r.start()..*r.end() + 1)
+                                    .await
+                                    .map_err(std::io::Error::other)?,
+                                r,
+                            )
+                            .await?;
+                            Ok::<_, std::io::Error>(stream::once(async { Ok(head) }).chain(body))
+                        }
+                    })
+                    .flat_map(|s| match s {
+                        Ok(s) => s.boxed(),
+                        Err(e) => stream::once(async { Err(e) }).boxed(),
+                    })
+                    .chain(stream::once(async { Ok(tail) }));
+                *res.body_mut() = Body::from_stream(parts);
+            }
+        }
+    }
+    Ok(res)
+}
+
+async fn body_for(
+    store: Arc<dyn BlobStore>,
+    hash: BlobHash,
+    r: RangeInclusive<u64>,
+) -> Result<Body, HttpError> {
+    let source = store
+        .open(&hash, *r.start()..*r.end() + 1)
+        .await
+        .map_err(blob_error)?;
+    let len = r.end() - r.start() + 1;
+    if let (BlobSource::LocalFile(path), true) = (&source, len <= SMALL_BODY) {
+        let bytes = read_small(path.clone(), *r.start(), len)
+            .await
+            .map_err(|e| blob_error(e.into()))?;
+        return Ok(Body::from(bytes));
+    }
+    let stream = source_stream(source, r)
+        .await
+        .map_err(|e| blob_error(e.into()))?;
+    Ok(Body::from_stream(stream))
+}
+
+async fn read_small(path: PathBuf, start: u64, len: u64) -> std::io::Result<Bytes> {
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Seek};
+        let mut f = std::fs::File::open(path)?;
+        f.seek(std::io::SeekFrom::Start(start))?;
+        let mut buf = vec![0; len as usize];
+        f.read_exact(&mut buf)?;
+        Ok(Bytes::from(buf))
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
+/// The bytes of `r` as a stream.
+pub async fn source_stream(
+    source: BlobSource,
+    r: RangeInclusive<u64>,
+) -> std::io::Result<BoxStream<'static, std::io::Result<Bytes>>> {
+    match source {
+        BlobSource::Stream(s) => Ok(s),
+        BlobSource::LocalFile(path) => {
+            let mut f = tokio::fs::File::open(path).await?;
+            f.seek(std::io::SeekFrom::Start(*r.start())).await?;
+            let reader = f.take(r.end() - r.start() + 1);
+            Ok(tokio_util::io::ReaderStream::with_capacity(reader, CHUNK).boxed())
+        }
+    }
+}
+
+fn blob_error(e: carrel_blob::BlobError) -> HttpError {
+    match e {
+        carrel_blob::BlobError::NotFound(_) => HttpError::new(
+            StatusCode::NOT_FOUND,
+            "blob_missing",
+            "the file's content is missing from storage",
+        ),
+        other => HttpError::internal(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn content(size: u64) -> Content {
+        Content {
+            hash: BlobHash::from_bytes([1; 32]),
+            size,
+            last_modified: SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000),
+            name: "a.bin".into(),
+            media: MediaType::octet_stream(),
+            download: false,
+        }
+    }
+
+    fn req(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(k.clone(), HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn ranges() {
+        let c = content(100);
+        let get = Method::GET;
+        assert_eq!(plan(&get, &req(&[]), &c).unwrap(), Plan::Full);
+        assert_eq!(
+            plan(&get, &req(&[(header::RANGE, "bytes=10-19")]), &c).unwrap(),
+            Plan::Ranges(vec![10..=19])
+        );
+        assert_eq!(
+            plan(&get, &req(&[(header::RANGE, "bytes=90-")]), &c).unwrap(),
+            Plan::Ranges(vec![90..=99])
+        );
+        assert_eq!(
+            plan(&get, &req(&[(header::RANGE, "bytes=-5")]), &c).unwrap(),
+            Plan::Ranges(vec![95..=99])
+        );
+        assert_eq!(
+            plan(&get, &req(&[(header::RANGE, "bytes=0-9999")]), &c).unwrap(),
+            Plan::Ranges(vec![0..=99])
+        );
+        assert_eq!(
+            plan(&get, &req(&[(header::RANGE, "bytes=0-1,5-6")]), &c).unwrap(),
+            Plan::Ranges(vec![0..=1, 5..=6])
+        );
+        for bad in [
+            "bytes=100-",
+            "bytes=5-1",
+            "bytes=0-10,5-20",
+            "items=0-1",
+            "bytes=x-y",
+            "bytes=",
+        ] {
+            let e = plan(&get, &req(&[(header::RANGE, bad)]), &c).unwrap_err();
+            assert_eq!(e.status, StatusCode::RANGE_NOT_SATISFIABLE, "{bad}");
+        }
+        let many = (0..70)
+            .map(|i| format!("{}-{}", i, i))
+            .collect::<Vec<_>>()
+            .join(",");
+        assert!(plan(&get, &req(&[(header::RANGE, &format!("bytes={many}"))]), &c).is_err());
+    }
+
+    #[test]
+    fn conditionals() {
+        let c = content(100);
+        let get = Method::GET;
+        let etag = c.etag();
+        assert_eq!(
+            plan(&get, &req(&[(header::IF_NONE_MATCH, &etag)]), &c).unwrap(),
+            Plan::NotModified
+        );
+        assert_eq!(
+            plan(&get, &req(&[(header::IF_NONE_MATCH, "\"other\"")]), &c).unwrap(),
+            Plan::Full
+        );
+        let lm = httpdate::fmt_http_date(c.last_modified);
+        assert_eq!(
+            plan(&get, &req(&[(header::IF_MODIFIED_SINCE, &lm)]), &c).unwrap(),
+            Plan::NotModified
+        );
+        assert_eq!(
+            plan(
+                &get,
+                &req(&[(header::RANGE, "bytes=1-2"), (header::IF_RANGE, &etag)]),
+                &c
+            )
+            .unwrap(),
+            Plan::Ranges(vec![1..=2])
+        );
+        assert_eq!(
+            plan(
+                &get,
+                &req(&[
+                    (header::RANGE, "bytes=1-2"),
+                    (header::IF_RANGE, "\"stale\"")
+                ]),
+                &c
+            )
+            .unwrap(),
+            Plan::Full
+        );
+        assert_eq!(
+            plan(
+                &get,
+                &req(&[(header::RANGE, "bytes=1-2"), (header::IF_RANGE, &lm)]),
+                &c
+            )
+            .unwrap(),
+            Plan::Ranges(vec![1..=2])
+        );
+        assert_eq!(
+            plan(&get, &req(&[(header::RANGE, "bytes=0-")]), &content(0)).unwrap(),
+            Plan::Full
+        );
+    }
+}

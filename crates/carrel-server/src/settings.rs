@@ -1,0 +1,95 @@
+//! carrel's settings: one documented struct, read from defaults, then a TOML
+//! file (`--config`), then `CARREL_*` environment variables (nested keys
+//! with `__`, e.g. `CARREL_HOSTING__MAX_FILE_SIZE`), then command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use carrel_hosting::HostingConfig;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database, blobs and staged uploads.
+    pub data: PathBuf,
+    /// Database URL: `sqlite://PATH` or `postgres://…`. Defaults to SQLite in `data`.
+    pub database: Option<String>,
+    /// Seconds a client may take to send its request headers.
+    pub header_read_timeout_secs: u64,
+    /// Seconds requests in flight may take to finish after a shutdown signal.
+    pub shutdown_grace_secs: u64,
+    /// Log format: `text` or `json`.
+    pub log_format: String,
+    /// File hosting: upload limits, link defaults.
+    pub hosting: HostingConfig,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".parse().expect("valid"),
+            data: PathBuf::from("carrel-data"),
+            database: None,
+            header_read_timeout_secs: 10,
+            shutdown_grace_secs: 30,
+            log_format: "text".into(),
+            hosting: HostingConfig::default(),
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, then the file (if any), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
+        let mut f = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(p) = file {
+            if !p.exists() {
+                return Err(Box::new(figment::Error::from(format!(
+                    "config file {} does not exist",
+                    p.display()
+                ))));
+            }
+            f = f.merge(Toml::file(p));
+        }
+        f.merge(Env::prefixed("CARREL_").split("__"))
+            .extract()
+            .map_err(Box::new)
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data.join("carrel.db").display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_env() {
+        let dir = std::env::temp_dir().join(format!("carrel-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("c.toml");
+        std::fs::write(
+            &p,
+            "listen = \"127.0.0.1:0\"\n[hosting]\nmax_file_size = 1234\n",
+        )
+        .unwrap();
+        let s = Settings::load(Some(&p)).unwrap();
+        assert_eq!(s.listen.port(), 0);
+        assert_eq!(s.hosting.max_file_size, 1234);
+        std::fs::write(&p, "lisen = 1\n").unwrap();
+        assert!(
+            Settings::load(Some(&p)).is_err(),
+            "unknown keys are refused"
+        );
+        assert!(Settings::load(Some(&dir.join("missing.toml"))).is_err());
+    }
+}
