@@ -67,10 +67,9 @@ async fn put_inner(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
+        && cl > limit
     {
-        if cl > limit {
-            return Err(HostingError::TooLarge(limit));
-        }
+        return Err(HostingError::TooLarge(limit));
     }
     // The same option rules as tus metadata.
     let mut meta = Metadata::default();

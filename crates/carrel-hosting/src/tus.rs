@@ -198,13 +198,13 @@ async fn create_inner(
         .transpose()?;
     let length = parse_u64(&headers, "upload-length")?;
     let deferred = header(&headers, "upload-defer-length").map(str::trim);
-    if let Some(d) = deferred {
-        if d != "1" || length.is_some() {
-            return Err(HostingError::BadRequest(
-                "invalid_header",
-                "Upload-Defer-Length must be 1 and excludes Upload-Length".into(),
-            ));
-        }
+    if let Some(d) = deferred
+        && (d != "1" || length.is_some())
+    {
+        return Err(HostingError::BadRequest(
+            "invalid_header",
+            "Upload-Defer-Length must be 1 and excludes Upload-Length".into(),
+        ));
     }
     let mut meta = Metadata::parse(header(&headers, "upload-metadata").unwrap_or(""))?;
     let name = match meta.text("filename")?.or(meta.text("name")?) {
@@ -506,10 +506,10 @@ async fn write_body(
         .map(Checksum::parse)
         .transpose()?;
     let limit = u.length.map(|l| l as u64).unwrap_or(h.config.max_file_size);
-    if let Some(cl) = parse_u64(headers, "content-length")? {
-        if sent + cl > limit {
-            return Err(HostingError::TooLarge(limit));
-        }
+    if let Some(cl) = parse_u64(headers, "content-length")?
+        && sent + cl > limit
+    {
+        return Err(HostingError::TooLarge(limit));
     }
     let hasher = h
         .hashers
@@ -547,10 +547,10 @@ async fn write_body(
             }
         }
     }
-    if failure.is_none() {
-        if let Err(e) = w.flush().await {
-            failure = Some(e.into());
-        }
+    if failure.is_none()
+        && let Err(e) = w.flush().await
+    {
+        failure = Some(e.into());
     }
     let checksum_expected = w.checksum.is_some();
     if failure.is_none() && !w.checksum_ok() {
@@ -584,10 +584,8 @@ async fn write_body(
         });
     }
     if let Some(e) = failure {
-        if keep {
-            if let Some(hs) = content_hash {
-                h.hashers.lock().expect("lock").insert(u.id.clone(), hs);
-            }
+        if keep && let Some(hs) = content_hash {
+            h.hashers.lock().expect("lock").insert(u.id.clone(), hs);
         }
         return Err(e);
     }

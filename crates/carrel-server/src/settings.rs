@@ -43,6 +43,17 @@ impl Default for Settings {
     }
 }
 
+/// The top-level keys, as `CARREL_<KEY>` environment variables.
+const SETTINGS_KEYS: &[&str] = &[
+    "listen",
+    "data",
+    "database",
+    "header_read_timeout_secs",
+    "shutdown_grace_secs",
+    "log_format",
+    "hosting",
+];
+
 impl Settings {
     /// Defaults, then the file (if any), then the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
@@ -56,9 +67,16 @@ impl Settings {
             }
             f = f.merge(Toml::file(p));
         }
-        f.merge(Env::prefixed("CARREL_").split("__"))
-            .extract()
-            .map_err(Box::new)
+        // Other CARREL_* variables (CARREL_LOG, CARREL_SERVER, …) belong to the CLI.
+        let env = Env::prefixed("CARREL_")
+            .filter(|k| {
+                let k = k.as_str().to_ascii_lowercase();
+                SETTINGS_KEYS
+                    .iter()
+                    .any(|t| k == *t || k.starts_with(&format!("{t}__")))
+            })
+            .split("__");
+        f.merge(env).extract().map_err(Box::new)
     }
 
     pub fn database_url(&self) -> String {
