@@ -14,7 +14,7 @@
 mod local;
 
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bytes::Bytes;
 use carrel_core::ids::BlobHash;
@@ -74,8 +74,9 @@ pub struct Ingested {
 
 /// Where the bytes of a blob can be read from.
 pub enum BlobSource {
-    /// A file on local disk: the fastest path (the server can read it directly).
-    LocalFile(PathBuf),
+    /// A file on local disk, already open: the fastest path (the server
+    /// reads it directly, with no second lookup).
+    LocalFile(tokio::fs::File),
     /// A stream of the requested range (remote stores).
     Stream(BoxStream<'static, std::io::Result<Bytes>>),
 }

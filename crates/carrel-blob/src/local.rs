@@ -77,11 +77,10 @@ impl BlobStore for LocalBlobStore {
     }
 
     async fn open(&self, hash: &BlobHash, _range: Range<u64>) -> Result<BlobSource> {
-        let path = self.path_of(hash);
-        if tokio::fs::try_exists(&path).await? {
-            Ok(BlobSource::LocalFile(path))
-        } else {
-            Err(BlobError::NotFound(*hash))
+        match tokio::fs::File::open(self.path_of(hash)).await {
+            Ok(f) => Ok(BlobSource::LocalFile(f)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(BlobError::NotFound(*hash)),
+            Err(e) => Err(e.into()),
         }
     }
 

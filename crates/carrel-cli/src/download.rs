@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use futures::StreamExt;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use tokio::io::AsyncWriteExt;
 
 #[derive(clap::Args)]
@@ -101,11 +101,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     } else {
         tokio::fs::File::create(&out).await?
     };
-    let bar = ProgressBar::new(total.unwrap_or(0)).with_style(
-        ProgressStyle::with_template("{msg:30!} {bar:30.cyan/blue} {bytes:>10}/{total_bytes:10} {bytes_per_sec:>12} ETA {eta}")
-            .expect("template")
-            .progress_chars("=> "),
-    );
+    let bar = ProgressBar::new(total.unwrap_or(0)).with_style(crate::progress_style());
     bar.set_message(name);
     bar.set_position(if resume { have } else { 0 });
     let mut body = res.bytes_stream();

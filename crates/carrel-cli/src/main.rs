@@ -50,6 +50,15 @@ enum Command {
     Download(download::Args),
 }
 
+/// The progress bar of uploads and downloads: name, bar, bytes, speed, ETA.
+fn progress_style() -> indicatif::ProgressStyle {
+    indicatif::ProgressStyle::with_template(
+        "{msg:30!} {bar:30.cyan/blue} {bytes:>10}/{total_bytes:10} {bytes_per_sec:>12} ETA {eta}",
+    )
+    .expect("valid template")
+    .progress_chars("=> ")
+}
+
 fn init_logs(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CARREL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,hyper=warn"));

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use base64::Engine;
 use futures::StreamExt;
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
@@ -220,11 +220,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         server: server.clone(),
     };
     let multi = MultiProgress::new();
-    let style = ProgressStyle::with_template(
-        "{msg:30!} {bar:30.cyan/blue} {bytes:>10}/{total_bytes:10} {bytes_per_sec:>12} ETA {eta}",
-    )
-    .expect("template")
-    .progress_chars("=> ");
+    let style = crate::progress_style();
     let mut state = load_state();
     let mut failed = 0;
     for path in &a.files {

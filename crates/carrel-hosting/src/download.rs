@@ -126,15 +126,16 @@ impl Hosting {
         Err(HostingError::WrongPassword)
     }
 
-    /// Requires the link to be unlocked (cookie or Basic auth).
-    async fn require_unlocked(&self, share: &Share, headers: &HeaderMap, ip: IpAddr) -> Result<()> {
-        if self.unlocked_by_cookie(share, headers) {
-            return Ok(());
+    /// An open link that this request has unlocked (cookie or Basic auth).
+    async fn unlocked_share(&self, id: &str, headers: &HeaderMap, ip: IpAddr) -> Result<Share> {
+        let share = self.open_share(id).await?;
+        if !self.unlocked_by_cookie(&share, headers) {
+            match basic_password(headers) {
+                Some(p) => self.try_password(&share, ip, p).await?,
+                None => return Err(HostingError::PasswordRequired),
+            }
         }
-        match basic_password(headers) {
-            Some(p) => self.try_password(share, ip, p).await,
-            None => Err(HostingError::PasswordRequired),
-        }
+        Ok(share)
     }
 
     /// Counts a new download against the link, or refuses it.
@@ -213,8 +214,7 @@ async fn direct(
     headers: HeaderMap,
 ) -> Response {
     let r = async {
-        let share = h.open_share(&id).await?;
-        h.require_unlocked(&share, &headers, peer.ip()).await?;
+        let share = h.unlocked_share(&id, &headers, peer.ip()).await?;
         match &share.target {
             ShareTarget::File(f) => {
                 let file = h.db.file(f).await?.ok_or(HostingError::NotFound("file"))?;
@@ -250,8 +250,7 @@ async fn direct_in_folder(
     headers: HeaderMap,
 ) -> Response {
     let r = async {
-        let share = h.open_share(&id).await?;
-        h.require_unlocked(&share, &headers, peer.ip()).await?;
+        let share = h.unlocked_share(&id, &headers, peer.ip()).await?;
         let ShareTarget::Folder(folder) = &share.target else {
             return Err(HostingError::NotFound("file"));
         };

@@ -51,9 +51,26 @@ pub enum HostingError {
 }
 
 impl HostingError {
+    fn is_disk_full(&self) -> bool {
+        match self {
+            HostingError::Blob(BlobError::StorageFull) => true,
+            HostingError::Io(e) => carrel_blob::is_disk_full(e),
+            _ => false,
+        }
+    }
+
     pub fn into_http(self) -> HttpError {
         use HostingError::*;
-        let msg = self.to_string();
+        // Internal details go to the log, never to the client.
+        let internal = matches!(&self, Blob(_) | Db(_) | Io(_)) && !self.is_disk_full();
+        let msg = if internal {
+            "internal error; see the server log".to_owned()
+        } else {
+            self.to_string()
+        };
+        if internal {
+            tracing::error!(error = %self, "internal error");
+        }
         let (status, code) = match &self {
             NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Closed(c) => (StatusCode::GONE, c.code()),
@@ -74,14 +91,14 @@ impl HostingError {
             RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             AnonymousDisabled => (StatusCode::FORBIDDEN, "anonymous_uploads_disabled"),
-            Blob(BlobError::StorageFull) => (StatusCode::INSUFFICIENT_STORAGE, "storage_full"),
-            Io(e) if carrel_blob::is_disk_full(e) => {
-                (StatusCode::INSUFFICIENT_STORAGE, "storage_full")
-            }
-            Blob(_) | Db(_) | Io(_) => {
-                tracing::error!(error = %self, "internal error");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-            }
+            Blob(e @ BlobError::StorageFull) => (StatusCode::INSUFFICIENT_STORAGE, e.code()),
+            Io(e) if carrel_blob::is_disk_full(e) => (
+                StatusCode::INSUFFICIENT_STORAGE,
+                BlobError::StorageFull.code(),
+            ),
+            Blob(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.code()),
+            Db(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.code()),
+            Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         let mut e = HttpError::new(status, code, msg);
         match &self {
@@ -99,9 +116,6 @@ impl HostingError {
                 )
             }
             _ => {}
-        }
-        if matches!(self, Blob(_) | Db(_) | Io(_)) && status == StatusCode::INTERNAL_SERVER_ERROR {
-            e.message = "internal error; see the server log".into();
         }
         e
     }

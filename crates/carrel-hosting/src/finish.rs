@@ -46,10 +46,12 @@ impl Hosting {
         known: Option<BlobHash>,
         spec: FileSpec,
     ) -> Result<FileId> {
-        let (hash, size) = match known {
-            Some(h) => (h, tokio::fs::metadata(staged).await?.len()),
-            None => carrel_blob::hash_file(staged).await?,
+        let hash = match known {
+            Some(h) => h,
+            None => carrel_blob::hash_file(staged).await?.0,
         };
+        let _guard = self.blob_lock(&hash).lock().await;
+        let size = self.store.ingest(staged, Some(hash)).await?.size;
         let now = Timestamp::now();
         let file = NewFile {
             id: FileId::generate(),
@@ -70,8 +72,6 @@ impl Hosting {
             created_at: now,
         });
         let id = file.id.clone();
-        let _guard = self.blob_lock(&hash).lock().await;
-        self.store.ingest(staged, Some(hash)).await?;
         self.db
             .complete_upload(&Completion {
                 upload: upload.clone(),

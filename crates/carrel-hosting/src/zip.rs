@@ -88,13 +88,6 @@ pub fn zip_response(store: Arc<dyn BlobStore>, archive_name: &str, files: Vec<Fi
         header::CONTENT_DISPOSITION,
         carrel_http::headers::content_disposition("attachment", archive_name),
     );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(carrel_http::headers::USER_CONTENT_CSP),
-    );
+    carrel_http::headers::safety_headers(h);
     res
 }

@@ -44,6 +44,23 @@ pub fn content_disposition(kind: &str, name: &str) -> HeaderValue {
 /// and it may not be framed by other sites.
 pub const USER_CONTENT_CSP: &str = "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'";
 
+/// The headers every response carrying user bytes gets: no sniffing, a
+/// sandboxing CSP, no use by other origins.
+pub fn safety_headers(h: &mut HeaderMap) {
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(USER_CONTENT_CSP),
+    );
+    h.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+}
+
 /// Adds the content type, disposition and safety headers for user content.
 /// `download` forces an attachment even for types that could be shown inline.
 pub fn user_content_headers(h: &mut HeaderMap, name: &str, media: &MediaType, download: bool) {
@@ -64,18 +81,7 @@ pub fn user_content_headers(h: &mut HeaderMap, name: &str, media: &MediaType, do
         header::CONTENT_DISPOSITION,
         content_disposition(if inline { "inline" } else { "attachment" }, name),
     );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(USER_CONTENT_CSP),
-    );
-    h.insert(
-        "cross-origin-resource-policy",
-        HeaderValue::from_static("same-origin"),
-    );
+    safety_headers(h);
 }
 
 #[cfg(test)]

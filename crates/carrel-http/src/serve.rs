@@ -5,7 +5,6 @@
 //! are never held in memory whole.
 
 use std::ops::RangeInclusive;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -278,25 +277,27 @@ async fn body_for(
         .await
         .map_err(blob_error)?;
     let len = r.end() - r.start() + 1;
-    if let (BlobSource::LocalFile(path), true) = (&source, len <= SMALL_BODY) {
-        let bytes = read_small(path.clone(), *r.start(), len)
-            .await
-            .map_err(|e| blob_error(e.into()))?;
-        return Ok(Body::from(bytes));
-    }
+    let source = match source {
+        BlobSource::LocalFile(f) if len <= SMALL_BODY => {
+            let bytes = read_small(f, *r.start(), len)
+                .await
+                .map_err(|e| blob_error(e.into()))?;
+            return Ok(Body::from(bytes));
+        }
+        other => other,
+    };
     let stream = source_stream(source, r)
         .await
         .map_err(|e| blob_error(e.into()))?;
     Ok(Body::from_stream(stream))
 }
 
-async fn read_small(path: PathBuf, start: u64, len: u64) -> std::io::Result<Bytes> {
+async fn read_small(f: tokio::fs::File, start: u64, len: u64) -> std::io::Result<Bytes> {
+    let f = f.into_std().await;
     tokio::task::spawn_blocking(move || {
-        use std::io::{Read, Seek};
-        let mut f = std::fs::File::open(path)?;
-        f.seek(std::io::SeekFrom::Start(start))?;
+        use std::os::unix::fs::FileExt;
         let mut buf = vec![0; len as usize];
-        f.read_exact(&mut buf)?;
+        f.read_exact_at(&mut buf, start)?;
         Ok(Bytes::from(buf))
     })
     .await
@@ -310,8 +311,7 @@ pub async fn source_stream(
 ) -> std::io::Result<BoxStream<'static, std::io::Result<Bytes>>> {
     match source {
         BlobSource::Stream(s) => Ok(s),
-        BlobSource::LocalFile(path) => {
-            let mut f = tokio::fs::File::open(path).await?;
+        BlobSource::LocalFile(mut f) => {
             f.seek(std::io::SeekFrom::Start(*r.start())).await?;
             let reader = f.take(r.end() - r.start() + 1);
             Ok(tokio_util::io::ReaderStream::with_capacity(reader, CHUNK).boxed())

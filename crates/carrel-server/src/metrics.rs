@@ -1,18 +1,19 @@
 //! Prometheus metrics at `/metrics` (text exposition format 0.0.4).
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use carrel_hosting::Hosting;
 
 pub struct Metrics {
     hosting: Arc<Hosting>,
-    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    /// Responses by (method, status); `Method` clones without allocating.
+    requests: Mutex<HashMap<(Method, u16), u64>>,
 }
 
 impl Metrics {
@@ -26,7 +27,7 @@ impl Metrics {
 
 /// Middleware: counts responses by method and status.
 pub async fn count(State(m): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
-    let method = req.method().as_str().to_owned();
+    let method = req.method().clone();
     let res = next.run(req).await;
     *m.requests
         .lock()
@@ -40,7 +41,15 @@ pub async fn render(State(m): State<Arc<Metrics>>) -> impl IntoResponse {
     let mut out = String::new();
     out.push_str("# HELP carrel_http_requests_total HTTP responses by method and status.\n");
     out.push_str("# TYPE carrel_http_requests_total counter\n");
-    for ((method, status), n) in m.requests.lock().expect("lock").iter() {
+    let mut rows: Vec<(String, u16, u64)> = m
+        .requests
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|((m, s), n)| (m.to_string(), *s, *n))
+        .collect();
+    rows.sort();
+    for (method, status, n) in rows {
         let _ = writeln!(
             out,
             "carrel_http_requests_total{{method=\"{method}\",status=\"{status}\"}} {n}"
