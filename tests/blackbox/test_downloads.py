@@ -202,3 +202,18 @@ def test_metrics_openapi_and_graceful_shutdown(server):
     server.stop()
     assert server.proc.returncode == 0
     assert "stopped" in server.read_log()
+
+
+def test_http2_and_downloads_in_flight_finish_on_shutdown(server, workdir):
+    data = os.urandom(3 * 1024 * 1024)
+    url, _ = put(server, "slow.bin", data)
+    h2 = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_version}", direct(url)],
+                        capture_output=True, text=True, timeout=30)
+    assert h2.returncode == 0 and h2.stdout == "2", (h2.stdout, h2.stderr)
+    out = workdir / "slow.bin"
+    dl = subprocess.Popen(["curl", "-sS", "-f", "--limit-rate", "1M", "-o", str(out), direct(url)])
+    time.sleep(0.7)
+    server.stop()  # SIGTERM while the download runs (about 3 s at 1 MB/s)
+    assert server.proc.returncode == 0
+    assert dl.wait(timeout=30) == 0
+    assert sha(out.read_bytes()) == sha(data), "a download in flight finishes during a graceful shutdown"

@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import subprocess
+import time
 
 import requests
 from tusclient import client as tus
@@ -193,3 +194,32 @@ def test_full_disk_gives_507_and_breaks_nothing(make_server, workdir):
         s.stop()
     finally:
         subprocess.run(["umount", "-l", str(mnt)])
+
+
+def test_unfinished_uploads_expire_and_are_cleaned(make_server):
+    s = make_server(env={"CARREL_HOSTING__UPLOAD_EXPIRY_SECS": "1"})
+    r = requests.post(f"{s.url}/files", headers=tus_headers(**{"Upload-Length": "100"}))
+    loc = r.headers["Location"]
+    assert "Upload-Expires" in r.headers
+    p = requests.patch(loc, data=b"x" * 10, headers=tus_headers(**{
+        "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}))
+    assert p.status_code == 204
+    staged = os.path.join(s.data, "staging", loc.rsplit("/", 1)[1])
+    assert os.path.exists(staged)
+    deadline = time.time() + 10
+    while time.time() < deadline and os.path.exists(staged):
+        time.sleep(0.2)
+    assert not os.path.exists(staged), "the staging file of an expired upload is removed"
+    assert requests.head(loc, headers=tus_headers()).status_code == 404, "and the upload is forgotten"
+
+
+def test_per_ip_limit_on_unfinished_uploads(make_server):
+    s = make_server(env={"CARREL_HOSTING__MAX_CONCURRENT_UPLOADS_PER_IP": "2"})
+    locs = [requests.post(f"{s.url}/files", headers=tus_headers(**{"Upload-Length": "3"})).headers["Location"] for _ in range(2)]
+    r = requests.post(f"{s.url}/files", headers=tus_headers(**{"Upload-Length": "3"}))
+    assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_uploads"
+    p = requests.patch(locs[0], data=b"abc", headers=tus_headers(**{
+        "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}))
+    assert p.status_code == 204
+    assert requests.post(f"{s.url}/files", headers=tus_headers(**{"Upload-Length": "3"})).status_code == 201, \
+        "a finished upload frees its place"

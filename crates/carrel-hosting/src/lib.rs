@@ -154,6 +154,8 @@ impl Hosting {
     ) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut n: u64 = 0;
+        // Sweep expired uploads at least as often as they expire (every 30 s at most).
+        let sweep_every = self.config.upload_expiry_secs.clamp(1, 30);
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
@@ -163,7 +165,7 @@ impl Hosting {
             if let Err(e) = self.flush_downloads().await {
                 tracing::warn!(error = %e, "could not record download counts");
             }
-            if n % 30 == 1 {
+            if n % sweep_every == 0 {
                 match tus::expire_uploads(&self).await {
                     Ok(0) => {}
                     Ok(k) => tracing::info!(count = k, "expired unfinished uploads removed"),
