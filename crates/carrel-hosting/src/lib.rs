@@ -165,7 +165,7 @@ impl Hosting {
             if let Err(e) = self.flush_downloads().await {
                 tracing::warn!(error = %e, "could not record download counts");
             }
-            if n % sweep_every == 0 {
+            if n.is_multiple_of(sweep_every) {
                 match tus::expire_uploads(&self).await {
                     Ok(0) => {}
                     Ok(k) => tracing::info!(count = k, "expired unfinished uploads removed"),
