@@ -8,9 +8,11 @@
 //! the database (carrel-db), which tells the store when to delete.
 //!
 //! [`BlobStore`] is the seam for other backends (S3 and replication come in
-//! later issues); [`LocalBlobStore`] keeps blobs on a local file system.
+//! later issues); [`LocalBlobStore`] keeps blobs on a local file system and
+//! [`MemoryCached`] keeps small ones in memory in front of any store.
 //! This crate does file IO; it never speaks HTTP or touches the database.
 
+mod cached;
 mod local;
 
 use std::ops::Range;
@@ -20,6 +22,7 @@ use bytes::Bytes;
 use carrel_core::ids::BlobHash;
 use futures::stream::BoxStream;
 
+pub use cached::MemoryCached;
 pub use local::LocalBlobStore;
 
 /// Errors of the blob store.
@@ -77,6 +80,9 @@ pub enum BlobSource {
     /// A file on local disk, already open: the fastest path (the server
     /// reads it directly, with no second lookup).
     LocalFile(tokio::fs::File),
+    /// The requested range, already in memory (small blobs from
+    /// [`MemoryCached`]).
+    Memory(Bytes),
     /// A stream of the requested range (remote stores).
     Stream(BoxStream<'static, std::io::Result<Bytes>>),
 }

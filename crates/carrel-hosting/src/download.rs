@@ -19,12 +19,13 @@ use axum::routing::get;
 use base64::Engine;
 use carrel_core::ids::{FileId, ShareId};
 use carrel_core::time::Timestamp;
-use carrel_db::{File, Share, ShareTarget};
-use carrel_http::serve::{self, Content};
+use carrel_db::{Share, ShareTarget};
+use carrel_http::serve;
 use sha2::Digest;
 
 use crate::Hosting;
 use crate::error::{HostingError, Result};
+use crate::links::ServedFile;
 use crate::stats::Stats;
 
 pub fn routes() -> Router<Arc<Hosting>> {
@@ -76,12 +77,11 @@ fn basic_password(headers: &HeaderMap) -> Option<String> {
 
 impl Hosting {
     /// Looks up a link that exists and is open (not disabled or expired).
-    pub async fn open_share(&self, id: &str) -> Result<Share> {
+    pub async fn open_share(&self, id: &str) -> Result<Arc<Share>> {
         let id: ShareId = id
             .parse()
             .map_err(|_| HostingError::NotFound("share link"))?;
         let s = self
-            .db
             .share(&id)
             .await?
             .ok_or(HostingError::NotFound("share link"))?;
@@ -127,7 +127,12 @@ impl Hosting {
     }
 
     /// An open link that this request has unlocked (cookie or Basic auth).
-    async fn unlocked_share(&self, id: &str, headers: &HeaderMap, ip: IpAddr) -> Result<Share> {
+    async fn unlocked_share(
+        &self,
+        id: &str,
+        headers: &HeaderMap,
+        ip: IpAddr,
+    ) -> Result<Arc<Share>> {
         let share = self.open_share(id).await?;
         if !self.unlocked_by_cookie(&share, headers) {
             match basic_password(headers) {
@@ -163,27 +168,20 @@ impl Hosting {
     async fn serve_file(
         &self,
         share: &Share,
-        file: &File,
+        file: &ServedFile,
         method: &Method,
         headers: &HeaderMap,
         download: bool,
     ) -> Result<Response> {
-        let content = Content {
-            hash: file.blob,
-            size: file.size as u64,
-            last_modified: file.created_at.to_system_time(),
-            name: file.name.as_str().to_owned(),
-            media: file.media_type.clone(),
-            download,
-        };
-        let plan = match serve::plan(method, headers, &content) {
+        let content = file.content(download);
+        let plan = match serve::plan(method, headers, content) {
             Ok(p) => p,
             Err(e) => return Ok(e.into_response()),
         };
         if *method == Method::GET && plan.starts_at_zero() {
             self.count_download(share).await?;
         }
-        Ok(serve::respond(method, plan, &content, self.store.clone())
+        Ok(serve::respond(method, plan, content, self.store.clone())
             .await
             .into_response())
     }
@@ -217,7 +215,7 @@ async fn direct(
         let share = h.unlocked_share(&id, &headers, peer.ip()).await?;
         match &share.target {
             ShareTarget::File(f) => {
-                let file = h.db.file(f).await?.ok_or(HostingError::NotFound("file"))?;
+                let file = h.file(f).await?.ok_or(HostingError::NotFound("file"))?;
                 h.serve_file(&share, &file, &method, &headers, q.download.is_some())
                     .await
             }
@@ -255,10 +253,10 @@ async fn direct_in_folder(
             return Err(HostingError::NotFound("file"));
         };
         let file_id: FileId = file.parse().map_err(|_| HostingError::NotFound("file"))?;
-        let file =
-            h.db.file(&file_id)
-                .await?
-                .filter(|f| f.folder.as_ref() == Some(folder))
+        let file = h
+            .file(&file_id)
+            .await?
+            .filter(|f| f.folder.as_ref() == Some(folder))
                 .ok_or(HostingError::NotFound("file"))?;
         h.serve_file(&share, &file, &method, &headers, q.download.is_some())
             .await

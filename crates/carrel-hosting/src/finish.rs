@@ -88,7 +88,9 @@ impl Hosting {
     /// Deletes a file, its links and, with its last reference, its bytes.
     pub async fn delete_file(&self, id: &FileId, blob: &BlobHash) -> Result<()> {
         let _guard = self.blob_lock(blob).lock().await;
-        if let Some(last) = self.db.delete_file(id).await? {
+        let last = self.db.delete_file(id).await?;
+        self.forget_file(id);
+        if let Some(last) = last {
             self.store.delete(&last).await?;
             tracing::info!(file = %id, blob = %last, "file and its blob deleted");
         } else {

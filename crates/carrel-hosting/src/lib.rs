@@ -19,6 +19,7 @@
 pub mod download;
 pub mod error;
 pub mod finish;
+pub mod links;
 pub mod manage;
 pub mod pages;
 pub mod put;
@@ -58,6 +59,11 @@ pub struct HostingConfig {
     pub public_url: Option<String>,
     /// Wrong passwords allowed per link and client address in ten minutes.
     pub password_attempts: u32,
+    /// How long, in milliseconds, a link and its file are remembered in
+    /// memory after a database read (0 turns it off). Changes made through
+    /// this server apply at once; another server sharing the database sees
+    /// them within this time.
+    pub link_cache_ms: u64,
 }
 
 impl Default for HostingConfig {
@@ -69,6 +75,7 @@ impl Default for HostingConfig {
             anonymous_uploads: true,
             public_url: None,
             password_attempts: 5,
+            link_cache_ms: 1000,
         }
     }
 }
@@ -89,6 +96,8 @@ pub struct Hosting {
     password_failures: Mutex<HashMap<(ShareId, IpAddr), (Instant, u32)>>,
     /// Downloads of links without a limit, counted in memory and flushed.
     pending_downloads: Mutex<HashMap<ShareId, i64>>,
+    /// Links and files read a moment ago.
+    links: links::LinkCache,
 }
 
 impl Hosting {
@@ -100,13 +109,14 @@ impl Hosting {
         Arc::new(Self {
             db,
             store,
-            config,
             stats: Stats::default(),
             busy_uploads: Mutex::default(),
             hashers: Mutex::default(),
             blob_locks: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
             password_failures: Mutex::default(),
             pending_downloads: Mutex::default(),
+            links: links::LinkCache::new(Duration::from_millis(config.link_cache_ms)),
+            config,
         })
     }
 

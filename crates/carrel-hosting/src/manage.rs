@@ -217,6 +217,7 @@ async fn patch_share(
             Some(Some(p)) => Some(Some(hash_password(p).await?)),
         };
         h.db.update_share(&s.id, &rules, password).await?;
+        h.forget_share(&s.id);
         let s =
             h.db.share(&s.id)
                 .await?
@@ -283,6 +284,9 @@ async fn create_folder(
             created_at: now,
         };
         h.db.create_folder(&folder, &ids).await?;
+        for id in &ids {
+            h.forget_file(id);
+        }
         let share = NewShare {
             id: ShareId::generate(),
             target: ShareTarget::Folder(folder.id.clone()),

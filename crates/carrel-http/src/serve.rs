@@ -6,6 +6,7 @@
 
 use std::ops::RangeInclusive;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::SystemTime;
 
 use axum::body::Body;
@@ -16,33 +17,61 @@ use carrel_blob::{BlobSource, BlobStore};
 use carrel_core::ids::BlobHash;
 use carrel_core::media::MediaType;
 use futures::stream::{self, BoxStream, StreamExt};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::io::AsyncSeekExt;
 
 use crate::HttpError;
 use crate::headers::user_content_headers;
 
-/// Bodies up to this size are read in one go; larger ones stream.
-const SMALL_BODY: u64 = 64 * 1024;
-/// Read size for streamed bodies.
-const CHUNK: usize = 512 * 1024;
 /// More ranges than this in one request is refused (a classic amplification attack).
 pub const MAX_RANGES: usize = 64;
 
-/// What is being served.
+/// What is being served, with the headers that never change for it worked
+/// out once (a cached `Content` serves every request for its file).
 #[derive(Clone, Debug)]
 pub struct Content {
     pub hash: BlobHash,
     pub size: u64,
     pub last_modified: SystemTime,
-    pub name: String,
-    pub media: MediaType,
-    /// Force `attachment` even for types that could be shown inline.
-    pub download: bool,
+    etag: String,
+    /// ETag, Last-Modified, Accept-Ranges, Cache-Control, type,
+    /// disposition and safety headers.
+    headers: HeaderMap,
 }
 
 impl Content {
-    pub fn etag(&self) -> String {
-        format!("\"{}\"", self.hash.to_hex())
+    /// `download` forces an attachment even for types that could be shown inline.
+    pub fn new(
+        hash: BlobHash,
+        size: u64,
+        last_modified: SystemTime,
+        name: &str,
+        media: &MediaType,
+        download: bool,
+    ) -> Self {
+        let etag = format!("\"{}\"", hash.to_hex());
+        let mut h = HeaderMap::with_capacity(12);
+        h.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex"));
+        h.insert(
+            header::LAST_MODIFIED,
+            HeaderValue::from_str(&httpdate::fmt_http_date(last_modified)).expect("date"),
+        );
+        h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-cache"),
+        );
+        user_content_headers(&mut h, name, media, download);
+        Self {
+            hash,
+            size,
+            last_modified,
+            etag,
+            headers: h,
+        }
+    }
+
+    pub fn etag(&self) -> &str {
+        &self.etag
     }
 }
 
@@ -90,7 +119,7 @@ fn same_second(a: SystemTime, b: SystemTime) -> bool {
 pub fn plan(method: &Method, h: &HeaderMap, c: &Content) -> Result<Plan, HttpError> {
     let etag = c.etag();
     if let Some(inm) = header_str(h, header::IF_NONE_MATCH) {
-        if etag_matches(inm, &etag) {
+        if etag_matches(inm, etag) {
             return Ok(Plan::NotModified);
         }
     } else if let Some(ims) =
@@ -163,18 +192,7 @@ pub async fn respond(
     store: Arc<dyn BlobStore>,
 ) -> Result<Response, HttpError> {
     let mut res = Response::new(Body::empty());
-    let h = res.headers_mut();
-    h.insert(header::ETAG, HeaderValue::from_str(&c.etag()).expect("hex"));
-    h.insert(
-        header::LAST_MODIFIED,
-        HeaderValue::from_str(&httpdate::fmt_http_date(c.last_modified)).expect("date"),
-    );
-    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-cache"),
-    );
-    user_content_headers(h, &c.name, &c.media, c.download);
+    *res.headers_mut() = c.headers.clone();
     let head = method == Method::HEAD;
     match plan {
         Plan::NotModified => {
@@ -276,32 +294,81 @@ async fn body_for(
         .open(&hash, *r.start()..*r.end() + 1)
         .await
         .map_err(blob_error)?;
-    let len = r.end() - r.start() + 1;
-    let source = match source {
-        BlobSource::LocalFile(f) if len <= SMALL_BODY => {
-            let bytes = read_small(f, *r.start(), len)
-                .await
-                .map_err(|e| blob_error(e.into()))?;
-            return Ok(Body::from(bytes));
-        }
-        other => other,
-    };
+    if let BlobSource::Memory(b) = source {
+        return Ok(Body::from(b));
+    }
     let stream = source_stream(source, r)
         .await
         .map_err(|e| blob_error(e.into()))?;
     Ok(Body::from_stream(stream))
 }
 
-async fn read_small(f: tokio::fs::File, start: u64, len: u64) -> std::io::Result<Bytes> {
-    let f = f.into_std().await;
-    tokio::task::spawn_blocking(move || {
-        use std::os::unix::fs::FileExt;
-        let mut buf = vec![0; len as usize];
-        f.read_exact_at(&mut buf, start)?;
-        Ok(Bytes::from(buf))
+/// Read sizes of streamed files. Together, the downloads in flight hold
+/// about [`READ_BUDGET`] bytes of read buffers: each read is the budget
+/// shared among them, between [`MIN_CHUNK`] and [`MAX_CHUNK`]. One large
+/// download reads in big chunks (few system calls, few trips to the
+/// blocking pool); a thousand slow ones hold 64 KiB each, not megabytes.
+const READ_BUDGET: usize = 64 << 20;
+const MIN_CHUNK: usize = 16 << 10;
+const MAX_CHUNK: usize = 1 << 20;
+
+static STREAMING: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts a file stream in flight for as long as it lives.
+struct Streaming;
+
+impl Streaming {
+    fn start() -> Self {
+        STREAMING.fetch_add(1, Ordering::Relaxed);
+        Streaming
+    }
+}
+
+impl Drop for Streaming {
+    fn drop(&mut self) {
+        STREAMING.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// File streams in flight now.
+pub fn streams_in_flight() -> usize {
+    STREAMING.load(Ordering::Relaxed)
+}
+
+fn chunk_size() -> usize {
+    (READ_BUDGET / STREAMING.load(Ordering::Relaxed).max(1)).clamp(MIN_CHUNK, MAX_CHUNK)
+}
+
+/// Reads `left` bytes of `f` from its current position, chunk by chunk, on
+/// the blocking pool. Each chunk is read straight into the buffer that
+/// goes to the socket (one copy out of the page cache, as nginx's
+/// read/write path does).
+fn file_stream(f: std::fs::File, left: u64) -> BoxStream<'static, std::io::Result<Bytes>> {
+    let state = (Some(f), left, Streaming::start());
+    stream::try_unfold(state, |(f, left, guard)| async move {
+        let Some(f) = f else { return Ok(None) };
+        if left == 0 {
+            return Ok(None);
+        }
+        let n = (chunk_size() as u64).min(left);
+        let (f, buf) = tokio::task::spawn_blocking(move || {
+            use std::io::Read;
+            let mut buf = Vec::with_capacity(n as usize);
+            (&f).take(n).read_to_end(&mut buf)?;
+            Ok::<_, std::io::Error>((f, buf))
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        if buf.is_empty() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the blob is shorter than its recorded size",
+            ));
+        }
+        let left = left - buf.len() as u64;
+        Ok(Some((Bytes::from(buf), (Some(f), left, guard))))
     })
-    .await
-    .map_err(std::io::Error::other)?
+    .boxed()
 }
 
 /// The bytes of `r` as a stream.
@@ -311,10 +378,10 @@ pub async fn source_stream(
 ) -> std::io::Result<BoxStream<'static, std::io::Result<Bytes>>> {
     match source {
         BlobSource::Stream(s) => Ok(s),
+        BlobSource::Memory(b) => Ok(stream::once(async move { Ok(b) }).boxed()),
         BlobSource::LocalFile(mut f) => {
             f.seek(std::io::SeekFrom::Start(*r.start())).await?;
-            let reader = f.take(r.end() - r.start() + 1);
-            Ok(tokio_util::io::ReaderStream::with_capacity(reader, CHUNK).boxed())
+            Ok(file_stream(f.into_std().await, r.end() - r.start() + 1))
         }
     }
 }
@@ -335,14 +402,14 @@ mod tests {
     use super::*;
 
     fn content(size: u64) -> Content {
-        Content {
-            hash: BlobHash::from_bytes([1; 32]),
+        Content::new(
+            BlobHash::from_bytes([1; 32]),
             size,
-            last_modified: SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000),
-            name: "a.bin".into(),
-            media: MediaType::octet_stream(),
-            download: false,
-        }
+            SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000),
+            "a.bin",
+            &MediaType::octet_stream(),
+            false,
+        )
     }
 
     fn req(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
@@ -400,7 +467,7 @@ mod tests {
     fn conditionals() {
         let c = content(100);
         let get = Method::GET;
-        let etag = c.etag();
+        let etag = c.etag().to_owned();
         assert_eq!(
             plan(&get, &req(&[(header::IF_NONE_MATCH, &etag)]), &c).unwrap(),
             Plan::NotModified

@@ -22,6 +22,7 @@ use axum::routing::get;
 use carrel_hosting::Hosting;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
+use futures::FutureExt;
 use tower::ServiceExt;
 
 pub use settings::Settings;
@@ -30,6 +31,7 @@ pub use settings::Settings;
 pub struct Server {
     listener: TcpListener,
     router: Router,
+    metrics: Arc<metrics::Metrics>,
     hosting: Arc<Hosting>,
     settings: Settings,
 }
@@ -50,17 +52,17 @@ impl Server {
         let store = carrel_blob::LocalBlobStore::open(&settings.data).with_context(|| {
             format!("cannot open the blob store in {}", settings.data.display())
         })?;
+        let store = carrel_blob::MemoryCached::new(store, settings.memory_cache_bytes, 64 << 10);
         let hosting = Hosting::new(db, Arc::new(store), settings.hosting.clone());
         let metrics = metrics::Metrics::new(hosting.clone());
-        let router = hosting.router().merge(ops_routes(metrics.clone())).layer(
-            axum::middleware::from_fn_with_state(metrics, metrics::count),
-        );
+        let router = hosting.router().merge(ops_routes(metrics.clone()));
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         Ok(Self {
             listener,
             router,
+            metrics,
             hosting,
             settings,
         })
@@ -105,10 +107,21 @@ impl Server {
             };
             let _ = stream.set_nodelay(true);
             let router = self.router.clone();
+            let metrics = self.metrics.clone();
             let service = hyper::service::service_fn(
                 move |mut req: hyper::Request<hyper::body::Incoming>| {
                     req.extensions_mut().insert(ConnectInfo(peer));
-                    router.clone().oneshot(req.map(axum::body::Body::new))
+                    let method = req.method().clone();
+                    let metrics = metrics.clone();
+                    router
+                        .clone()
+                        .oneshot(req.map(axum::body::Body::new))
+                        .map(move |res| {
+                            if let Ok(r) = &res {
+                                metrics.count(&method, r.status());
+                            }
+                            res
+                        })
                 },
             );
             let conn = builder

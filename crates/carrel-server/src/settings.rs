@@ -25,6 +25,9 @@ pub struct Settings {
     pub shutdown_grace_secs: u64,
     /// Log format: `text` or `json`.
     pub log_format: String,
+    /// Memory, in bytes, for keeping small files (up to 64 KiB each) in
+    /// RAM so they are served without touching the disk (0 turns it off).
+    pub memory_cache_bytes: u64,
     /// File hosting: upload limits, link defaults.
     pub hosting: HostingConfig,
 }
@@ -38,6 +41,7 @@ impl Default for Settings {
             header_read_timeout_secs: 10,
             shutdown_grace_secs: 30,
             log_format: "text".into(),
+            memory_cache_bytes: 32 << 20,
             hosting: HostingConfig::default(),
         }
     }
@@ -51,6 +55,7 @@ const SETTINGS_KEYS: &[&str] = &[
     "header_read_timeout_secs",
     "shutdown_grace_secs",
     "log_format",
+    "memory_cache_bytes",
     "hosting",
 ];
 

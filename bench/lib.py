@@ -1,0 +1,231 @@
+"""Shared helpers for carrel's benchmarks: start the release binary, the
+nginx peers (../shared/bench/peer-nginx) and dufs on the same files, run
+public load tools, sample a process's memory, and report medians and
+ratios. Each benchmark script runs every server in the same run,
+interleaving rounds so that machine noise hits all of them alike."""
+import json
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.join(os.path.dirname(ROOT), "shared")
+BIN = os.environ.get("CARREL_BIN", os.path.join(ROOT, "target", "release", "carrel"))
+WORK = os.environ.get("CARREL_BENCH_DIR") or tempfile.mkdtemp(prefix="carrel-bench-")
+
+
+def log(msg):
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def raise_nofile():
+    """Load tools and servers opening a thousand connections need more than 1024 descriptors."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(hard, 65536) if hard != resource.RLIM_INFINITY else 65536
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
+def build():
+    if os.environ.get("CARREL_BIN"):
+        return
+    log("cargo build --release -p carrel-cli")
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "carrel-cli"], cwd=ROOT, check=True)
+
+
+def need(cmd, how):
+    if shutil.which(cmd) is None:
+        sys.exit(f"{cmd} is not installed: {how}")
+
+
+def make_file(path, size, random=True):
+    """A file of `size` bytes (random unless told otherwise), made once and reused."""
+    if os.path.exists(path) and os.path.getsize(path) == size:
+        return path
+    src = "/dev/urandom" if random else "/dev/zero"
+    log(f"writing {size} bytes to {path}")
+    with open(src, "rb") as r, open(path, "wb") as w:
+        left = size
+        while left:
+            b = r.read(min(left, 1 << 22))
+            w.write(b)
+            left -= len(b)
+    return path
+
+
+def warm(path):
+    """Reads a file once so that every server starts from a warm page cache."""
+    with open(path, "rb") as f:
+        while f.read(1 << 22):
+            pass
+
+
+class Carrel:
+    """The real server (release build) on port 0 with its own data directory."""
+
+    def __init__(self, name="carrel", env=None):
+        self.data = os.path.join(WORK, name)
+        shutil.rmtree(self.data, ignore_errors=True)
+        os.makedirs(self.data)
+        e = dict(os.environ, CARREL_LOG="warn", **(env or {}))
+        self.log = open(os.path.join(WORK, f"{name}.log"), "ab")
+        self.proc = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0", "--data", self.data],
+                                     stdout=subprocess.PIPE, stderr=self.log, env=e)
+        line = self.proc.stdout.readline().decode()
+        m = re.search(r"listening on (http://\S+)", line)
+        if not m:
+            raise SystemExit(f"carrel did not start: {line!r}")
+        self.url = m.group(1)
+        self.pid = self.proc.pid
+
+    def put(self, path, name=None):
+        """Uploads with `curl -T`; returns (direct download URL, file id, token)."""
+        name = name or os.path.basename(path)
+        out = subprocess.run(["curl", "-sS", "-f", "-H", "Accept: application/json", "-T", path,
+                              f"{self.url}/u/{name}"], capture_output=True, check=True, text=True).stdout
+        j = json.loads(out)
+        share = j["url"].rsplit("/", 1)[1]
+        return f"{self.url}/d/{share}", j["file_id"], j["manage_token"]
+
+    def delete(self, file_id, token):
+        subprocess.run(["curl", "-sS", "-f", "-X", "DELETE", "-H", f"Authorization: Bearer {token}",
+                        f"{self.url}/api/files/{file_id}"], check=True, capture_output=True)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+class Nginx:
+    """Both nginx peers serving DIR: with sendfile and with read/write buffers."""
+
+    def __init__(self, directory):
+        out = subprocess.run([os.path.join(SHARED, "bench", "peer-nginx"), directory,
+                              os.path.join(WORK, "nginx")], capture_output=True, text=True, check=True,
+                             stdin=subprocess.DEVNULL).stdout
+        self.urls, self.pids = {}, []
+        for line in out.splitlines():
+            name, url, pid = line.split()
+            self.urls[f"nginx-{name}"] = url
+            self.pids.append(int(pid))
+
+    def stop(self):
+        for p in self.pids:
+            try:
+                os.kill(p, 15)
+            except ProcessLookupError:
+                pass
+
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Dufs:
+    """dufs (`cargo install dufs`), the Rust file server named by the issue, serving DIR."""
+
+    def __init__(self, directory, upload=False):
+        exe = shutil.which("dufs") or os.path.expanduser("~/.cargo/bin/dufs")
+        if not os.path.exists(exe):
+            raise SystemExit("dufs is not installed: cargo install --locked dufs")
+        port = free_port()
+        args = [exe, directory, "--bind", "127.0.0.1", "--port", str(port)]
+        if upload:
+            args.append("--allow-upload")
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            if subprocess.run(["curl", "-s", "-o", "/dev/null", self.url + "/"]).returncode == 0:
+                break
+            time.sleep(0.1)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def wrk(url, connections, seconds, threads=2):
+    """Requests per second from wrk; fails loudly on socket or HTTP errors."""
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", url],
+                         capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if bad:
+        raise SystemExit(f"{url}: {bad.group(1)} error responses\n{out}")
+    return rps, out
+
+
+def curl_speed(url, out="/dev/null"):
+    """Bytes per second of one curl download."""
+    r = subprocess.run(["curl", "-sS", "-f", "-o", out, "-w", "%{speed_download} %{size_download}", url],
+                       capture_output=True, text=True, check=True).stdout.split()
+    return float(r[0]), int(r[1])
+
+
+class RssSampler:
+    """Samples a process's resident set every 20 ms; `peak` in bytes. Also
+    reads VmHWM, the kernel's own high-water mark, at the end."""
+
+    def __init__(self, pid):
+        self.pid, self.peak, self.samples = pid, 0, []
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _read(self, key):
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith(key):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                v = self._read("VmRSS:")
+            except OSError:
+                return
+            self.samples.append(v)
+            self.peak = max(self.peak, v)
+            time.sleep(0.02)
+
+    def stop(self):
+        self._stop.set()
+        self._t.join()
+        try:
+            self.hwm = self._read("VmHWM:")
+        except OSError:
+            self.hwm = None
+        return self.peak
+
+
+def median(xs):
+    return statistics.median(xs)
+
+
+def mib(b):
+    return b / (1 << 20)
+
+
+def table(rows, header):
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths))
+    print(line(header))
+    for r in rows:
+        print(line(r))

@@ -1,0 +1,52 @@
+"""The upload page in headless Chromium (Playwright, tests/js/upload_page.mjs):
+drop files, watch progress, survive a cut connection, get the links, download
+through each landing page, and keep screenshots in tests/artifacts/."""
+import hashlib
+import json
+import os
+import subprocess
+
+from conftest import ARTIFACTS, ROOT
+
+SCRIPT = os.path.join(ROOT, "tests", "js", "upload_page.mjs")
+
+
+def sha(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for b in iter(lambda: f.read(1 << 20), b""):
+            h.update(b)
+    return h.hexdigest()
+
+
+def test_upload_page_in_chromium(server, workdir, backend):
+    picked = workdir / "picked «file».bin"
+    picked.write_bytes(os.urandom(5 * 1024 * 1024 + 1))
+    out_dir = os.path.join(ARTIFACTS, f"browser-{backend}")
+    r = subprocess.run(["node", SCRIPT, server.url, str(picked), out_dir],
+                       capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stderr[-4000:]
+    res = json.loads(r.stdout)
+
+    names = sorted(x["name"] for x in res["links"])
+    assert names == sorted(["dropped-big.bin", "dropped small é.txt", picked.name])
+    links = [x["link"] for x in res["links"]]
+    assert len(set(links)) == 3 and all(l.startswith(server.url + "/s/") for l in links), links
+
+    # Progress was shown between 0 and 100 %, with a speed, and the cut
+    # connection was reported and then resumed to the end.
+    assert res["cut"], "the network cut never happened"
+    assert any(0 < p < 100 for p in res["progress"]), res["progress"]
+    assert res["sawSpeed"]
+    assert res["sawResume"], "the page never said the connection was lost"
+
+    expected = dict(res["expected"], **{picked.name: sha(picked)})
+    assert len(res["downloads"]) == 3
+    for d in res["downloads"]:
+        assert d["suggested"] == d["name"], d
+        assert sha(d["path"]) == expected[d["name"]], d["name"]
+    assert res["clip"] in links
+
+    for shot in ["upload-page-empty.png", "upload-page-done.png", "share-page.png"]:
+        p = os.path.join(out_dir, shot)
+        assert os.path.getsize(p) > 10_000, p
