@@ -335,30 +335,39 @@ pub fn streams_in_flight() -> usize {
     STREAMING.load(Ordering::Relaxed)
 }
 
+/// Each stream holds up to two chunks: the one being sent and the one being read.
 fn chunk_size() -> usize {
-    (READ_BUDGET / STREAMING.load(Ordering::Relaxed).max(1)).clamp(MIN_CHUNK, MAX_CHUNK)
+    (READ_BUDGET / 2 / STREAMING.load(Ordering::Relaxed).max(1)).clamp(MIN_CHUNK, MAX_CHUNK)
+}
+
+type Read = tokio::task::JoinHandle<std::io::Result<(std::fs::File, Vec<u8>)>>;
+
+/// Starts reading the next chunk of `f` (at most `left` bytes) on the blocking pool.
+fn read_next(f: std::fs::File, left: u64) -> Read {
+    let n = (chunk_size() as u64).min(left);
+    tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let mut buf = Vec::with_capacity(n as usize);
+        (&f).take(n).read_to_end(&mut buf)?;
+        Ok((f, buf))
+    })
 }
 
 /// Reads `left` bytes of `f` from its current position, chunk by chunk, on
-/// the blocking pool. Each chunk is read straight into the buffer that
-/// goes to the socket (one copy out of the page cache, as nginx's
+/// the blocking pool, one chunk ahead: while the socket takes chunk N,
+/// chunk N+1 is being read. Each chunk is read straight into the buffer
+/// that goes to the socket (one copy out of the page cache, as nginx's
 /// read/write path does).
 fn file_stream(f: std::fs::File, left: u64) -> BoxStream<'static, std::io::Result<Bytes>> {
-    let state = (Some(f), left, Streaming::start());
-    stream::try_unfold(state, |(f, left, guard)| async move {
-        let Some(f) = f else { return Ok(None) };
-        if left == 0 {
+    if left == 0 {
+        return stream::empty().boxed();
+    }
+    let state = (Some(read_next(f, left)), left, Streaming::start());
+    stream::try_unfold(state, |(pending, left, guard)| async move {
+        let Some(pending) = pending else {
             return Ok(None);
-        }
-        let n = (chunk_size() as u64).min(left);
-        let (f, buf) = tokio::task::spawn_blocking(move || {
-            use std::io::Read;
-            let mut buf = Vec::with_capacity(n as usize);
-            (&f).take(n).read_to_end(&mut buf)?;
-            Ok::<_, std::io::Error>((f, buf))
-        })
-        .await
-        .map_err(std::io::Error::other)??;
+        };
+        let (f, buf) = pending.await.map_err(std::io::Error::other)??;
         if buf.is_empty() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::UnexpectedEof,
@@ -366,7 +375,8 @@ fn file_stream(f: std::fs::File, left: u64) -> BoxStream<'static, std::io::Resul
             ));
         }
         let left = left - buf.len() as u64;
-        Ok(Some((Bytes::from(buf), (Some(f), left, guard))))
+        let next = (left > 0).then(|| read_next(f, left));
+        Ok(Some((Bytes::from(buf), (next, left, guard))))
     })
     .boxed()
 }
