@@ -16,6 +16,7 @@ downloads. nginx's RSS under the same download load is printed beside it.
 """
 import argparse
 import os
+import re
 import subprocess
 import threading
 import time
@@ -31,6 +32,17 @@ def established(port):
 
 def tree_rss(pids):
     return sum(_rss(p) for p in pids)
+
+
+def threads(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("Threads:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def _rss(pid):
@@ -54,6 +66,7 @@ def main():
     ap.add_argument("--upload-gib", type=int, default=4)
     ap.add_argument("--connections", type=int, default=1000)
     ap.add_argument("--seconds", type=int, default=20)
+    ap.add_argument("--only", choices=["upload", "downloads"], help="run one of the two parts")
     a = ap.parse_args()
     lib.need("wrk", "apt-get install wrk")
     lib.need("ss", "apt-get install iproute2")
@@ -70,63 +83,76 @@ def main():
     c = lib.Carrel("carrel-mem")
     try:
         idle = _rss(c.pid)
-        # 1a. plain PUT
-        s = lib.RssSampler(c.pid)
-        t = time.perf_counter()
-        url, fid, token = c.put(big, "put.bin")
-        secs = time.perf_counter() - t
-        peak = s.stop()
-        rows.append([f"PUT {a.upload_gib} GiB (curl -T)", f"{lib.mib(idle):.1f}", f"{lib.mib(peak):.1f}",
-                     f"{(a.upload_gib << 30) / secs / 1e6:.0f} MB/s", "<= 64 MiB"])
-        c.delete(fid, token)
-        # 1b. tus, parallel parts, through carrel's own client
-        s = lib.RssSampler(c.pid)
-        env = dict(os.environ, CARREL_STATE_DIR=os.path.join(lib.WORK, "cli-state"))
-        t = time.perf_counter()
-        subprocess.run([lib.BIN, "upload", "--server", c.url, "--json", big], check=True, env=env,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        secs = time.perf_counter() - t
-        peak = s.stop()
-        rows.append([f"tus {a.upload_gib} GiB (carrel upload, parallel parts)", f"{lib.mib(idle):.1f}",
-                     f"{lib.mib(peak):.1f}", f"{(a.upload_gib << 30) / secs / 1e6:.0f} MB/s", "<= 64 MiB"])
-
-        # 2. concurrent downloads
-        dl = lib.make_file(os.path.join(files, "dl.bin"), 64 << 20)
-        dl_url = c.put(dl)[0]
-        n = lib.Nginx(files)
-        try:
-            for name, target, pids in [
-                ("carrel", dl_url, lambda: [c.pid]),
-                ("nginx-readwrite", n.urls["nginx-readwrite"] + "/dl.bin",
-                 lambda: nginx_workers(n.pids[1])),
-            ]:
-                tport = int(target.split(":")[2].split("/")[0])
-                before = tree_rss(pids())
-                peak, conns = [0], [0]
-                done = threading.Event()
-
-                def sample():
-                    while not done.is_set():
-                        peak[0] = max(peak[0], tree_rss(pids()))
-                        conns[0] = max(conns[0], established(tport))
-                        time.sleep(0.05)
-
-                th = threading.Thread(target=sample, daemon=True)
-                th.start()
-                rps, out = lib.wrk(target, a.connections, a.seconds)
-                done.set()
-                th.join()
-                if name == "carrel" and conns[0] < a.connections * 0.95:
-                    raise SystemExit(f"only {conns[0]} connections were established\n{out}")
-                rows.append([f"{a.connections} concurrent 64 MiB downloads: {name} ({conns[0]} conns)",
-                             f"{lib.mib(before):.1f}", f"{lib.mib(peak[0]):.1f}",
-                             f"{rps * 64 * (1 << 20) / 1e9:.2f} GB/s", "<= 200 MiB" if name == "carrel" else "-"])
-        finally:
-            n.stop()
+        if a.only != "downloads":
+            upload_part(a, c, big, idle, rows)
+        if a.only != "upload":
+            download_part(a, c, files, rows)
     finally:
         c.stop()
     print()
     lib.table(rows, ["load", "idle RSS MiB", "peak RSS MiB", "rate", "target"])
+
+
+def upload_part(a, c, big, idle, rows):
+    # 1a. plain PUT
+    s = lib.RssSampler(c.pid)
+    t = time.perf_counter()
+    url, fid, token = c.put(big, "put.bin")
+    secs = time.perf_counter() - t
+    peak = s.stop()
+    rows.append([f"PUT {a.upload_gib} GiB (curl -T)", f"{lib.mib(idle):.1f}", f"{lib.mib(peak):.1f}",
+                 f"{(a.upload_gib << 30) / secs / 1e6:.0f} MB/s", "<= 64 MiB"])
+    c.delete(fid, token)
+    # 1b. tus, parallel parts, through carrel's own client
+    s = lib.RssSampler(c.pid)
+    env = dict(os.environ, CARREL_STATE_DIR=os.path.join(lib.WORK, "cli-state"))
+    t = time.perf_counter()
+    subprocess.run([lib.BIN, "upload", "--server", c.url, "--json", big], check=True, env=env,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    secs = time.perf_counter() - t
+    peak = s.stop()
+    rows.append([f"tus {a.upload_gib} GiB (carrel upload, parallel parts)", f"{lib.mib(idle):.1f}",
+                 f"{lib.mib(peak):.1f}", f"{(a.upload_gib << 30) / secs / 1e6:.0f} MB/s", "<= 64 MiB"])
+
+
+def download_part(a, c, files, rows):
+    # 2. concurrent downloads
+    dl = lib.make_file(os.path.join(files, "dl.bin"), 64 << 20)
+    dl_url = c.put(dl)[0]
+    n = lib.Nginx(files)
+    try:
+        for name, target, pids in [
+            ("carrel", dl_url, lambda: [c.pid]),
+            ("nginx-sendfile", n.urls["nginx-sendfile"] + "/dl.bin",
+             lambda: nginx_workers(n.pids[0])),
+            ("nginx-readwrite", n.urls["nginx-readwrite"] + "/dl.bin",
+             lambda: nginx_workers(n.pids[1])),
+        ]:
+            tport = int(target.split(":")[2].split("/")[0])
+            before = tree_rss(pids())
+            peak, conns, nthreads = [0], [0], [0]
+            done = threading.Event()
+
+            def sample():
+                while not done.is_set():
+                    peak[0] = max(peak[0], tree_rss(pids()))
+                    conns[0] = max(conns[0], established(tport))
+                    nthreads[0] = max(nthreads[0], sum(threads(p) for p in pids()))
+                    time.sleep(0.05)
+
+            th = threading.Thread(target=sample, daemon=True)
+            th.start()
+            rps, out = lib.wrk(target, a.connections, a.seconds)
+            done.set()
+            th.join()
+            if name == "carrel" and conns[0] < a.connections * 0.95:
+                raise SystemExit(f"only {conns[0]} connections were established\n{out}")
+            rate = re.search(r"Transfer/sec:\s+(\S+)", out).group(1)
+            rows.append([f"{a.connections} concurrent 64 MiB downloads: {name} ({conns[0]} conns, {nthreads[0]} threads)",
+                         f"{lib.mib(before):.1f}", f"{lib.mib(peak[0]):.1f}",
+                         f"{rate}/s", "<= 200 MiB" if name == "carrel" else "-"])
+    finally:
+        n.stop()
 
 
 if __name__ == "__main__":

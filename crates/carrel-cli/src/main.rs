@@ -77,6 +77,11 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // File reads, fsyncs and hashing run on the blocking pool. 64 threads
+        // keep a disk busy; tokio's default of 512 would let a thousand
+        // downloads start hundreds of threads, each with its own stack and
+        // allocator cache.
+        .max_blocking_threads(64)
         .build()
         .expect("tokio runtime");
     let result = rt.block_on(async {

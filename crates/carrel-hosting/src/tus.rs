@@ -618,8 +618,9 @@ async fn complete(
         .await
 }
 
-/// Builds a final upload from its parts: the parts' bytes are copied (the
-/// kernel's copy_file_range where it can) into the final staging file.
+/// Builds a final upload from its parts: the parts' bytes are copied into
+/// the final staging file and hashed on the way, in blocks, so memory stays
+/// small whatever the size and the result is read once.
 async fn concatenate(
     h: &Hosting,
     u: &Upload,
@@ -628,15 +629,26 @@ async fn concatenate(
     let dest = staging_path(h, &u.id);
     let sources: Vec<PathBuf> = parts.iter().map(|p| staging_path(h, &p.id)).collect();
     let d = dest.clone();
-    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+    let hash = tokio::task::spawn_blocking(move || -> std::io::Result<BlobHash> {
+        use std::io::{Read, Write};
         let mut out = std::fs::OpenOptions::new()
             .write(true)
             .truncate(true)
             .open(&d)?;
+        let mut hasher = blake3::Hasher::new();
+        let mut buf = vec![0; carrel_blob::HASH_BLOCK];
         for s in sources {
-            std::io::copy(&mut std::fs::File::open(s)?, &mut out)?;
+            let mut f = std::fs::File::open(s)?;
+            loop {
+                let n = f.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update_rayon(&buf[..n]);
+                out.write_all(&buf[..n])?;
+            }
         }
-        Ok(())
+        Ok(BlobHash::from_bytes(*hasher.finalize().as_bytes()))
     })
     .await
     .map_err(std::io::Error::other)??;
@@ -644,7 +656,7 @@ async fn concatenate(
     let expires =
         Timestamp::now().plus(std::time::Duration::from_secs(h.config.upload_expiry_secs));
     h.db.advance_upload(&u.id, 0, length, expires).await?;
-    complete(h, u, None).await
+    complete(h, u, Some(hash)).await
 }
 
 async fn terminate(

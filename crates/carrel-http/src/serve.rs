@@ -308,7 +308,7 @@ async fn body_for(
 /// shared among them, between [`MIN_CHUNK`] and [`MAX_CHUNK`]. One large
 /// download reads in big chunks (few system calls, few trips to the
 /// blocking pool); a thousand slow ones hold 64 KiB each, not megabytes.
-const READ_BUDGET: usize = 64 << 20;
+const READ_BUDGET: usize = 32 << 20;
 const MIN_CHUNK: usize = 16 << 10;
 const MAX_CHUNK: usize = 1 << 20;
 
@@ -345,9 +345,12 @@ type Read = tokio::task::JoinHandle<std::io::Result<(std::fs::File, Vec<u8>)>>;
 /// Starts reading the next chunk of `f` (at most `left` bytes) on the blocking pool.
 fn read_next(f: std::fs::File, left: u64) -> Read {
     let n = (chunk_size() as u64).min(left);
+    // Allocated here, on the runtime thread that will also free it once
+    // sent: buffers made on (many) blocking threads and freed on others
+    // stay cached per thread in the allocator and add up.
+    let mut buf = Vec::with_capacity(n as usize);
     tokio::task::spawn_blocking(move || {
         use std::io::Read;
-        let mut buf = Vec::with_capacity(n as usize);
         (&f).take(n).read_to_end(&mut buf)?;
         Ok((f, buf))
     })
