@@ -86,6 +86,9 @@ try {
   await page.setInputFiles("#pick", picked);
 
   await page.waitForFunction(() => document.querySelectorAll(".upload.done").length === 3, null, { timeout: 120000 });
+  // Every bar full (after its CSS transition), as the person sees it.
+  await page.waitForFunction(() => [...document.querySelectorAll(".upload .fill")].every(
+    (f) => Math.abs(f.getBoundingClientRect().width - f.parentElement.getBoundingClientRect().width) < 1));
   await page.screenshot({ path: path.join(outDir, "upload-page-done.png"), fullPage: true });
 
   const seen = await page.evaluate(() => window.__seen);
