@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -153,12 +153,13 @@ impl Hosting {
                 return Err(carrel_core::share::Closed::LimitReached.into());
             }
         } else {
-            *self
-                .pending_downloads
-                .lock()
-                .expect("lock")
-                .entry(share.id.clone())
-                .or_default() += 1;
+            let mut pending = self.pending_downloads.lock().expect("lock");
+            match pending.get_mut(&share.id) {
+                Some(n) => *n += 1,
+                None => {
+                    pending.insert(share.id.clone(), 1);
+                }
+            }
         }
         Stats::add(&self.stats.downloads_started, 1);
         Ok(())
@@ -187,10 +188,12 @@ impl Hosting {
     }
 }
 
-#[derive(serde::Deserialize, Default)]
-pub struct DirectQuery {
-    /// `?download=1` forces an attachment even for previewable types.
-    download: Option<String>,
+/// `?download=1` (any value) forces an attachment even for previewable types.
+fn wants_download(uri: &axum::http::Uri) -> bool {
+    uri.query().is_some_and(|q| {
+        q.split('&')
+            .any(|kv| kv == "download" || kv.starts_with("download="))
+    })
 }
 
 fn wants_page(headers: &HeaderMap, e: HostingError) -> Response {
@@ -203,21 +206,22 @@ fn wants_page(headers: &HeaderMap, e: HostingError) -> Response {
     }
 }
 
+// The handlers borrow the request's method, URI and headers instead of
+// extracting copies: this is the hottest path in carrel.
 async fn direct(
     State(h): State<Arc<Hosting>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
-    Query(q): Query<DirectQuery>,
-    method: Method,
-    headers: HeaderMap,
+    req: Request,
 ) -> Response {
+    let (method, headers) = (req.method(), req.headers());
+    let download = wants_download(req.uri());
     let r = async {
-        let share = h.unlocked_share(&id, &headers, peer.ip()).await?;
+        let share = h.unlocked_share(&id, headers, peer.ip()).await?;
         match &share.target {
             ShareTarget::File(f) => {
                 let file = h.file(f).await?.ok_or(HostingError::NotFound("file"))?;
-                h.serve_file(&share, &file, &method, &headers, q.download.is_some())
-                    .await
+                h.serve_file(&share, &file, method, headers, download).await
             }
             ShareTarget::Folder(f) => {
                 let folder =
@@ -236,19 +240,19 @@ async fn direct(
             }
         }
     };
-    r.await.unwrap_or_else(|e| wants_page(&headers, e))
+    r.await.unwrap_or_else(|e| wants_page(headers, e))
 }
 
 async fn direct_in_folder(
     State(h): State<Arc<Hosting>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path((id, file)): Path<(String, String)>,
-    Query(q): Query<DirectQuery>,
-    method: Method,
-    headers: HeaderMap,
+    req: Request,
 ) -> Response {
+    let (method, headers) = (req.method(), req.headers());
+    let download = wants_download(req.uri());
     let r = async {
-        let share = h.unlocked_share(&id, &headers, peer.ip()).await?;
+        let share = h.unlocked_share(&id, headers, peer.ip()).await?;
         let ShareTarget::Folder(folder) = &share.target else {
             return Err(HostingError::NotFound("file"));
         };
@@ -257,9 +261,8 @@ async fn direct_in_folder(
             .file(&file_id)
             .await?
             .filter(|f| f.folder.as_ref() == Some(folder))
-                .ok_or(HostingError::NotFound("file"))?;
-        h.serve_file(&share, &file, &method, &headers, q.download.is_some())
-            .await
+            .ok_or(HostingError::NotFound("file"))?;
+        h.serve_file(&share, &file, method, headers, download).await
     };
-    r.await.unwrap_or_else(|e| wants_page(&headers, e))
+    r.await.unwrap_or_else(|e| wants_page(headers, e))
 }

@@ -20,15 +20,12 @@ use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use carrel_hosting::Hosting;
+use futures::FutureExt;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use futures::FutureExt;
 use tower::ServiceExt;
 
 pub use settings::Settings;
-
-/// The most bytes hyper queues per HTTP/1 connection (see `run`).
-const HTTP1_QUEUE: usize = 64 * 1024;
 
 /// A server bound to its address, ready to run.
 pub struct Server {
@@ -89,11 +86,6 @@ impl Server {
             .http1()
             .timer(TokioTimer::new())
             .header_read_timeout(Duration::from_secs(self.settings.header_read_timeout_secs))
-            // hyper keeps pulling a response body until this much is queued
-            // for the socket (about 400 KiB by default). Downloads read one
-            // chunk ahead themselves, so a small queue costs no speed and a
-            // thousand slow clients do not each hold hundreds of KiB.
-            .max_buf_size(HTTP1_QUEUE)
             .keep_alive(true);
         builder
             .http2()
