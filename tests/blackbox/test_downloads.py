@@ -107,6 +107,8 @@ def test_link_states_and_management(server):
     assert requests.patch(api, json={"disabled_reason": "copyright notice"}).status_code == 401
     assert requests.patch(api, json={"disabled_reason": "x"}, headers={"Authorization": "Bearer nope"}).status_code == 401
     auth = {"Authorization": f"Bearer {token}"}
+    # Downloaded first, so the server has the link in memory: the change must still apply at once.
+    assert requests.get(direct(url)).content == b"manage me"
     r = requests.patch(api, json={"disabled_reason": "copyright notice"}, headers=auth)
     assert r.status_code == 200 and r.json()["disabled_reason"] == "copyright notice"
     r = requests.get(direct(url))

@@ -116,3 +116,67 @@ fn slice(b: &Bytes, r: &Range<u64>) -> Bytes {
     let start = (r.start as usize).min(end);
     b.slice(start..end)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::LocalBlobStore;
+
+    async fn ingest(store: &impl BlobStore, data: &[u8]) -> BlobHash {
+        let p = store.staging_dir().join(format!("s{}", data.len()));
+        tokio::fs::write(&p, data).await.unwrap();
+        store.ingest(&p, None).await.unwrap().hash
+    }
+
+    async fn read(store: &impl BlobStore, h: &BlobHash, r: Range<u64>) -> (bool, Vec<u8>) {
+        match store.open(h, r.clone()).await.unwrap() {
+            BlobSource::Memory(b) => (true, b.to_vec()),
+            BlobSource::LocalFile(f) => {
+                use std::io::{Read, Seek};
+                let mut f = f.into_std().await;
+                f.seek(std::io::SeekFrom::Start(r.start)).unwrap();
+                let mut v = vec![0; (r.end - r.start) as usize];
+                f.read_exact(&mut v).unwrap();
+                (false, v)
+            }
+            BlobSource::Stream(_) => unreachable!("local store"),
+        }
+    }
+
+    #[tokio::test]
+    async fn small_blobs_come_from_memory_and_go_with_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MemoryCached::new(LocalBlobStore::open(dir.path()).unwrap(), 1 << 20, 1000);
+        let small = ingest(&store, b"hello, world").await;
+        let big = ingest(&store, &[7u8; 5000]).await;
+
+        // The first read fills the cache; ranges are cut from the cached copy.
+        assert_eq!(
+            read(&store, &small, 0..12).await,
+            (true, b"hello, world".to_vec())
+        );
+        assert_eq!(read(&store, &small, 7..12).await, (true, b"world".to_vec()));
+        assert!(store.weight() > 12);
+        // Larger blobs stay on disk.
+        assert_eq!(read(&store, &big, 0..5000).await, (false, vec![7u8; 5000]));
+        // A request for the start of a large blob does not cache a prefix of it.
+        assert_eq!(read(&store, &big, 0..10).await, (false, vec![7u8; 10]));
+        assert_eq!(read(&store, &big, 0..10).await.0, false);
+
+        store.delete(&small).await.unwrap();
+        assert!(matches!(
+            store.open(&small, 0..12).await,
+            Err(crate::BlobError::NotFound(_))
+        ));
+        assert!(!store.exists(&small).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn zero_capacity_turns_the_cache_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MemoryCached::new(LocalBlobStore::open(dir.path()).unwrap(), 0, 1000);
+        let h = ingest(&store, b"abc").await;
+        assert_eq!(read(&store, &h, 0..3).await, (false, b"abc".to_vec()));
+        assert_eq!(store.weight(), 0);
+    }
+}
