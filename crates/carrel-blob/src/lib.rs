@@ -114,26 +114,34 @@ pub trait BlobStore: Send + Sync + 'static {
 /// core on each block, small enough to keep memory flat. Files are read,
 /// not memory-mapped, so hashing a 4 GiB file does not map 4 GiB into
 /// the server's resident set.
-pub const HASH_BLOCK: usize = 4 << 20;
+const HASH_BLOCK: usize = 4 << 20;
 
-/// Hashes a file with BLAKE3, using every core for large files.
-pub async fn hash_file(path: &Path) -> Result<(BlobHash, u64)> {
-    let path = path.to_owned();
-    tokio::task::spawn_blocking(move || {
-        use std::io::Read;
-        let mut f = std::fs::File::open(&path)?;
-        let mut h = blake3::Hasher::new();
-        let mut buf = vec![0; HASH_BLOCK];
+/// Reads `sources` one after the other in blocks, hashing them as one
+/// content with BLAKE3 (every core on each block) and handing each block
+/// to `sink` (to copy it, say). Blocking: call it on a blocking thread.
+pub fn hash_blocks<R: std::io::Read>(
+    sources: impl IntoIterator<Item = R>,
+    mut sink: impl FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<(BlobHash, u64)> {
+    let mut h = blake3::Hasher::new();
+    let mut buf = vec![0; HASH_BLOCK];
+    for mut r in sources {
         loop {
-            let n = f.read(&mut buf)?;
+            let n = r.read(&mut buf)?;
             if n == 0 {
                 break;
             }
             h.update_rayon(&buf[..n]);
+            sink(&buf[..n])?;
         }
-        let size = h.count();
-        Ok((BlobHash::from_bytes(*h.finalize().as_bytes()), size))
-    })
-    .await
-    .map_err(|e| BlobError::Io(std::io::Error::other(e)))?
+    }
+    Ok((BlobHash::from_bytes(*h.finalize().as_bytes()), h.count()))
+}
+
+/// Hashes a file with BLAKE3, using every core for large files.
+pub async fn hash_file(path: &Path) -> Result<(BlobHash, u64)> {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || Ok(hash_blocks([std::fs::File::open(&path)?], |_| Ok(()))?))
+        .await
+        .map_err(|e| BlobError::Io(std::io::Error::other(e)))?
 }

@@ -19,8 +19,6 @@ use carrel_http::serve::Content;
 use crate::Hosting;
 use crate::error::Result;
 
-type Entry<T> = (Instant, Arc<T>);
-
 /// A file with its response headers worked out, inline and as an attachment.
 pub struct ServedFile {
     pub file: File,
@@ -58,68 +56,87 @@ impl std::ops::Deref for ServedFile {
     }
 }
 
-pub struct LinkCache {
+/// Values by key, each kept for `ttl` after it was read from the database.
+struct Memo<K, V> {
     ttl: Duration,
-    shares: quick_cache::sync::Cache<ShareId, Entry<Share>>,
-    files: quick_cache::sync::Cache<FileId, Entry<ServedFile>>,
+    entries: quick_cache::sync::Cache<K, (Instant, Arc<V>)>,
+}
+
+impl<K: Eq + std::hash::Hash + Clone, V> Memo<K, V> {
+    fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: quick_cache::sync::Cache::new(100_000),
+        }
+    }
+
+    fn get(&self, k: &K) -> Option<Arc<V>> {
+        self.entries
+            .get(k)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, v)| v)
+    }
+
+    /// Remembers a value just read (unless the lifetime is zero).
+    fn put(&self, k: &K, v: V) -> Arc<V> {
+        let v = Arc::new(v);
+        if !self.ttl.is_zero() {
+            self.entries.insert(k.clone(), (Instant::now(), v.clone()));
+        }
+        v
+    }
+
+    fn forget(&self, k: &K) {
+        self.entries.remove(k);
+    }
+}
+
+pub struct LinkCache {
+    shares: Memo<ShareId, Share>,
+    files: Memo<FileId, ServedFile>,
 }
 
 impl LinkCache {
     pub fn new(ttl: Duration) -> Self {
         Self {
-            ttl,
-            shares: quick_cache::sync::Cache::new(100_000),
-            files: quick_cache::sync::Cache::new(100_000),
+            shares: Memo::new(ttl),
+            files: Memo::new(ttl),
         }
-    }
-
-    fn fresh<T>(&self, e: Option<Entry<T>>) -> Option<Arc<T>> {
-        e.filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, v)| v)
     }
 }
 
 impl Hosting {
     /// A link by id, from memory when it was read within the cache lifetime.
     pub async fn share(&self, id: &ShareId) -> Result<Option<Arc<Share>>> {
-        if let Some(s) = self.links.fresh(self.links.shares.get(id)) {
+        if let Some(s) = self.links.shares.get(id) {
             return Ok(Some(s));
         }
-        let Some(s) = self.db.share(id).await? else {
-            return Ok(None);
-        };
-        let s = Arc::new(s);
-        if !self.links.ttl.is_zero() {
-            self.links
-                .shares
-                .insert(id.clone(), (Instant::now(), s.clone()));
-        }
-        Ok(Some(s))
+        Ok(self
+            .db
+            .share(id)
+            .await?
+            .map(|s| self.links.shares.put(id, s)))
     }
 
     /// A file by id, from memory when it was read within the cache lifetime.
     pub async fn file(&self, id: &FileId) -> Result<Option<Arc<ServedFile>>> {
-        if let Some(f) = self.links.fresh(self.links.files.get(id)) {
+        if let Some(f) = self.links.files.get(id) {
             return Ok(Some(f));
         }
-        let Some(f) = self.db.file(id).await? else {
-            return Ok(None);
-        };
-        let f = Arc::new(ServedFile::new(f));
-        if !self.links.ttl.is_zero() {
-            self.links
-                .files
-                .insert(id.clone(), (Instant::now(), f.clone()));
-        }
-        Ok(Some(f))
+        Ok(self
+            .db
+            .file(id)
+            .await?
+            .map(|f| self.links.files.put(id, ServedFile::new(f))))
     }
 
     /// Drops a link this process changed.
     pub fn forget_share(&self, id: &ShareId) {
-        self.links.shares.remove(id);
+        self.links.shares.forget(id);
     }
 
     /// Drops a file this process changed.
     pub fn forget_file(&self, id: &FileId) {
-        self.links.files.remove(id);
+        self.links.files.forget(id);
     }
 }

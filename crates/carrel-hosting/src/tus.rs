@@ -629,26 +629,17 @@ async fn concatenate(
     let dest = staging_path(h, &u.id);
     let sources: Vec<PathBuf> = parts.iter().map(|p| staging_path(h, &p.id)).collect();
     let d = dest.clone();
-    let hash = tokio::task::spawn_blocking(move || -> std::io::Result<BlobHash> {
-        use std::io::{Read, Write};
+    let (hash, _) = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
         let mut out = std::fs::OpenOptions::new()
             .write(true)
             .truncate(true)
             .open(&d)?;
-        let mut hasher = blake3::Hasher::new();
-        let mut buf = vec![0; carrel_blob::HASH_BLOCK];
-        for s in sources {
-            let mut f = std::fs::File::open(s)?;
-            loop {
-                let n = f.read(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update_rayon(&buf[..n]);
-                out.write_all(&buf[..n])?;
-            }
-        }
-        Ok(BlobHash::from_bytes(*hasher.finalize().as_bytes()))
+        let parts = sources
+            .iter()
+            .map(std::fs::File::open)
+            .collect::<std::io::Result<Vec<_>>>()?;
+        carrel_blob::hash_blocks(parts, |block| out.write_all(block))
     })
     .await
     .map_err(std::io::Error::other)??;

@@ -330,11 +330,6 @@ impl Drop for Streaming {
     }
 }
 
-/// File streams in flight now.
-pub fn streams_in_flight() -> usize {
-    STREAMING.load(Ordering::Relaxed)
-}
-
 /// Each stream holds up to two chunks: the one being sent and the one being read.
 fn chunk_size() -> usize {
     (READ_BUDGET / 2 / STREAMING.load(Ordering::Relaxed).max(1)).clamp(MIN_CHUNK, MAX_CHUNK)
@@ -365,7 +360,9 @@ fn file_stream(f: std::fs::File, left: u64) -> BoxStream<'static, std::io::Resul
     if left == 0 {
         return stream::empty().boxed();
     }
-    let state = (Some(read_next(f, left)), left, Streaming::start());
+    // Counted before the first read, so its size already shares the budget.
+    let guard = Streaming::start();
+    let state = (Some(read_next(f, left)), left, guard);
     stream::try_unfold(state, |(pending, left, guard)| async move {
         let Some(pending) = pending else {
             return Ok(None);
