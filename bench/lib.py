@@ -178,6 +178,21 @@ def curl_speed(url, out="/dev/null"):
     return float(r[0]), int(r[1])
 
 
+def proc_status(pid, key, strict=False):
+    """A figure from /proc/PID/status (`VmRSS:` and the like in bytes,
+    `Threads:` as a count); 0 for a process that is gone, unless `strict`."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(key):
+                    parts = line.split()
+                    return int(parts[1]) * (1024 if parts[-1] == "kB" else 1)
+    except OSError:
+        if strict:
+            raise
+    return 0
+
+
 class RssSampler:
     """Samples a process's resident set every 20 ms; `peak` in bytes. Also
     reads VmHWM, the kernel's own high-water mark, at the end."""
@@ -188,17 +203,10 @@ class RssSampler:
         self._t = threading.Thread(target=self._run, daemon=True)
         self._t.start()
 
-    def _read(self, key):
-        with open(f"/proc/{self.pid}/status") as f:
-            for line in f:
-                if line.startswith(key):
-                    return int(line.split()[1]) * 1024
-        return 0
-
     def _run(self):
         while not self._stop.is_set():
             try:
-                v = self._read("VmRSS:")
+                v = proc_status(self.pid, "VmRSS:", strict=True)
             except OSError:
                 return
             self.samples.append(v)
@@ -209,7 +217,7 @@ class RssSampler:
         self._stop.set()
         self._t.join()
         try:
-            self.hwm = self._read("VmHWM:")
+            self.hwm = proc_status(self.pid, "VmHWM:", strict=True)
         except OSError:
             self.hwm = None
         return self.peak
@@ -229,3 +237,61 @@ def table(rows, header):
     print(line(header))
     for r in rows:
         print(line(r))
+
+
+class DownloadPeers:
+    """carrel (the file uploaded, served through its share link), both nginx
+    shapes and, unless left out, dufs, all serving the same file `path`
+    (which must lie in the directory the peers serve). `urls` maps each
+    server to the file's URL. A context manager: leaving it stops them all."""
+
+    def __init__(self, path, dufs=True):
+        directory, name = os.path.split(path)
+        self.urls, self._stops = {}, []
+        try:
+            c = Carrel()
+            self._stops.append(c.stop)
+            self.urls["carrel"] = c.put(path)[0]
+            n = Nginx(directory)
+            self._stops.append(n.stop)
+            for k, u in n.urls.items():
+                self.urls[k] = f"{u}/{name}"
+            if dufs:
+                d = Dufs(directory)
+                self._stops.append(d.stop)
+                self.urls["dufs"] = f"{d.url}/{name}"
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self):
+        for s in self._stops:
+            s()
+        self._stops = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def interleaved(urls, rounds, measure, show):
+    """Runs `measure(url)` on every server in turn, `rounds` times; returns
+    the medians by server. `show(value)` formats a figure for the log."""
+    results = {k: [] for k in urls}
+    for r in range(rounds):
+        for name, url in urls.items():
+            v = measure(url)
+            results[name].append(v)
+            log(f"round {r + 1}: {name} {show(v)}")
+    return {k: median(v) for k, v in results.items()}
+
+
+def report_vs_nginx(title, medians, show, target):
+    """Prints the medians, each as a ratio to the better nginx, and carrel's ratio."""
+    best = max(v for k, v in medians.items() if k.startswith("nginx"))
+    print(f"\n{title}")
+    table([[k, show(v), f"{v / best:.2f}x"] for k, v in medians.items()],
+          ["server", "median", "vs best nginx"])
+    print(f"RATIO carrel/nginx = {medians['carrel'] / best:.2f} (target >= {target:.2f})")

@@ -31,29 +31,7 @@ def established(port):
 
 
 def tree_rss(pids):
-    return sum(_rss(p) for p in pids)
-
-
-def threads(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("Threads:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def _rss(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+    return sum(lib.proc_status(p, "VmRSS:") for p in pids)
 
 
 def nginx_workers(master):
@@ -82,7 +60,7 @@ def main():
 
     c = lib.Carrel("carrel-mem")
     try:
-        idle = _rss(c.pid)
+        idle = lib.proc_status(c.pid, "VmRSS:")
         if a.only != "downloads":
             upload_part(a, c, big, idle, rows)
         if a.only != "upload":
@@ -137,7 +115,7 @@ def download_part(a, c, files, rows):
                 while not done.is_set():
                     peak[0] = max(peak[0], tree_rss(pids()))
                     conns[0] = max(conns[0], established(tport))
-                    nthreads[0] = max(nthreads[0], sum(threads(p) for p in pids()))
+                    nthreads[0] = max(nthreads[0], sum(lib.proc_status(p, "Threads:") for p in pids()))
                     time.sleep(0.05)
 
             th = threading.Thread(target=sample, daemon=True)

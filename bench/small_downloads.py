@@ -29,38 +29,13 @@ def main():
     os.makedirs(files, exist_ok=True)
     path = lib.make_file(os.path.join(files, "small.bin"), a.size)
 
-    servers, stops = {}, []
-    try:
-        c = lib.Carrel()
-        stops.append(c.stop)
-        servers["carrel"] = c.put(path)[0]
-        n = lib.Nginx(files)
-        stops.append(n.stop)
-        for k, u in n.urls.items():
-            servers[k] = f"{u}/small.bin"
-        if not a.no_dufs:
-            d = lib.Dufs(files)
-            stops.append(d.stop)
-            servers["dufs"] = f"{d.url}/small.bin"
-        for name, url in servers.items():  # warm-up, and a check that each answers
+    with lib.DownloadPeers(path, dufs=not a.no_dufs) as peers:
+        for url in peers.urls.values():  # warm-up, and a check that each answers
             lib.wrk(url, a.connections, 1)
-        results = {k: [] for k in servers}
-        for r in range(a.rounds):
-            for name, url in servers.items():
-                rps, _ = lib.wrk(url, a.connections, a.seconds)
-                results[name].append(rps)
-                lib.log(f"round {r + 1}: {name} {rps:,.0f} req/s")
-    finally:
-        for s in stops:
-            s()
-
-    med = {k: lib.median(v) for k, v in results.items()}
-    best_nginx = max(v for k, v in med.items() if k.startswith("nginx"))
-    print(f"\n{a.size}-byte downloads, {a.connections} connections, wrk, {a.rounds} rounds of {a.seconds}s")
-    lib.table([[k, f"{v:,.0f}", f"{v / best_nginx:.2f}x"] for k, v in med.items()],
-              ["server", "median req/s", "vs best nginx"])
-    print(f"RATIO carrel/nginx = {med['carrel'] / best_nginx:.2f} (target >= 0.90)")
-
+        med = lib.interleaved(peers.urls, a.rounds, lambda url: lib.wrk(url, a.connections, a.seconds)[0],
+                              lambda v: f"{v:,.0f} req/s")
+    lib.report_vs_nginx(f"{a.size}-byte downloads, {a.connections} connections, wrk, {a.rounds} rounds of {a.seconds}s",
+                        med, lambda v: f"{v:,.0f} req/s", 0.90)
 
 if __name__ == "__main__":
     main()
