@@ -219,3 +219,34 @@ def test_http2_and_downloads_in_flight_finish_on_shutdown(server, workdir):
     assert server.proc.returncode == 0
     assert dl.wait(timeout=30) == 0
     assert sha(out.read_bytes()) == sha(data), "a download in flight finishes during a graceful shutdown"
+
+
+def test_a_second_server_on_the_same_database_sees_link_changes_within_its_cache_time(make_server):
+    ttl = {"CARREL_HOSTING__LINK_CACHE_MS": "500"}
+    a = make_server(env=ttl)
+    b = make_server(data=a.data, database=a.database, env=ttl)  # same blobs, same database
+    url, j = put(a, "shared.txt", b"on both servers")
+    sid = url.rsplit("/", 1)[1]
+    assert requests.get(f"{b.url}/d/{sid}").content == b"on both servers"  # b remembers the link now
+    r = requests.patch(f"{a.url}/api/shares/{sid}", json={"disabled_reason": "withdrawn"},
+                       headers={"Authorization": f"Bearer {j['manage_token']}"})
+    assert r.status_code == 200
+    changed = time.monotonic()
+    assert requests.get(f"{a.url}/d/{sid}").status_code == 410, "the server that made the change applies it at once"
+    while requests.get(f"{b.url}/d/{sid}").status_code != 410:
+        assert time.monotonic() - changed < 2.0, "the other server still serves a disabled link"
+        time.sleep(0.05)
+
+
+def test_downloads_are_the_same_with_both_caches_off(make_server):
+    s = make_server(env={"CARREL_MEMORY_CACHE_BYTES": "0", "CARREL_HOSTING__LINK_CACHE_MS": "0"})
+    data = os.urandom(3000)
+    url, j = put(s, "small.bin", data)
+    d = direct(url)
+    assert requests.get(d).content == data
+    r = requests.get(d, headers={"Range": "bytes=10-19"})
+    assert r.status_code == 206 and r.content == data[10:20]
+    assert requests.get(d, headers={"If-None-Match": r.headers["ETag"]}).status_code == 304
+    requests.patch(f"{s.url}/api/shares/{url.rsplit('/', 1)[1]}", json={"disabled_reason": "x"},
+                   headers={"Authorization": f"Bearer {j['manage_token']}"})
+    assert requests.get(d).status_code == 410
