@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use carrel_core::tus::{Checksum, ChecksumAlgorithm};
 use sha2::Digest;
 
@@ -64,7 +64,10 @@ pub struct StagingWriter {
     file: Option<std::fs::File>,
     /// Where the next byte goes.
     pos: u64,
-    buf: BytesMut,
+    /// One buffer for the writer's life: it goes to the blocking thread for
+    /// each write and comes back, so it is allocated and freed on the same
+    /// thread once, not once per megabyte on two threads.
+    buf: Vec<u8>,
     /// BLAKE3 of the whole file so far, when the upload has been sequential.
     pub content_hash: Option<blake3::Hasher>,
     pub checksum: Option<(Checksum, RunningChecksum)>,
@@ -98,7 +101,7 @@ impl StagingWriter {
             path: path.to_owned(),
             file: Some(file),
             pos: offset,
-            buf: BytesMut::new(),
+            buf: Vec::new(),
             content_hash,
             checksum: None,
             sync_started_at: offset,
@@ -135,16 +138,18 @@ impl StagingWriter {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let data = self.buf.split().freeze();
+        let data = std::mem::take(&mut self.buf);
         let file = self.file.take().expect("file present between writes");
         let pos = self.pos;
-        let (file, res) = tokio::task::spawn_blocking(move || {
+        let (file, mut data, res) = tokio::task::spawn_blocking(move || {
             use std::os::unix::fs::FileExt;
-            let r = file.write_all_at(&data, pos);
-            (file, r.map(|_| data.len()))
+            let r = file.write_all_at(&data, pos).map(|_| data.len());
+            (file, data, r)
         })
         .await
         .map_err(std::io::Error::other)?;
+        data.clear();
+        self.buf = data;
         self.file = Some(file);
         self.pos += res? as u64;
         self.sync_early();
