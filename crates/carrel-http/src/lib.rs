@@ -12,6 +12,7 @@
 //! This crate speaks HTTP and reads blobs through carrel-blob; it never
 //! touches the database.
 
+pub mod conn;
 pub mod error;
 pub mod headers;
 pub mod page;

@@ -17,7 +17,6 @@ use carrel_blob::{BlobSource, BlobStore};
 use carrel_core::ids::BlobHash;
 use carrel_core::media::MediaType;
 use futures::stream::{self, BoxStream, StreamExt};
-use tokio::io::AsyncSeekExt;
 
 use crate::HttpError;
 use crate::headers::user_content_headers;
@@ -203,7 +202,7 @@ pub async fn respond(
             res.headers_mut()
                 .insert(header::CONTENT_LENGTH, HeaderValue::from(c.size));
             if !head && c.size > 0 {
-                *res.body_mut() = body_for(store, c.hash, 0..=c.size - 1).await?;
+                set_body(&mut res, store, c.hash, 0..=c.size - 1).await?;
             }
         }
         Plan::Ranges(ranges) if ranges.len() == 1 => {
@@ -220,7 +219,7 @@ pub async fn respond(
                     .expect("ascii"),
             );
             if !head {
-                *res.body_mut() = body_for(store, c.hash, r).await?;
+                set_body(&mut res, store, c.hash, r).await?;
             }
         }
         Plan::Ranges(ranges) => {
@@ -285,22 +284,42 @@ pub async fn respond(
     Ok(res)
 }
 
-async fn body_for(
+/// A byte range of an open local file that is a response's whole body.
+/// Set as a response extension beside the (equivalent) streamed body, so a
+/// connection that can hand a file to the socket (`sendfile(2)` in
+/// [`crate::conn`]) sends it without copying it through user space; any
+/// other connection (HTTP/2, or one handed to hyper) streams the body.
+#[derive(Clone, Debug)]
+pub struct FileRange {
+    pub file: Arc<std::fs::File>,
+    pub offset: u64,
+    pub len: u64,
+}
+
+async fn set_body(
+    res: &mut Response,
     store: Arc<dyn BlobStore>,
     hash: BlobHash,
     r: RangeInclusive<u64>,
-) -> Result<Body, HttpError> {
+) -> Result<(), HttpError> {
     let source = store
         .open(&hash, *r.start()..*r.end() + 1)
         .await
         .map_err(blob_error)?;
-    if let BlobSource::Memory(b) = source {
-        return Ok(Body::from(b));
+    match source {
+        BlobSource::Memory(b) => *res.body_mut() = Body::from(b),
+        BlobSource::LocalFile(f) => {
+            let range = FileRange {
+                file: Arc::new(f.into_std().await),
+                offset: *r.start(),
+                len: r.end() - r.start() + 1,
+            };
+            *res.body_mut() = Body::from_stream(file_stream(range.clone()));
+            res.extensions_mut().insert(range);
+        }
+        BlobSource::Stream(s) => *res.body_mut() = Body::from_stream(s),
     }
-    let stream = source_stream(source, r)
-        .await
-        .map_err(|e| blob_error(e.into()))?;
-    Ok(Body::from_stream(stream))
+    Ok(())
 }
 
 /// Read sizes of streamed files. Together, the downloads in flight hold
@@ -335,48 +354,63 @@ fn chunk_size() -> usize {
     (READ_BUDGET / 2 / STREAMING.load(Ordering::Relaxed).max(1)).clamp(MIN_CHUNK, MAX_CHUNK)
 }
 
-type Read = tokio::task::JoinHandle<std::io::Result<(std::fs::File, Vec<u8>)>>;
+type Read = tokio::task::JoinHandle<std::io::Result<Vec<u8>>>;
 
-/// Starts reading the next chunk of `f` (at most `left` bytes) on the blocking pool.
-fn read_next(f: std::fs::File, left: u64) -> Read {
-    let n = (chunk_size() as u64).min(left);
+/// Starts reading the next chunk of `r` (at most its `len` bytes, from its
+/// `offset`) on the blocking pool.
+fn read_next(r: &FileRange) -> Read {
+    let n = (chunk_size() as u64).min(r.len) as usize;
     // Allocated here, on the runtime thread that will also free it once
     // sent: buffers made on (many) blocking threads and freed on others
     // stay cached per thread in the allocator and add up.
-    let mut buf = Vec::with_capacity(n as usize);
+    let mut buf = Vec::with_capacity(n);
+    let (file, offset) = (r.file.clone(), r.offset);
     tokio::task::spawn_blocking(move || {
-        use std::io::Read;
-        (&f).take(n).read_to_end(&mut buf)?;
-        Ok((f, buf))
+        while buf.len() < n {
+            let at = offset + buf.len() as u64;
+            match rustix::io::pread(&*file, rustix::buffer::spare_capacity(&mut buf), at) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // The spare capacity may exceed `n`; never send past the range.
+        buf.truncate(n);
+        Ok(buf)
     })
 }
 
-/// Reads `left` bytes of `f` from its current position, chunk by chunk, on
-/// the blocking pool, one chunk ahead: while the socket takes chunk N,
-/// chunk N+1 is being read. Each chunk is read straight into the buffer
-/// that goes to the socket (one copy out of the page cache, as nginx's
-/// read/write path does).
-fn file_stream(f: std::fs::File, left: u64) -> BoxStream<'static, std::io::Result<Bytes>> {
-    if left == 0 {
+/// Reads the range chunk by chunk on the blocking pool, one chunk ahead:
+/// while the socket takes chunk N, chunk N+1 is being read. Each chunk is
+/// read straight into the buffer that goes to the socket (one copy out of
+/// the page cache, as nginx's read/write path does). Nothing is read before
+/// the stream is first polled (a connection that sends the file with
+/// `sendfile(2)` never polls it).
+fn file_stream(range: FileRange) -> BoxStream<'static, std::io::Result<Bytes>> {
+    if range.len == 0 {
         return stream::empty().boxed();
     }
-    // Counted before the first read, so its size already shares the budget.
-    let guard = Streaming::start();
-    let state = (Some(read_next(f, left)), left, guard);
-    stream::try_unfold(state, |(pending, left, guard)| async move {
-        let Some(pending) = pending else {
+    // (range left, read in flight, guard); the guard counts the stream
+    // from its first read, so that read's size already shares the budget.
+    let state: (FileRange, Option<Read>, Option<Streaming>) = (range, None, None);
+    stream::try_unfold(state, |(mut left, pending, guard)| async move {
+        if left.len == 0 {
             return Ok(None);
-        };
-        let (f, buf) = pending.await.map_err(std::io::Error::other)??;
+        }
+        let guard = guard.unwrap_or_else(Streaming::start);
+        let pending = pending.unwrap_or_else(|| read_next(&left));
+        let buf = pending.await.map_err(std::io::Error::other)??;
         if buf.is_empty() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::UnexpectedEof,
                 "the blob is shorter than its recorded size",
             ));
         }
-        let left = left - buf.len() as u64;
-        let next = (left > 0).then(|| read_next(f, left));
-        Ok(Some((Bytes::from(buf), (next, left, guard))))
+        left.offset += buf.len() as u64;
+        left.len -= buf.len() as u64;
+        let next = (left.len > 0).then(|| read_next(&left));
+        Ok(Some((Bytes::from(buf), (left, next, Some(guard)))))
     })
     .boxed()
 }
@@ -389,10 +423,11 @@ pub async fn source_stream(
     match source {
         BlobSource::Stream(s) => Ok(s),
         BlobSource::Memory(b) => Ok(stream::once(async move { Ok(b) }).boxed()),
-        BlobSource::LocalFile(mut f) => {
-            f.seek(std::io::SeekFrom::Start(*r.start())).await?;
-            Ok(file_stream(f.into_std().await, r.end() - r.start() + 1))
-        }
+        BlobSource::LocalFile(f) => Ok(file_stream(FileRange {
+            file: Arc::new(f.into_std().await),
+            offset: *r.start(),
+            len: r.end() - r.start() + 1,
+        })),
     }
 }
 

@@ -1,7 +1,8 @@
 //! carrel's composition root. It reads the [`Settings`], opens the database
 //! and the blob store, builds each wing, merges their routes with the
 //! operational ones (`/metrics`, `/healthz`, `/api/openapi.json`), and
-//! serves HTTP/1.1 and HTTP/2 until told to stop.
+//! serves HTTP/1.1 and HTTP/2 (through [`carrel_http::conn`]) until told
+//! to stop.
 //!
 //! Only this crate (and the CLI above it) knows every wing; wings never
 //! import it.
@@ -15,13 +16,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use carrel_hosting::Hosting;
+use carrel_http::conn::{Connections, Handler};
 use futures::FutureExt;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
@@ -80,7 +81,6 @@ impl Server {
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let housekeeping = tokio::spawn(self.hosting.clone().run_housekeeping(stop_rx));
-        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
         builder
             .http1()
@@ -91,7 +91,29 @@ impl Server {
             .http2()
             .timer(TokioTimer::new())
             .max_concurrent_streams(256);
-        let builder = Arc::new(builder);
+        let router = self.router.clone();
+        let metrics = self.metrics.clone();
+        let handler: Handler = Arc::new(move |req: axum::extract::Request| {
+            let method = req.method().clone();
+            let metrics = metrics.clone();
+            router
+                .clone()
+                .oneshot(req)
+                .map(move |res| {
+                    let res = match res {
+                        Ok(r) => r,
+                        Err(never) => match never {},
+                    };
+                    metrics.count(&method, res.status());
+                    res
+                })
+                .boxed()
+        });
+        let connections = Connections::new(
+            handler,
+            builder,
+            Duration::from_secs(self.settings.header_read_timeout_secs),
+        );
         tokio::pin!(shutdown);
         loop {
             let (stream, peer) = tokio::select! {
@@ -105,38 +127,11 @@ impl Server {
                 },
                 _ = &mut shutdown => break,
             };
-            let _ = stream.set_nodelay(true);
-            let router = self.router.clone();
-            let metrics = self.metrics.clone();
-            let service = hyper::service::service_fn(
-                move |mut req: hyper::Request<hyper::body::Incoming>| {
-                    req.extensions_mut().insert(ConnectInfo(peer));
-                    let method = req.method().clone();
-                    let metrics = metrics.clone();
-                    router
-                        .clone()
-                        .oneshot(req.map(axum::body::Body::new))
-                        .map(move |res| {
-                            if let Ok(r) = &res {
-                                metrics.count(&method, r.status());
-                            }
-                            res
-                        })
-                },
-            );
-            let conn = builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                .into_owned();
-            let conn = graceful.watch(conn);
-            tokio::spawn(async move {
-                if let Err(e) = conn.await {
-                    tracing::debug!(%peer, error = %e, "connection ended with an error");
-                }
-            });
+            connections.serve(stream, peer);
         }
         tracing::info!("shutting down: no new connections; waiting for requests in flight");
         let grace = Duration::from_secs(self.settings.shutdown_grace_secs);
-        if tokio::time::timeout(grace, graceful.shutdown())
+        if tokio::time::timeout(grace, connections.shutdown())
             .await
             .is_err()
         {

@@ -65,7 +65,8 @@ pub async fn render(State(m): State<Arc<Metrics>>) -> impl IntoResponse {
             );
         }
     }
-    for (name, help, v) in m.hosting.stats.snapshot() {
+    let fast = carrel_http::conn::counts();
+    for (name, help, v) in m.hosting.stats.snapshot().into_iter().chain(fast) {
         let _ = writeln!(
             out,
             "# HELP {name}_total {help}\n# TYPE {name}_total counter\n{name}_total {v}"

@@ -1,0 +1,525 @@
+//! The connection loop, with a fast path for the requests a file host
+//! lives on.
+//!
+//! Each accepted connection first goes through a small HTTP/1.1 loop of
+//! carrel's own. It takes a request only when its whole head arrived in one
+//! read and it is a plain `GET` or `HEAD` over HTTP/1.1 without a body, an
+//! `Expect` or an `Upgrade`; the handler (the same one hyper calls) answers
+//! it, and the loop writes the response itself. A body that is a byte range
+//! of a local file ([`FileRange`]) goes from the page cache to the socket
+//! with `sendfile(2)`, which hyper cannot do: one copy fewer, the shape
+//! nginx serves static files with. The loop keeps the connection while the
+//! requests stay this simple.
+//!
+//! Anything else (a partial or malformed head, another method, a body,
+//! HTTP/1.0, HTTP/2's preface, an upgrade) is handed to hyper together with
+//! the bytes already read, and hyper serves the rest of the connection:
+//! every corner of the protocol (timeouts for slow heads, `100-continue`,
+//! request bodies, HTTP/2) stays hyper's.
+
+use std::convert::Infallible;
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::os::fd::AsFd;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Uri, header};
+use bytes::{Buf, Bytes, BytesMut};
+use futures::future::BoxFuture;
+use http_body_util::BodyExt;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use crate::serve::FileRange;
+
+/// What answers every request, on either path.
+pub type Handler = Arc<dyn Fn(Request<Body>) -> BoxFuture<'static, Response<Body>> + Send + Sync>;
+
+/// Request heads larger than this are left to hyper.
+const HEAD_BUF: usize = 8 << 10;
+/// Headers beyond this count are left to hyper.
+const MAX_HEADERS: usize = 48;
+/// Bytes handed to the kernel per `sendfile(2)` call.
+const SENDFILE_CHUNK: usize = 4 << 20;
+
+static FAST_REQUESTS: AtomicU64 = AtomicU64::new(0);
+static HANDED_TO_HYPER: AtomicU64 = AtomicU64::new(0);
+
+/// Requests answered by the fast path, and connections handed to hyper,
+/// since the process started (for `/metrics`).
+pub fn counts() -> [(&'static str, &'static str, u64); 2] {
+    [
+        (
+            "carrel_http_fast_requests",
+            "Requests answered by carrel's own HTTP/1.1 loop.",
+            FAST_REQUESTS.load(Ordering::Relaxed),
+        ),
+        (
+            "carrel_http_connections_handed_to_hyper",
+            "Connections handed to hyper (request bodies, HTTP/2, unusual heads).",
+            HANDED_TO_HYPER.load(Ordering::Relaxed),
+        ),
+    ]
+}
+
+/// Serves connections until [`Connections::shutdown`].
+pub struct Connections {
+    shared: Arc<Shared>,
+    graceful: GracefulShutdown,
+    stop: watch::Sender<bool>,
+}
+
+struct Shared {
+    handler: Handler,
+    hyper: auto::Builder<TokioExecutor>,
+    header_read_timeout: Duration,
+}
+
+impl Connections {
+    /// `hyper` serves whatever the fast path does not take;
+    /// `header_read_timeout` also bounds how long an idle connection waits
+    /// for its next request, as hyper's does.
+    pub fn new(
+        handler: Handler,
+        hyper: auto::Builder<TokioExecutor>,
+        header_read_timeout: Duration,
+    ) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                handler,
+                hyper,
+                header_read_timeout,
+            }),
+            graceful: GracefulShutdown::new(),
+            stop: watch::channel(false).0,
+        }
+    }
+
+    /// Serves one accepted connection on its own task.
+    pub fn serve(&self, stream: TcpStream, peer: SocketAddr) {
+        let _ = stream.set_nodelay(true);
+        let conn = Conn {
+            shared: self.shared.clone(),
+            watcher: self.graceful.watcher(),
+            stop: self.stop.subscribe(),
+            peer,
+        };
+        tokio::spawn(conn.run(stream));
+    }
+
+    /// Stops taking new requests: idle connections close, requests in
+    /// flight finish. Resolves when every connection is gone.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        self.graceful.shutdown().await;
+    }
+}
+
+struct Conn {
+    shared: Arc<Shared>,
+    /// Held while the connection lives, so that a shutdown waits for it.
+    watcher: Watcher,
+    stop: watch::Receiver<bool>,
+    peer: SocketAddr,
+}
+
+/// A request the fast path takes, and how to answer it.
+struct Simple {
+    req: Request<Body>,
+    head: bool,
+    close: bool,
+}
+
+impl Conn {
+    async fn run(mut self, mut stream: TcpStream) {
+        let mut buf = BytesMut::with_capacity(HEAD_BUF);
+        let mut out = Vec::with_capacity(1024);
+        loop {
+            if buf.is_empty() {
+                // Takes back the room of the heads already parsed (without
+                // it the buffer shrinks with each request, until heads
+                // arrive in pieces and go to hyper).
+                buf.reserve(HEAD_BUF);
+                // A busy connection has its next request waiting: read it
+                // without arming a timer or watching for shutdown.
+                match stream.try_read_buf(&mut buf) {
+                    Ok(0) => return,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        let read = tokio::time::timeout(
+                            self.shared.header_read_timeout,
+                            stream.read_buf(&mut buf),
+                        );
+                        tokio::select! {
+                            r = read => match r {
+                                Ok(Ok(n)) if n > 0 => {}
+                                // Closed, failed or idle for too long.
+                                _ => return,
+                            },
+                            _ = self.stop.changed() => return,
+                        }
+                    }
+                    Err(_) => return,
+                }
+            }
+            let Some((simple, used)) = parse(&buf) else {
+                if *self.stop.borrow() {
+                    return;
+                }
+                HANDED_TO_HYPER.fetch_add(1, Ordering::Relaxed);
+                return self.hand_to_hyper(stream, buf.freeze()).await;
+            };
+            FAST_REQUESTS.fetch_add(1, Ordering::Relaxed);
+            buf.advance(used);
+            let Simple {
+                mut req,
+                head,
+                close,
+            } = simple;
+            req.extensions_mut().insert(ConnectInfo(self.peer));
+            let res = (self.shared.handler)(req).await;
+            match write_response(&mut stream, res, head, close, &mut out).await {
+                Ok(true) if !close => {}
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::debug!(peer = %self.peer, error = %e, "connection ended with an error");
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn hand_to_hyper(self, stream: TcpStream, read: Bytes) {
+        let handler = self.shared.handler.clone();
+        let peer = self.peer;
+        let service = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            let res = handler(req.map(Body::new));
+            async move { Ok::<_, Infallible>(res.await) }
+        });
+        let io = TokioIo::new(Rewind { read, stream });
+        let conn = self
+            .shared
+            .hyper
+            .serve_connection_with_upgrades(io, service);
+        if let Err(e) = self.watcher.watch(conn).await {
+            tracing::debug!(%peer, error = %e, "connection ended with an error");
+        }
+    }
+}
+
+/// Parses a request head the fast path takes; `None` leaves it to hyper.
+fn parse(buf: &[u8]) -> Option<(Simple, usize)> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut r = httparse::Request::new(&mut headers);
+    let used = match r.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        _ => return None,
+    };
+    if r.version != Some(1) {
+        return None;
+    }
+    let method = match r.method? {
+        "GET" => Method::GET,
+        "HEAD" => Method::HEAD,
+        _ => return None,
+    };
+    let uri: Uri = r.path?.parse().ok()?;
+    let mut map = HeaderMap::with_capacity(r.headers.len());
+    let mut close = false;
+    for h in r.headers.iter() {
+        let name = HeaderName::from_bytes(h.name.as_bytes()).ok()?;
+        let value = HeaderValue::from_bytes(h.value).ok()?;
+        if name == header::CONTENT_LENGTH {
+            if value.as_bytes() != b"0" {
+                return None;
+            }
+        } else if name == header::TRANSFER_ENCODING
+            || name == header::EXPECT
+            || name == header::UPGRADE
+        {
+            return None;
+        } else if name == header::CONNECTION {
+            for token in value.to_str().ok()?.split(',') {
+                let token = token.trim();
+                if token.eq_ignore_ascii_case("close") {
+                    close = true;
+                } else if token.eq_ignore_ascii_case("upgrade") {
+                    return None;
+                }
+            }
+        }
+        map.append(name, value);
+    }
+    let head = method == Method::HEAD;
+    let mut req = Request::new(Body::empty());
+    *req.method_mut() = method;
+    *req.uri_mut() = uri;
+    *req.headers_mut() = map;
+    Some((Simple { req, head, close }, used))
+}
+
+/// Writes a response. Returns whether the connection can take another
+/// request (false when the body's length was not known up front and the
+/// end of the body had to be marked by closing).
+async fn write_response(
+    stream: &mut TcpStream,
+    res: Response<Body>,
+    head: bool,
+    close: bool,
+    out: &mut Vec<u8>,
+) -> io::Result<bool> {
+    let (mut parts, body) = res.into_parts();
+    let file = parts.extensions.remove::<FileRange>();
+    let status = parts.status;
+    // As hyper: these never have a body nor a length.
+    let no_length = status.is_informational()
+        || status == axum::http::StatusCode::NO_CONTENT
+        || status == axum::http::StatusCode::NOT_MODIFIED;
+    let bodyless = head || no_length;
+    let length = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let chunked = !bodyless && length.is_none();
+
+    out.clear();
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in &parts.headers {
+        if name == header::CONNECTION
+            || name == header::TRANSFER_ENCODING
+            || (no_length && name == header::CONTENT_LENGTH)
+        {
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !parts.headers.contains_key(header::DATE) {
+        out.extend_from_slice(b"date: ");
+        date(out);
+        out.extend_from_slice(b"\r\n");
+    }
+    if chunked {
+        out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+    }
+    if close {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+
+    if bodyless {
+        stream.write_all(out).await?;
+        return Ok(true);
+    }
+    let length = length.unwrap_or(0);
+    if let Some(range) = file.filter(|r| r.len == length) {
+        // Corked (nginx's `tcp_nopush`): the head and the file's first
+        // bytes leave in full segments; uncorking sends what is left.
+        let _ = rustix::net::sockopt::set_tcp_cork(stream.as_fd(), true);
+        stream.write_all(out).await?;
+        let sent = send_file(stream, &range).await;
+        let _ = rustix::net::sockopt::set_tcp_cork(stream.as_fd(), false);
+        sent?;
+        return Ok(true);
+    }
+
+    let mut body = body;
+    let mut sent = 0u64;
+    let mut pending_head = true;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(io::Error::other)?.into_data() else {
+            continue; // trailers: not sent over HTTP/1.1 here
+        };
+        if data.is_empty() {
+            continue;
+        }
+        sent += data.len() as u64;
+        // The head goes out with the first piece (one packet for small files).
+        if !pending_head {
+            out.clear();
+        }
+        if chunked {
+            write!(out, "{:x}\r\n", data.len())?;
+        }
+        let tail: &[u8] = if chunked { b"\r\n" } else { b"" };
+        stream
+            .write_all_buf(&mut Buf::chain(Buf::chain(&out[..], data), tail))
+            .await?;
+        pending_head = false;
+    }
+    if pending_head {
+        stream.write_all(out).await?;
+    }
+    if chunked {
+        stream.write_all(b"0\r\n\r\n").await?;
+    } else if sent != length {
+        return Err(io::Error::other(format!(
+            "the body was {sent} bytes, not the {length} its Content-Length announced"
+        )));
+    }
+    Ok(true)
+}
+
+/// Sends `range` of its file with `sendfile(2)`, waiting whenever the
+/// socket's buffer is full.
+async fn send_file(stream: &TcpStream, range: &FileRange) -> io::Result<()> {
+    let mut offset = range.offset;
+    let end = range.offset + range.len;
+    while offset < end {
+        let count = (end - offset).min(SENDFILE_CHUNK as u64) as usize;
+        let sent = stream.try_io(Interest::WRITABLE, || {
+            rustix::fs::sendfile(stream.as_fd(), &*range.file, Some(&mut offset), count)
+                .map_err(io::Error::from)
+        });
+        match sent {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the blob is shorter than its recorded size",
+                ));
+            }
+            Ok(_) => tokio::task::consume_budget().await,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => stream.writable().await?,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Appends the current time as an HTTP date, formatted once per second.
+fn date(out: &mut Vec<u8>) {
+    use std::cell::RefCell;
+    thread_local! {
+        static CACHE: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+    }
+    let now = SystemTime::now();
+    let secs = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    CACHE.with_borrow_mut(|(at, text)| {
+        if *at != secs {
+            *at = secs;
+            *text = httpdate::fmt_http_date(now);
+        }
+        out.extend_from_slice(text.as_bytes());
+    });
+}
+
+/// A stream that first gives back the bytes already read from it.
+struct Rewind {
+    read: Bytes,
+    stream: TcpStream,
+}
+
+impl AsyncRead for Rewind {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if !self.read.is_empty() {
+            let n = self.read.len().min(buf.remaining());
+            buf.put_slice(&self.read.split_to(n));
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Rewind {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_gets_and_heads_take_the_fast_path() {
+        let (s, used) = parse(
+            b"GET /d/abc?download=1 HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1\r\n\r\nGET /next",
+        )
+        .unwrap();
+        assert_eq!(used, 61);
+        assert_eq!(s.req.uri().path(), "/d/abc");
+        assert_eq!(s.req.headers()["range"], "bytes=0-1");
+        assert!(!s.head && !s.close);
+        let (s, _) = parse(b"HEAD / HTTP/1.1\r\nConnection: keep-alive, close\r\n\r\n").unwrap();
+        assert!(s.head && s.close);
+        assert!(parse(b"GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n").is_some());
+        for hyper_s in [
+            &b"GET / HTTP/1.1\r\nHost: x\r\n"[..],               // partial
+            b"POST /u/x HTTP/1.1\r\n\r\n",                       // method
+            b"GET / HTTP/1.0\r\n\r\n",                           // version
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",                 // HTTP/2
+            b"GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", // body
+            b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", // body
+            b"GET / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n",   // expect
+            b"GET / HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n", // upgrade
+            b"GET /\x01 HTTP/1.1\r\n\r\n",                       // malformed
+            b"GET / HTTP/1.1\r\nBad Name: x\r\n\r\n",            // malformed
+        ] {
+            assert!(
+                parse(hyper_s).is_none(),
+                "{:?}",
+                String::from_utf8_lossy(hyper_s)
+            );
+        }
+        let many: String = (0..MAX_HEADERS + 1)
+            .map(|i| format!("x-{i}: y\r\n"))
+            .collect();
+        assert!(parse(format!("GET / HTTP/1.1\r\n{many}\r\n").as_bytes()).is_none());
+    }
+
+    #[test]
+    fn dates_are_http_dates() {
+        let mut out = Vec::new();
+        date(&mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(httpdate::parse_http_date(&text).is_ok(), "{text}");
+    }
+}
