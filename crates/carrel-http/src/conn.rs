@@ -189,8 +189,12 @@ impl Conn {
             req.extensions_mut().insert(ConnectInfo(self.peer));
             let res = (self.shared.handler)(req).await;
             match write_response(&mut stream, res, head, close, &mut out).await {
-                Ok(true) if !close => {}
-                Ok(_) => return,
+                Ok(()) if !close => {}
+                Ok(()) => {
+                    // FIN rather than a reset that could cut the response short.
+                    let _ = stream.shutdown().await;
+                    return;
+                }
                 Err(e) => {
                     tracing::debug!(peer = %self.peer, error = %e, "connection ended with an error");
                     return;
@@ -269,16 +273,15 @@ fn parse(buf: &[u8]) -> Option<(Simple, usize)> {
     Some((Simple { req, head, close }, used))
 }
 
-/// Writes a response. Returns whether the connection can take another
-/// request (false when the body's length was not known up front and the
-/// end of the body had to be marked by closing).
+/// Writes a response: with its `Content-Length` when the handler set one,
+/// chunked otherwise, so the connection can always take another request.
 async fn write_response(
     stream: &mut TcpStream,
     res: Response<Body>,
     head: bool,
     close: bool,
     out: &mut Vec<u8>,
-) -> io::Result<bool> {
+) -> io::Result<()> {
     let (mut parts, body) = res.into_parts();
     let file = parts.extensions.remove::<FileRange>();
     let status = parts.status;
@@ -325,8 +328,7 @@ async fn write_response(
     out.extend_from_slice(b"\r\n");
 
     if bodyless {
-        stream.write_all(out).await?;
-        return Ok(true);
+        return stream.write_all(out).await;
     }
     let length = length.unwrap_or(0);
     if let Some(range) = file.filter(|r| r.len == length) {
@@ -336,8 +338,7 @@ async fn write_response(
         stream.write_all(out).await?;
         let sent = send_file(stream, &range).await;
         let _ = rustix::net::sockopt::set_tcp_cork(stream.as_fd(), false);
-        sent?;
-        return Ok(true);
+        return sent;
     }
 
     let mut body = body;
@@ -374,7 +375,7 @@ async fn write_response(
             "the body was {sent} bytes, not the {length} its Content-Length announced"
         )));
     }
-    Ok(true)
+    Ok(())
 }
 
 /// Sends `range` of its file with `sendfile(2)`, waiting whenever the

@@ -8,6 +8,9 @@
 //! - [`headers`]: a safe `Content-Disposition` and the headers that keep
 //!   user content from ever being active on carrel's origin.
 //! - [`page`]: the HTML layout of carrel's pages.
+//! - [`conn`]: the connection loop: plain `GET`/`HEAD` requests on a small
+//!   HTTP/1.1 path of carrel's own (files go out with `sendfile(2)`),
+//!   every other connection handed to hyper.
 //!
 //! This crate speaks HTTP and reads blobs through carrel-blob; it never
 //! touches the database.
