@@ -56,7 +56,7 @@ macro_rules! impl_database {
 
         use $crate::backend::{corrupt, kind_columns, kind_from_columns};
         use $crate::model::*;
-        use $crate::{Backend, Database, DbError, FileRepo, Result, ShareRepo, UploadRepo};
+        use $crate::{Backend, Database, DbError, FileRepo, JobRepo, Result, ShareRepo, UploadRepo};
 
         type DbRow = <$db as sqlx::Database>::Row;
 
@@ -311,7 +311,7 @@ macro_rules! impl_database {
                     .transpose()
             }
 
-            async fn delete_file(&self, id: &FileId) -> Result<Option<BlobHash>> {
+            async fn delete_file(&self, id: &FileId) -> Result<Option<BlobRelease>> {
                 let mut tx = self.pool.begin().await?;
                 let Some(row) = sqlx::query("DELETE FROM files WHERE id = $1 RETURNING blob_hash")
                     .bind(id.as_str())
@@ -329,12 +329,34 @@ macro_rules! impl_database {
                     .try_get("refcount")?;
                 let last = if left == 0 {
                     sqlx::query("DELETE FROM blobs WHERE hash = $1 AND refcount = 0").bind(&hash).execute(&mut *tx).await?;
-                    Some(hash.parse().map_err(corrupt)?)
+                    // The caller deletes the bytes right after the commit; the
+                    // job, due a minute later, makes sure they go even if it
+                    // cannot (a crash, a failing disk).
+                    let now = Timestamp::now();
+                    let job: i64 = sqlx::query(
+                        "INSERT INTO jobs (kind, payload, run_after, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+                    )
+                    .bind(JOB_BLOB_DELETE)
+                    .bind(&hash)
+                    .bind(now.0 + 60)
+                    .bind(now.0)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get("id")?;
+                    Some(BlobRelease { hash: hash.parse().map_err(corrupt)?, job: JobId(job) })
                 } else {
                     None
                 };
                 tx.commit().await?;
                 Ok(last)
+            }
+
+            async fn blob_referenced(&self, hash: &BlobHash) -> Result<bool> {
+                Ok(sqlx::query("SELECT 1 FROM blobs WHERE hash = $1")
+                    .bind(hash.to_hex())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .is_some())
             }
 
             async fn create_folder(&self, f: &NewFolder, files: &[FileId]) -> Result<()> {
@@ -454,6 +476,70 @@ macro_rules! impl_database {
                     .execute(&self.pool)
                     .await?;
                 Ok(())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl JobRepo for $ty {
+            async fn enqueue_job(&self, kind: &str, payload: &str, run_after: Timestamp) -> Result<JobId> {
+                let id: i64 = sqlx::query(
+                    "INSERT INTO jobs (kind, payload, run_after, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+                )
+                .bind(kind)
+                .bind(payload)
+                .bind(run_after.0)
+                .bind(Timestamp::now().0)
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("id")?;
+                Ok(JobId(id))
+            }
+
+            async fn claim_job(&self, now: Timestamp, lease_until: Timestamp) -> Result<Option<Job>> {
+                // The lease is checked again in the outer WHERE: of two
+                // workers that picked the same row, the second updates
+                // nothing (PostgreSQL re-evaluates it after the first commits).
+                let row = sqlx::query(
+                    "UPDATE jobs SET locked_until = $1, attempts = attempts + 1
+                     WHERE id = (SELECT id FROM jobs
+                                 WHERE run_after <= $2 AND (locked_until IS NULL OR locked_until <= $2)
+                                 ORDER BY run_after, id LIMIT 1)
+                       AND (locked_until IS NULL OR locked_until <= $2)
+                     RETURNING id, kind, payload, attempts",
+                )
+                .bind(lease_until.0)
+                .bind(now.0)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|r| {
+                    Ok(Job {
+                        id: JobId(r.try_get("id")?),
+                        kind: r.try_get("kind")?,
+                        payload: r.try_get("payload")?,
+                        attempts: r.try_get("attempts")?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn finish_job(&self, id: JobId) -> Result<()> {
+                sqlx::query("DELETE FROM jobs WHERE id = $1").bind(id.0).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn retry_job(&self, id: JobId, run_after: Timestamp, error: &str) -> Result<()> {
+                let error: String = error.chars().take(2000).collect();
+                sqlx::query("UPDATE jobs SET locked_until = NULL, run_after = $2, last_error = $3 WHERE id = $1")
+                    .bind(id.0)
+                    .bind(run_after.0)
+                    .bind(error)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn pending_jobs(&self) -> Result<i64> {
+                Ok(sqlx::query("SELECT COUNT(*) AS n FROM jobs").fetch_one(&self.pool).await?.try_get("n")?)
             }
         }
 

@@ -83,9 +83,13 @@ pub trait UploadRepo {
 #[async_trait::async_trait]
 pub trait FileRepo {
     async fn file(&self, id: &FileId) -> Result<Option<File>>;
-    /// Deletes a file and its links. Returns the blob hash when this was the
-    /// blob's last reference: the caller then deletes the bytes.
-    async fn delete_file(&self, id: &FileId) -> Result<Option<BlobHash>>;
+    /// Deletes a file and its links. When this was the blob's last
+    /// reference, a `blob.delete` job is queued in the same transaction and
+    /// returned: the caller deletes the bytes and finishes the job, or the
+    /// job queue does it later.
+    async fn delete_file(&self, id: &FileId) -> Result<Option<BlobRelease>>;
+    /// Whether any file references the blob (checked before its bytes go).
+    async fn blob_referenced(&self, hash: &BlobHash) -> Result<bool>;
     async fn create_folder(&self, f: &NewFolder, files: &[FileId]) -> Result<()>;
     async fn folder(&self, id: &FolderId) -> Result<Option<Folder>>;
     async fn folder_files(&self, id: &FolderId) -> Result<Vec<File>>;
@@ -110,8 +114,26 @@ pub trait ShareRepo {
     async fn add_downloads(&self, id: &ShareId, n: i64) -> Result<()>;
 }
 
+/// The durable job queue: jobs are rows, claimed with a lease, so a job
+/// whose worker died is claimed again once its lease runs out, and
+/// several carrel processes on one PostgreSQL database share the queue.
+#[async_trait::async_trait]
+pub trait JobRepo {
+    /// Queues a job that may run at or after `run_after`.
+    async fn enqueue_job(&self, kind: &str, payload: &str, run_after: Timestamp) -> Result<JobId>;
+    /// Claims the job due longest (counting one attempt) and leases it until
+    /// `lease_until`; `None` when nothing is due.
+    async fn claim_job(&self, now: Timestamp, lease_until: Timestamp) -> Result<Option<Job>>;
+    /// Removes a job that is done.
+    async fn finish_job(&self, id: JobId) -> Result<()>;
+    /// Frees a job to run again at `run_after`, recording why it failed.
+    async fn retry_job(&self, id: JobId, run_after: Timestamp, error: &str) -> Result<()>;
+    /// Jobs not yet done, due or not.
+    async fn pending_jobs(&self) -> Result<i64>;
+}
+
 /// The whole metadata store.
-pub trait Database: UploadRepo + FileRepo + ShareRepo + Send + Sync + 'static {
+pub trait Database: UploadRepo + FileRepo + ShareRepo + JobRepo + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 }
 

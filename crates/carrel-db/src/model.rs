@@ -118,3 +118,28 @@ impl std::ops::Deref for Share {
         &self.new
     }
 }
+
+/// A job's row id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct JobId(pub i64);
+
+/// A claimed job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Job {
+    pub id: JobId,
+    pub kind: String,
+    pub payload: String,
+    /// Including this one.
+    pub attempts: i64,
+}
+
+/// A blob whose last reference is gone, and the job that deletes its bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlobRelease {
+    pub hash: BlobHash,
+    pub job: JobId,
+}
+
+/// The job kind that deletes an unreferenced blob's bytes; its payload is
+/// the blob's hash in hex.
+pub const JOB_BLOB_DELETE: &str = "blob.delete";

@@ -205,11 +205,28 @@ async fn upload_lifecycle_on_every_backend() {
             db.share(&share_id).await.unwrap().is_none(),
             "links go with their file"
         );
+        assert!(db.blob_referenced(&blob).await.unwrap());
+        let pending = db.pending_jobs().await.unwrap();
+        let released = db.delete_file(&c2.file.id).await.unwrap().unwrap();
+        assert_eq!(released.hash, blob, "{b:?}: last reference");
+        assert!(!db.blob_referenced(&blob).await.unwrap());
         assert_eq!(
-            db.delete_file(&c2.file.id).await.unwrap(),
-            Some(blob),
-            "{b:?}: last reference"
+            db.pending_jobs().await.unwrap(),
+            pending + 1,
+            "{b:?}: the bytes' deletion is queued with the change"
         );
+        let now = Timestamp::now();
+        assert!(
+            db.claim_job(now, now).await.unwrap().is_none(),
+            "{b:?}: the job waits while the caller deletes the bytes itself"
+        );
+        let later = now.plus(std::time::Duration::from_secs(61));
+        let job = db.claim_job(later, later).await.unwrap().unwrap();
+        assert_eq!(
+            (job.id, job.kind.as_str(), job.payload.clone()),
+            (released.job, JOB_BLOB_DELETE, blob.to_hex())
+        );
+        db.finish_job(job.id).await.unwrap();
         assert_eq!(db.delete_file(&c2.file.id).await.unwrap(), None);
         assert!(db.delete_upload(&u.id).await.unwrap());
         assert!(!db.delete_upload(&u.id).await.unwrap());
@@ -265,5 +282,58 @@ async fn folders_and_final_uploads_on_every_backend() {
         .unwrap();
         db.add_downloads(&sid, 41).await.unwrap();
         assert_eq!(db.share(&sid).await.unwrap().unwrap().download_count, 41);
+    }
+}
+
+#[tokio::test]
+async fn job_queue_on_every_backend() {
+    use std::time::Duration;
+    for (db, _dir) in backends().await {
+        let b = db.backend();
+        let t = Timestamp(1_000_000);
+        let later = db
+            .enqueue_job("k", "later", t.plus(Duration::from_secs(100)))
+            .await
+            .unwrap();
+        let first = db.enqueue_job("k", "first", t).await.unwrap();
+        let second = db.enqueue_job("k", "second", t).await.unwrap();
+        assert_eq!(db.pending_jobs().await.unwrap(), 3);
+        let lease = |now: Timestamp| now.plus(Duration::from_secs(30));
+
+        let j = db.claim_job(t, lease(t)).await.unwrap().unwrap();
+        assert_eq!(
+            (j.id, j.payload.as_str(), j.attempts),
+            (first, "first", 1),
+            "{b:?}"
+        );
+        let j2 = db.claim_job(t, lease(t)).await.unwrap().unwrap();
+        assert_eq!(j2.id, second, "{b:?}: a leased job is not claimed twice");
+        assert!(
+            db.claim_job(t, lease(t)).await.unwrap().is_none(),
+            "{b:?}: `later` is not due"
+        );
+
+        // The worker of `first` died: its lease runs out and it runs again.
+        let after = t.plus(Duration::from_secs(31));
+        let again = db.claim_job(after, lease(after)).await.unwrap().unwrap();
+        assert_eq!((again.id, again.attempts), (first, 2), "{b:?}");
+        db.retry_job(
+            again.id,
+            after.plus(Duration::from_secs(1000)),
+            "disk on fire",
+        )
+        .await
+        .unwrap();
+        db.finish_job(second).await.unwrap();
+        let far = t.plus(Duration::from_secs(200));
+        let j = db.claim_job(far, lease(far)).await.unwrap().unwrap();
+        assert_eq!(j.id, later, "{b:?}: the retried job waits for its new time");
+        db.finish_job(later).await.unwrap();
+        assert!(db.claim_job(far, lease(far)).await.unwrap().is_none());
+        let end = t.plus(Duration::from_secs(2000));
+        let j = db.claim_job(end, lease(end)).await.unwrap().unwrap();
+        assert_eq!((j.id, j.attempts), (first, 3), "{b:?}");
+        db.finish_job(j.id).await.unwrap();
+        assert_eq!(db.pending_jobs().await.unwrap(), 0, "{b:?}");
     }
 }

@@ -48,6 +48,9 @@ pub enum HostingError {
     Db(#[from] DbError),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// A queued job that cannot be run (never caused by a request).
+    #[error("bad job: {0}")]
+    BadJob(String),
 }
 
 impl HostingError {
@@ -62,7 +65,7 @@ impl HostingError {
     pub fn into_http(self) -> HttpError {
         use HostingError::*;
         // Internal details go to the log, never to the client.
-        let internal = matches!(&self, Blob(_) | Db(_) | Io(_)) && !self.is_disk_full();
+        let internal = matches!(&self, Blob(_) | Db(_) | Io(_) | BadJob(_)) && !self.is_disk_full();
         let msg = if internal {
             "internal error; see the server log".to_owned()
         } else {
@@ -99,6 +102,7 @@ impl HostingError {
             Blob(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.code()),
             Db(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.code()),
             Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            BadJob(_) => (StatusCode::INTERNAL_SERVER_ERROR, "bad_job"),
         };
         let mut e = HttpError::new(status, code, msg);
         match &self {

@@ -8,9 +8,9 @@ use carrel_core::name::FileName;
 use carrel_core::time::Timestamp;
 use carrel_db::{Completion, NewFile, NewShare, PlannedShare, ShareTarget};
 
-use crate::Hosting;
 use crate::error::Result;
 use crate::stats::Stats;
+use crate::{Hosting, jobs};
 
 /// What the finished file will be.
 #[derive(Clone, Debug)]
@@ -86,15 +86,29 @@ impl Hosting {
     }
 
     /// Deletes a file, its links and, with its last reference, its bytes.
+    /// The bytes go at once when they can; otherwise (a crash, a failing
+    /// disk) the `blob.delete` job queued with the change deletes them later.
     pub async fn delete_file(&self, id: &FileId, blob: &BlobHash) -> Result<()> {
         let _guard = self.blob_lock(blob).lock().await;
         let last = self.db.delete_file(id).await?;
         self.forget_file(id);
-        if let Some(last) = last {
-            self.store.delete(&last).await?;
-            tracing::info!(file = %id, blob = %last, "file and its blob deleted");
-        } else {
+        let Some(last) = last else {
             tracing::info!(file = %id, "file deleted; its blob is still referenced");
+            return Ok(());
+        };
+        match self.store.delete(&last.hash).await {
+            Ok(()) => {
+                self.db.finish_job(last.job).await?;
+                tracing::info!(file = %id, blob = %last.hash, "file and its blob deleted");
+            }
+            Err(e) => {
+                let error = e.to_string();
+                tracing::warn!(file = %id, blob = %last.hash, %error,
+                    "file deleted; its blob could not be deleted yet, the job queue retries");
+                self.db
+                    .retry_job(last.job, Timestamp::now().plus(jobs::FIRST_RETRY), &error)
+                    .await?;
+            }
         }
         Ok(())
     }

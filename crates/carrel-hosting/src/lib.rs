@@ -19,6 +19,7 @@
 pub mod download;
 pub mod error;
 pub mod finish;
+pub mod jobs;
 pub mod links;
 pub mod manage;
 pub mod pages;
@@ -155,8 +156,8 @@ impl Hosting {
         &self.blob_locks[hash.as_bytes()[0] as usize % self.blob_locks.len()]
     }
 
-    /// Periodic housekeeping: expired uploads and their staging files, and
-    /// download counts kept in memory. Runs until `shutdown` resolves, then
+    /// Periodic housekeeping: due jobs (every second), expired uploads and
+    /// their staging files, and download counts kept in memory. Runs until `shutdown` resolves, then
     /// flushes once more.
     pub async fn run_housekeeping(
         self: Arc<Self>,
@@ -174,6 +175,11 @@ impl Hosting {
             n += 1;
             if let Err(e) = self.flush_downloads().await {
                 tracing::warn!(error = %e, "could not record download counts");
+            }
+            match self.run_due_jobs(carrel_core::time::Timestamp::now()).await {
+                Ok(0) => {}
+                Ok(k) => tracing::debug!(count = k, "jobs done"),
+                Err(e) => tracing::warn!(error = %e, "the job queue could not be read"),
             }
             if n.is_multiple_of(sweep_every) {
                 match tus::expire_uploads(&self).await {
