@@ -1,5 +1,6 @@
 """Downloads through share links with curl, wget and aria2c; ranges,
 conditionals, passwords, link states and hostile input."""
+import calendar
 import hashlib
 import os
 import socket
@@ -146,6 +147,9 @@ def test_folder_listing_and_streaming_zip(server, workdir):
     assert subprocess.run(["unzip", "-tq", str(workdir / "f.zip")], capture_output=True).returncode == 0
     with zipfile.ZipFile(workdir / "f.zip") as zf:
         got = {n: zf.read(n) for n in zf.namelist()}
+        now = time.gmtime()
+        for info in zf.infolist():  # dated with the upload time (UTC), not 1980
+            assert abs(calendar.timegm(info.date_time + (0, 0, 0)) - calendar.timegm(now)) < 3600, info.date_time
     assert sorted(got.values()) == sorted(d for _, d in files)
     assert set(got) == {"a.txt", "a (2).txt", "b.bin"}
     r = requests.post(f"{server.url}/api/folders", json={"name": "x", "files": [{"id": files[0][0]["file_id"], "manage_token": "wrong"}]})

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_zip::base::write::ZipFileWriter;
-use async_zip::{Compression, ZipEntryBuilder};
+use async_zip::{Compression, ZipDateTime, ZipEntryBuilder};
 use axum::body::Body;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
@@ -47,8 +47,12 @@ pub fn zip_response(store: Arc<dyn BlobStore>, archive_name: &str, files: Vec<Fi
     tokio::spawn(async move {
         let mut zip = ZipFileWriter::new(writer.compat_write());
         for (f, name) in files.iter().zip(names) {
-            let entry =
+            // The upload time, in UTC (ZIP's DOS dates carry no zone).
+            let mut entry =
                 ZipEntryBuilder::new(name.into(), Compression::Stored).unix_permissions(0o644);
+            if let Some(t) = chrono::DateTime::from_timestamp(f.created_at.0, 0) {
+                entry = entry.last_modification_date(ZipDateTime::from_chrono(&t));
+            }
             let result = async {
                 let mut w = zip.write_entry_stream(entry).await?;
                 if f.size > 0 {
