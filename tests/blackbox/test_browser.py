@@ -50,3 +50,28 @@ def test_upload_page_in_chromium(server, workdir, backend):
     for shot in ["upload-page-empty.png", "upload-page-done.png", "share-page.png"]:
         p = os.path.join(out_dir, shot)
         assert os.path.getsize(p) > 10_000, p
+
+
+CROSS = os.path.join(ROOT, "tests", "js", "cross_origin.mjs")
+
+
+def cross_origin_upload(server, size):
+    r = subprocess.run(["node", CROSS, server.url, str(size)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-4000:]
+    return json.loads(r.stdout)
+
+
+def test_another_sites_page_uploads_through_tus_with_cors(make_server):
+    import requests
+    size = 1024 * 1024 + 5  # five PATCHes of 256 KiB
+    res = cross_origin_upload(make_server(), size)
+    assert res["ok"], res
+    assert res["share"] and "/s/" in res["share"], f"carrel's headers are exposed to the page: {res}"
+    assert res["token"] and res["file"], res
+    got = requests.get(res["share"].replace("/s/", "/d/", 1)).content
+    assert got == bytes((i * 31 + 7) & 255 for i in range(size))
+
+    # Only the listed origins may: the browser refuses to let another site's page in.
+    closed = make_server(env={"CARREL_HOSTING__TUS_CORS_ORIGINS": '["https://only.example.org"]'})
+    res = cross_origin_upload(closed, 1000)
+    assert not res["ok"], res

@@ -65,6 +65,11 @@ pub struct HostingConfig {
     /// this server apply at once; another server sharing the database sees
     /// them within this time.
     pub link_cache_ms: u64,
+    /// Web origins whose pages may upload through tus (`/files`) from the
+    /// browser, e.g. `https://app.example.org`; `*` allows any (no cookies
+    /// are involved: uploads answer with their own management token).
+    /// Empty turns cross-origin uploads off.
+    pub tus_cors_origins: Vec<String>,
 }
 
 impl Default for HostingConfig {
@@ -77,6 +82,7 @@ impl Default for HostingConfig {
             public_url: None,
             password_attempts: 5,
             link_cache_ms: 1000,
+            tus_cors_origins: vec!["*".into()],
         }
     }
 }
@@ -124,7 +130,7 @@ impl Hosting {
     /// The wing's routes.
     pub fn router(self: &Arc<Self>) -> Router {
         Router::new()
-            .merge(tus::routes())
+            .merge(tus::routes().layer(tus::cors(&self.config.tus_cors_origins)))
             .merge(put::routes())
             .merge(download::routes())
             .merge(manage::routes())

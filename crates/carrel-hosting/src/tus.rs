@@ -16,7 +16,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{options, post};
 use carrel_core::ids::{BlobHash, Secret, ShareId, UploadId};
@@ -45,6 +45,64 @@ pub fn routes() -> Router<Arc<Hosting>> {
                 .delete(terminate)
                 .get(status),
         )
+}
+
+/// Cross-origin access to the tus endpoint, as tusd allows it: the tus
+/// request headers in, the tus response headers out.
+pub fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    fn names(list: &'static [&'static str]) -> impl Iterator<Item = HeaderName> {
+        list.iter().map(|n| HeaderName::from_static(n))
+    }
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([
+            Method::POST,
+            Method::HEAD,
+            Method::PATCH,
+            Method::DELETE,
+            Method::GET,
+            Method::OPTIONS,
+        ])
+        .allow_headers(
+            names(&[
+                "authorization",
+                "content-type",
+                "tus-resumable",
+                "upload-checksum",
+                "upload-concat",
+                "upload-defer-length",
+                "upload-length",
+                "upload-metadata",
+                "upload-offset",
+                "x-http-method-override",
+                "x-requested-with",
+            ])
+            .collect::<Vec<_>>(),
+        )
+        .expose_headers(
+            names(&[
+                "location",
+                "tus-checksum-algorithm",
+                "tus-extension",
+                "tus-max-size",
+                "tus-resumable",
+                "tus-version",
+                "upload-concat",
+                "upload-expires",
+                "upload-length",
+                "upload-metadata",
+                "upload-offset",
+            ])
+            .chain([SHARE_URL, MANAGE_TOKEN, FILE_ID])
+            .collect::<Vec<_>>(),
+        )
+        .max_age(std::time::Duration::from_secs(86400))
 }
 
 const TUS_RESUMABLE: HeaderName = HeaderName::from_static("tus-resumable");
