@@ -148,3 +148,32 @@ def test_hostile_connections_leave_the_server_healthy(make_server):
     got = requests.get(f"{s.url}{path}")
     assert hashlib.sha256(got.content).digest() == hashlib.sha256(data).digest()
     stuck.close()
+
+
+def metric(server, name):
+    for line in requests.get(f"{server.url}/metrics").text.splitlines():
+        if line.startswith(name + " "):
+            return int(line.split()[1])
+    return 0
+
+
+def test_files_not_in_the_page_cache_are_read_off_the_runtime(server):
+    data = os.urandom(12 * 1024 * 1024)
+    url, _ = put(server, "cold.bin", data)
+    path = "/d/" + url.rsplit("/", 1)[1]
+    etag = requests.head(f"{server.url}{path}").headers["ETag"].strip('"')
+    blob = os.path.join(server.data, "blobs", etag[:2], etag[2:4], etag)
+    fd = os.open(blob, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # drop its pages from the cache
+    finally:
+        os.close(fd)
+    before = metric(server, "carrel_http_cold_file_reads_total")
+    c = Conn(server)
+    c.send(get(path))
+    status, _, body = c.response()
+    assert status == 200 and hashlib.sha256(body).digest() == hashlib.sha256(data).digest()
+    assert metric(server, "carrel_http_cold_file_reads_total") > before, "the cold pieces went through the blocking pool"
+    c.send(get(path, "Range: bytes=5000000-5000009\r\n"))  # and the connection goes on
+    assert c.response()[2] == data[5000000:5000010]
+    c.close()

@@ -54,10 +54,12 @@ const SENDFILE_CHUNK: usize = 4 << 20;
 
 static FAST_REQUESTS: AtomicU64 = AtomicU64::new(0);
 static HANDED_TO_HYPER: AtomicU64 = AtomicU64::new(0);
+static COLD_READS: AtomicU64 = AtomicU64::new(0);
 
-/// Requests answered by the fast path, and connections handed to hyper,
-/// since the process started (for `/metrics`).
-pub fn counts() -> [(&'static str, &'static str, u64); 2] {
+/// Requests answered by the fast path, connections handed to hyper, and
+/// pieces of files read on the blocking pool, since the process started
+/// (for `/metrics`).
+pub fn counts() -> [(&'static str, &'static str, u64); 3] {
     [
         (
             "carrel_http_fast_requests",
@@ -68,6 +70,11 @@ pub fn counts() -> [(&'static str, &'static str, u64); 2] {
             "carrel_http_connections_handed_to_hyper",
             "Connections handed to hyper (request bodies, HTTP/2, unusual heads).",
             HANDED_TO_HYPER.load(Ordering::Relaxed),
+        ),
+        (
+            "carrel_http_cold_file_reads",
+            "Pieces of files sent from the blocking pool because they were not in the page cache.",
+            COLD_READS.load(Ordering::Relaxed),
         ),
     ]
 }
@@ -379,25 +386,86 @@ async fn write_response(
 }
 
 /// Sends `range` of its file with `sendfile(2)`, waiting whenever the
-/// socket's buffer is full.
+/// socket's buffer is full. `sendfile` runs on this runtime thread, so a
+/// piece of the file that is not in the page cache (which would stall the
+/// thread, and every connection on it, while the disk reads) is read on the
+/// blocking pool instead and written from memory; by then the kernel's
+/// read-ahead usually has the next pieces cached for `sendfile` again.
 async fn send_file(stream: &TcpStream, range: &FileRange) -> io::Result<()> {
     let mut offset = range.offset;
     let end = range.offset + range.len;
+    let mut _streaming = None;
     while offset < end {
         let count = (end - offset).min(SENDFILE_CHUNK as u64) as usize;
+        if !in_page_cache(&range.file, offset, count) {
+            COLD_READS.fetch_add(1, Ordering::Relaxed);
+            // Counted like a streamed file, so its read shares the budget.
+            _streaming.get_or_insert_with(crate::serve::Streaming::start);
+            let piece = FileRange {
+                file: range.file.clone(),
+                offset,
+                len: count as u64,
+            };
+            let buf = crate::serve::read_next(&piece)
+                .await
+                .map_err(io::Error::other)??;
+            if buf.is_empty() {
+                return Err(shorter());
+            }
+            write_all_to(stream, &buf).await?;
+            offset += buf.len() as u64;
+            continue;
+        }
         let sent = stream.try_io(Interest::WRITABLE, || {
             rustix::fs::sendfile(stream.as_fd(), &*range.file, Some(&mut offset), count)
                 .map_err(io::Error::from)
         });
         match sent {
-            Ok(0) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the blob is shorter than its recorded size",
-                ));
-            }
+            Ok(0) => return Err(shorter()),
             Ok(_) => tokio::task::consume_budget().await,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => stream.writable().await?,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn shorter() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "the blob is shorter than its recorded size",
+    )
+}
+
+/// Whether the first and last bytes of a piece of `file` are in the page
+/// cache (a one-byte `preadv2(RWF_NOWAIT)` at each end, which never waits
+/// for the disk). Where the kernel cannot tell, the answer is yes: plain
+/// `sendfile`, as before.
+fn in_page_cache(file: &std::fs::File, offset: u64, count: usize) -> bool {
+    use rustix::io::{Errno, ReadWriteFlags, preadv2};
+    let mut byte = [0u8; 1];
+    [offset, offset + count as u64 - 1].into_iter().all(|at| {
+        match preadv2(
+            file,
+            &mut [io::IoSliceMut::new(&mut byte)],
+            at,
+            ReadWriteFlags::NOWAIT,
+        ) {
+            Err(Errno::AGAIN) => false,
+            Ok(_) | Err(_) => true,
+        }
+    })
+}
+
+/// `write_all` through a shared reference (the socket is borrowed by the
+/// `sendfile` loop too).
+async fn write_all_to(stream: &TcpStream, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        stream.writable().await?;
+        match stream.try_write(buf) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(e),
         }
     }

@@ -334,10 +334,10 @@ const MAX_CHUNK: usize = 1 << 20;
 static STREAMING: AtomicUsize = AtomicUsize::new(0);
 
 /// Counts a file stream in flight for as long as it lives.
-struct Streaming;
+pub(crate) struct Streaming;
 
 impl Streaming {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         STREAMING.fetch_add(1, Ordering::Relaxed);
         Streaming
     }
@@ -354,11 +354,12 @@ fn chunk_size() -> usize {
     (READ_BUDGET / 2 / STREAMING.load(Ordering::Relaxed).max(1)).clamp(MIN_CHUNK, MAX_CHUNK)
 }
 
-type Read = tokio::task::JoinHandle<std::io::Result<Vec<u8>>>;
+pub(crate) type Read = tokio::task::JoinHandle<std::io::Result<Vec<u8>>>;
 
 /// Starts reading the next chunk of `r` (at most its `len` bytes, from its
-/// `offset`) on the blocking pool.
-fn read_next(r: &FileRange) -> Read {
+/// `offset`) on the blocking pool; the chunk's size is the stream's share
+/// of the read budget.
+pub(crate) fn read_next(r: &FileRange) -> Read {
     let n = (chunk_size() as u64).min(r.len) as usize;
     // Allocated here, on the runtime thread that will also free it once
     // sent: buffers made on (many) blocking threads and freed on others
