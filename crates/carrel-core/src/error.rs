@@ -18,6 +18,8 @@ pub enum CoreError {
     InvalidChecksum(&'static str),
     #[error("unsupported checksum algorithm {0:?}")]
     UnsupportedChecksum(String),
+    #[error("invalid identifier: {0}")]
+    InvalidIdentifier(&'static str),
 }
 
 impl CoreError {
@@ -31,6 +33,7 @@ impl CoreError {
             CoreError::InvalidMetadata(_) => "invalid_upload_metadata",
             CoreError::InvalidChecksum(_) => "invalid_checksum",
             CoreError::UnsupportedChecksum(_) => "unsupported_checksum_algorithm",
+            CoreError::InvalidIdentifier(_) => "invalid_identifier",
         }
     }
 }

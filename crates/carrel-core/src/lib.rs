@@ -10,8 +10,11 @@
 //! - [`share`]: the rules of a share link (expiry, download limit, disabled).
 //! - [`tus`]: pure parts of the tus 1.0.0 protocol (metadata, checksums).
 //! - [`time`]: unix timestamps and human durations (`7d`, `12h`).
+//! - [`ident`]: book and article identifiers (ISBN, DOI, ISSN, arXiv),
+//!   normalized so that every spelling of one is one value (for the library).
 
 pub mod error;
+pub mod ident;
 pub mod ids;
 pub mod media;
 pub mod name;
