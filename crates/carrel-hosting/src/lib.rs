@@ -130,7 +130,10 @@ impl Hosting {
     /// The wing's routes.
     pub fn router(self: &Arc<Self>) -> Router {
         Router::new()
-            .merge(tus::routes().layer(tus::cors(&self.config.tus_cors_origins)))
+            .merge(tus::routes().layer(axum::middleware::from_fn_with_state(
+                Arc::new(tus::Cors::new(&self.config.tus_cors_origins)),
+                tus::cors,
+            )))
             .merge(put::routes())
             .merge(download::routes())
             .merge(manage::routes())

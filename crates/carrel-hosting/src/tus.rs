@@ -47,62 +47,90 @@ pub fn routes() -> Router<Arc<Hosting>> {
         )
 }
 
-/// Cross-origin access to the tus endpoint, as tusd allows it: the tus
-/// request headers in, the tus response headers out.
-pub fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
-    use tower_http::cors::{AllowOrigin, CorsLayer};
-    let allow = if origins.iter().any(|o| o == "*") {
-        AllowOrigin::any()
-    } else {
-        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
-    };
-    fn names(list: &'static [&'static str]) -> impl Iterator<Item = HeaderName> {
-        list.iter().map(|n| HeaderName::from_static(n))
+/// Which web origins may use the tus endpoint from the browser.
+#[derive(Clone, Debug)]
+pub struct Cors {
+    any: bool,
+    origins: Vec<HeaderValue>,
+}
+
+impl Cors {
+    pub fn new(origins: &[String]) -> Self {
+        Self {
+            any: origins.iter().any(|o| o == "*"),
+            origins: origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
+                .collect(),
+        }
     }
-    CorsLayer::new()
-        .allow_origin(allow)
-        .allow_methods([
-            Method::POST,
-            Method::HEAD,
-            Method::PATCH,
-            Method::DELETE,
-            Method::GET,
-            Method::OPTIONS,
-        ])
-        .allow_headers(
-            names(&[
-                "authorization",
-                "content-type",
-                "tus-resumable",
-                "upload-checksum",
-                "upload-concat",
-                "upload-defer-length",
-                "upload-length",
-                "upload-metadata",
-                "upload-offset",
-                "x-http-method-override",
-                "x-requested-with",
-            ])
-            .collect::<Vec<_>>(),
-        )
-        .expose_headers(
-            names(&[
-                "location",
-                "tus-checksum-algorithm",
-                "tus-extension",
-                "tus-max-size",
-                "tus-resumable",
-                "tus-version",
-                "upload-concat",
-                "upload-expires",
-                "upload-length",
-                "upload-metadata",
-                "upload-offset",
-            ])
-            .chain([SHARE_URL, MANAGE_TOKEN, FILE_ID])
-            .collect::<Vec<_>>(),
-        )
-        .max_age(std::time::Duration::from_secs(86400))
+
+    fn allow(&self, origin: &HeaderValue) -> Option<HeaderValue> {
+        if self.any {
+            Some(HeaderValue::from_static("*"))
+        } else {
+            self.origins.contains(origin).then(|| origin.clone())
+        }
+    }
+}
+
+const CORS_METHODS: &str = "POST, HEAD, PATCH, DELETE, GET, OPTIONS";
+const CORS_REQUEST_HEADERS: &str = "Authorization, Content-Type, Tus-Resumable, Upload-Checksum, \
+    Upload-Concat, Upload-Defer-Length, Upload-Length, Upload-Metadata, Upload-Offset, \
+    X-HTTP-Method-Override, X-Requested-With";
+const CORS_EXPOSED: &str = "Location, Tus-Checksum-Algorithm, Tus-Extension, Tus-Max-Size, \
+    Tus-Resumable, Tus-Version, Upload-Concat, Upload-Expires, Upload-Length, Upload-Metadata, \
+    Upload-Offset, Carrel-Share-Url, Carrel-Manage-Token, Carrel-File-Id";
+
+/// Cross-origin access to the tus endpoint, as tusd allows it. A preflight
+/// (`OPTIONS` with `Access-Control-Request-Method`) is answered here; a plain
+/// `OPTIONS` is tus's discovery and goes to its handler, like every other
+/// request, whose response then says which origin may read it and which
+/// headers. (tower-http's CORS layer takes every `OPTIONS` as a preflight,
+/// which would hide tus discovery.)
+pub async fn cors(
+    State(c): State<Arc<Cors>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let allow = req.headers().get(header::ORIGIN).and_then(|o| c.allow(o));
+    let preflight = req.method() == Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let mut res = if preflight {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        next.run(req).await
+    };
+    let h = res.headers_mut();
+    if !c.any {
+        h.append(header::VARY, HeaderValue::from_static("origin"));
+    }
+    let Some(allow) = allow else {
+        return res;
+    };
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow);
+    if preflight {
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static(CORS_METHODS),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static(CORS_REQUEST_HEADERS),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("86400"),
+        );
+    } else {
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static(CORS_EXPOSED),
+        );
+    }
+    res
 }
 
 const TUS_RESUMABLE: HeaderName = HeaderName::from_static("tus-resumable");
