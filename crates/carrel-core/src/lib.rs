@@ -12,6 +12,8 @@
 //! - [`time`]: unix timestamps and human durations (`7d`, `12h`).
 //! - [`ident`]: book and article identifiers (ISBN, DOI, ISSN, arXiv),
 //!   normalized so that every spelling of one is one value (for the library).
+//! - [`text`]: folding of titles and names (case, accents, punctuation),
+//!   sort names and the key that groups editions into works.
 
 pub mod error;
 pub mod ident;
@@ -19,6 +21,7 @@ pub mod ids;
 pub mod media;
 pub mod name;
 pub mod share;
+pub mod text;
 pub mod time;
 pub mod tus;
 
