@@ -391,7 +391,7 @@ async fn write_response(
 /// thread, and every connection on it, while the disk reads) is read on the
 /// blocking pool instead and written from memory; by then the kernel's
 /// read-ahead usually has the next pieces cached for `sendfile` again.
-async fn send_file(stream: &TcpStream, range: &FileRange) -> io::Result<()> {
+async fn send_file(stream: &mut TcpStream, range: &FileRange) -> io::Result<()> {
     let mut offset = range.offset;
     let end = range.offset + range.len;
     let mut _streaming = None;
@@ -412,7 +412,7 @@ async fn send_file(stream: &TcpStream, range: &FileRange) -> io::Result<()> {
             if buf.is_empty() {
                 return Err(shorter());
             }
-            write_all_to(stream, &buf).await?;
+            stream.write_all(&buf).await?;
             offset += buf.len() as u64;
             continue;
         }
@@ -455,21 +455,6 @@ fn in_page_cache(file: &std::fs::File, offset: u64, count: usize) -> bool {
             Ok(_) | Err(_) => true,
         }
     })
-}
-
-/// `write_all` through a shared reference (the socket is borrowed by the
-/// `sendfile` loop too).
-async fn write_all_to(stream: &TcpStream, mut buf: &[u8]) -> io::Result<()> {
-    while !buf.is_empty() {
-        stream.writable().await?;
-        match stream.try_write(buf) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => buf = &buf[n..],
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 /// Appends the current time as an HTTP date, formatted once per second.

@@ -296,6 +296,16 @@ pub struct FileRange {
     pub len: u64,
 }
 
+impl FileRange {
+    async fn new(f: tokio::fs::File, r: &RangeInclusive<u64>) -> Self {
+        Self {
+            file: Arc::new(f.into_std().await),
+            offset: *r.start(),
+            len: r.end() - r.start() + 1,
+        }
+    }
+}
+
 async fn set_body(
     res: &mut Response,
     store: Arc<dyn BlobStore>,
@@ -309,11 +319,7 @@ async fn set_body(
     match source {
         BlobSource::Memory(b) => *res.body_mut() = Body::from(b),
         BlobSource::LocalFile(f) => {
-            let range = FileRange {
-                file: Arc::new(f.into_std().await),
-                offset: *r.start(),
-                len: r.end() - r.start() + 1,
-            };
+            let range = FileRange::new(f, &r).await;
             *res.body_mut() = Body::from_stream(file_stream(range.clone()));
             res.extensions_mut().insert(range);
         }
@@ -424,11 +430,7 @@ pub async fn source_stream(
     match source {
         BlobSource::Stream(s) => Ok(s),
         BlobSource::Memory(b) => Ok(stream::once(async move { Ok(b) }).boxed()),
-        BlobSource::LocalFile(f) => Ok(file_stream(FileRange {
-            file: Arc::new(f.into_std().await),
-            offset: *r.start(),
-            len: r.end() - r.start() + 1,
-        })),
+        BlobSource::LocalFile(f) => Ok(file_stream(FileRange::new(f, &r).await)),
     }
 }
 
