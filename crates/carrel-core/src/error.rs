@@ -20,6 +20,8 @@ pub enum CoreError {
     UnsupportedChecksum(String),
     #[error("invalid identifier: {0}")]
     InvalidIdentifier(&'static str),
+    #[error("invalid catalog record: {0}")]
+    InvalidCatalog(String),
 }
 
 impl CoreError {
@@ -34,6 +36,7 @@ impl CoreError {
             CoreError::InvalidChecksum(_) => "invalid_checksum",
             CoreError::UnsupportedChecksum(_) => "unsupported_checksum_algorithm",
             CoreError::InvalidIdentifier(_) => "invalid_identifier",
+            CoreError::InvalidCatalog(_) => "invalid_catalog_record",
         }
     }
 }

@@ -14,7 +14,10 @@
 //!   normalized so that every spelling of one is one value (for the library).
 //! - [`text`]: folding of titles and names (case, accents, punctuation),
 //!   sort names and the key that groups editions into works.
+//! - [`catalog`]: the library's records (work, edition, identifiers,
+//!   language tags, source keys) as they arrive from files and dumps.
 
+pub mod catalog;
 pub mod error;
 pub mod ident;
 pub mod ids;

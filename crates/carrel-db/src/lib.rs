@@ -10,6 +10,7 @@
 //! This crate does database IO only; it knows nothing of HTTP or blob bytes.
 
 mod backend;
+pub mod catalog;
 pub mod model;
 pub mod postgres;
 pub mod sqlite;
@@ -20,6 +21,7 @@ use carrel_core::ids::{BlobHash, FileId, FolderId, ShareId, UploadId};
 use carrel_core::share::ShareRules;
 use carrel_core::time::Timestamp;
 
+pub use catalog::CatalogRepo;
 pub use model::*;
 
 /// Errors of the metadata store.
@@ -31,6 +33,8 @@ pub enum DbError {
     Corrupt(String),
     #[error("a record with this id already exists")]
     Conflict,
+    #[error("no such record")]
+    NotFound,
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
@@ -43,6 +47,7 @@ impl DbError {
             DbError::UnsupportedUrl(_) => "unsupported_database_url",
             DbError::Corrupt(_) => "database_corrupt",
             DbError::Conflict => "conflict",
+            DbError::NotFound => "not_found",
             DbError::Sqlx(_) | DbError::Migrate(_) => "database_error",
         }
     }
@@ -133,7 +138,9 @@ pub trait JobRepo {
 }
 
 /// The whole metadata store.
-pub trait Database: UploadRepo + FileRepo + ShareRepo + JobRepo + Send + Sync + 'static {
+pub trait Database:
+    UploadRepo + FileRepo + ShareRepo + JobRepo + CatalogRepo + Send + Sync + 'static
+{
     fn backend(&self) -> Backend;
 }
 

@@ -28,3 +28,26 @@ impl SqliteDatabase {
 }
 
 crate::backend::impl_database!(SqliteDatabase, sqlx::Sqlite, Backend::Sqlite);
+
+/// Ids for `n` new rows of `table`. The caller's transaction began with
+/// `BEGIN IMMEDIATE`, so it holds the write lock and no other writer can take
+/// the same ids.
+async fn alloc_ids(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    table: &str,
+    n: usize,
+) -> crate::Result<Vec<i64>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    // AUTOINCREMENT's counter too, so ids of deleted rows are never reused.
+    let max: i64 = sqlx::query_scalar(&format!(
+        "SELECT MAX(COALESCE((SELECT MAX(id) FROM {table}), 0), \
+         COALESCE((SELECT seq FROM sqlite_sequence WHERE name = '{table}'), 0))"
+    ))
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok((max + 1..=max + n as i64).collect())
+}
+
+crate::catalog::impl_catalog!(super::SqliteDatabase, sqlx::Sqlite, "BEGIN IMMEDIATE");

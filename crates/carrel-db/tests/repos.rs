@@ -2,8 +2,6 @@
 //! directory and PostgreSQL in a fresh database (skipped with a visible
 //! message only when no server answers and CARREL_REQUIRE_POSTGRES is unset).
 
-use std::sync::Arc;
-
 use carrel_core::ids::{BlobHash, FileId, FolderId, Secret, ShareId, UploadId};
 use carrel_core::media::MediaType;
 use carrel_core::name::FileName;
@@ -11,39 +9,8 @@ use carrel_core::share::ShareRules;
 use carrel_core::time::Timestamp;
 use carrel_db::*;
 
-const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-async fn backends() -> Vec<(Arc<dyn Database>, Option<tempfile::TempDir>)> {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("carrel.db").display());
-    let mut out: Vec<(Arc<dyn Database>, Option<tempfile::TempDir>)> =
-        vec![(connect(&url).await.unwrap(), Some(dir))];
-    let admin = std::env::var("CARREL_TEST_POSTGRES").unwrap_or_else(|_| PG_ADMIN.into());
-    match sqlx::PgPool::connect(&admin).await {
-        Ok(pool) => {
-            let name = format!(
-                "carrel_db_test_{}",
-                UploadId::generate()
-                    .as_str()
-                    .to_lowercase()
-                    .replace(['-', '_'], "")
-            );
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&pool)
-                .await
-                .unwrap();
-            let (base, _) = admin.rsplit_once('/').unwrap();
-            out.push((connect(&format!("{base}/{name}")).await.unwrap(), None));
-        }
-        Err(e) if std::env::var_os("CARREL_REQUIRE_POSTGRES").is_none() => {
-            eprintln!("SKIPPING the PostgreSQL backend: no server at {admin}: {e}");
-        }
-        Err(e) => {
-            panic!("PostgreSQL is required (CARREL_REQUIRE_POSTGRES) but {admin} failed: {e}")
-        }
-    }
-    out
-}
+mod common;
+use common::backends;
 
 fn new_upload(kind: UploadKind, share: Option<PlannedShare>) -> NewUpload {
     NewUpload {

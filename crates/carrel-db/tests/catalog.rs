@@ -1,0 +1,251 @@
+//! The catalog contract on both backends: dedup by source, identifier and
+//! article match key; grouping into works; idempotent re-import; merge and
+//! split; files, covers, scan state and checkpoints.
+
+use carrel_core::catalog::{Author, EditionId, EditionRecord, Kind, Lang, SourceKey};
+use carrel_core::ident::{Doi, Isbn};
+use carrel_core::time::Timestamp;
+use carrel_db::catalog::*;
+use carrel_db::*;
+
+mod common;
+use common::backends;
+
+fn rec(source: &str, title: &str, author: &str) -> EditionRecord {
+    let (scheme, key) = source.split_once(':').unwrap();
+    EditionRecord {
+        source: Some(SourceKey::new(scheme, key).unwrap()),
+        title: title.into(),
+        authors: vec![Author::parse(author).unwrap()],
+        ..Default::default()
+    }
+    .validated()
+    .unwrap()
+}
+
+#[tokio::test]
+async fn catalog_dedup_and_works_on_every_backend() {
+    for (db, _dir) in backends().await {
+        let now = Timestamp(1000);
+        let isbn = EditionId::isbn(&Isbn::parse("0-306-40615-2").unwrap());
+        let mut a = rec("gutenberg:1", "Les Misérables", "Hugo, Victor");
+        a.language = Some(Lang::parse("fr").unwrap());
+        a.identifiers = vec![EditionId::Gutenberg(1)];
+        // Same work (title folds alike, same author), another edition.
+        let mut b = rec("csv:b", "les miserables", "Victor Hugo");
+        b.identifiers = vec![isbn.clone()];
+        b.year = Some(1862);
+        // Same ISBN as b, other source: the same edition as b.
+        let mut c = rec("csv:c", "Les Miserables (Penguin)", "Victor Hugo");
+        c.identifiers = vec![EditionId::isbn(&Isbn::parse("9780306406157").unwrap())];
+        c.publisher = Some("Penguin".into());
+        // Another work.
+        let d = rec("csv:d", "Notre-Dame de Paris", "Victor Hugo");
+        let out = db
+            .upsert_editions(&[a.clone(), b, c, d], now)
+            .await
+            .unwrap();
+        assert_eq!(out.len(), 4);
+        assert!(out[0].created && out[1].created && !out[2].created && out[3].created);
+        assert_eq!(
+            out[1].edition_id, out[2].edition_id,
+            "same ISBN, same edition"
+        );
+        assert_eq!(out[0].work_id, out[1].work_id, "same work key, same work");
+        assert_ne!(out[0].edition_id, out[1].edition_id);
+        assert_ne!(out[3].work_id, out[0].work_id);
+        assert_eq!(db.count_editions().await.unwrap(), 3);
+
+        let e = db.edition(out[1].edition_id).await.unwrap().unwrap();
+        assert_eq!(
+            e.record.publisher.as_deref(),
+            Some("Penguin"),
+            "later source filled the field"
+        );
+        assert_eq!(
+            e.record.year,
+            Some(1862),
+            "kept what the later source lacked"
+        );
+        assert_eq!(e.record.identifiers, vec![isbn.clone()]);
+        assert_eq!(
+            db.editions_by_identifier(&isbn).await.unwrap(),
+            vec![out[1].edition_id]
+        );
+        let src = SourceKey::new("csv", "c").unwrap();
+        assert_eq!(
+            db.edition_of_source(&src).await.unwrap(),
+            Some(out[1].edition_id)
+        );
+
+        // Re-import: updates, never duplicates.
+        let mut a2 = a.clone();
+        a2.description = Some("Roman".into());
+        let again = db.upsert_editions(&[a2.clone(), a2], now).await.unwrap();
+        assert_eq!(again[0].edition_id, out[0].edition_id);
+        assert!(!again[0].created && !again[1].created);
+        assert_eq!(db.count_editions().await.unwrap(), 3);
+        let e = db.edition(out[0].edition_id).await.unwrap().unwrap();
+        assert_eq!(e.record.description.as_deref(), Some("Roman"));
+        assert_eq!(e.record.language.as_ref().map(|l| l.as_str()), Some("fr"));
+        assert_eq!(e.record.authors[0].sort, "Hugo, Victor");
+
+        // Works: both editions listed, order kept by `editions`.
+        let w = db.work(out[0].work_id).await.unwrap().unwrap();
+        assert_eq!(w.work_key, "miserables|hugo");
+        assert_eq!(db.work_editions(w.id).await.unwrap().len(), 2);
+        let ids = [out[3].edition_id, out[0].edition_id, 999_999];
+        let got: Vec<i64> = db
+            .editions(&ids)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(got, vec![out[3].edition_id, out[0].edition_id]);
+
+        // Split and merge.
+        let new_work = db.split_edition(out[0].edition_id, now).await.unwrap();
+        assert_ne!(new_work, out[0].work_id);
+        assert_eq!(
+            db.edition(out[0].edition_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .work_id,
+            new_work
+        );
+        // A later import of a same-key record does not fold back into the split work.
+        let moved = db.merge_works(out[0].work_id, new_work, now).await.unwrap();
+        assert_eq!(moved, vec![out[0].edition_id]);
+        assert!(db.work(new_work).await.unwrap().is_none());
+        assert!(matches!(
+            db.merge_works(out[0].work_id, 424242, now).await,
+            Err(DbError::NotFound)
+        ));
+        assert!(matches!(
+            db.split_edition(424242, now).await,
+            Err(DbError::NotFound)
+        ));
+
+        // Paging for the index.
+        let first = db.editions_after(0, 2).await.unwrap();
+        assert_eq!(first.len(), 2);
+        let rest = db.editions_after(first[1].id, 10).await.unwrap();
+        assert_eq!(rest.len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn articles_dedup_by_doi_and_by_title_author_year_on_every_backend() {
+    for (db, _dir) in backends().await {
+        let now = Timestamp(1);
+        let art = |src: &str, title: &str, year: Option<i32>, doi: Option<&str>| {
+            let mut r = rec(src, title, "Zhai, Q. J.");
+            r.kind = Kind::Article;
+            r.year = year;
+            r.identifiers = doi
+                .map(|d| EditionId::doi(&Doi::parse(d).unwrap()))
+                .into_iter()
+                .collect();
+            r
+        };
+        let out = db
+            .upsert_editions(
+                &[
+                    art("x:1", "Efficacy of batroxobin", Some(2010), None),
+                    art("x:2", "Efficacy of Batroxobin.", Some(2010), None),
+                    art("x:3", "Efficacy of batroxobin", Some(2011), None),
+                    art("x:4", "Other", None, Some("https://doi.org/10.1000/ABC")),
+                    art("x:5", "Other title", None, Some("doi:10.1000/abc")),
+                ],
+                now,
+            )
+            .await
+            .unwrap();
+        assert_eq!(out[0].edition_id, out[1].edition_id);
+        assert_ne!(
+            out[0].edition_id, out[2].edition_id,
+            "another year, another edition"
+        );
+        assert_eq!(out[3].edition_id, out[4].edition_id, "same DOI");
+        // Across batches too.
+        let later = db
+            .upsert_editions(
+                &[art("x:6", "EFFICACY OF BATROXOBIN", Some(2010), None)],
+                now,
+            )
+            .await
+            .unwrap();
+        assert_eq!(later[0].edition_id, out[0].edition_id);
+    }
+}
+
+#[tokio::test]
+async fn catalog_state_tables_on_every_backend() {
+    for (db, _dir) in backends().await {
+        let now = Timestamp(5);
+        let out = db
+            .upsert_editions(&[rec("t:1", "T", "A")], now)
+            .await
+            .unwrap();
+        let e = out[0].edition_id;
+        assert_eq!(db.cover(e, false).await.unwrap(), None);
+        db.set_cover(e, b"small", b"large", now).await.unwrap();
+        db.set_cover(e, b"small2", b"large2", now).await.unwrap();
+        assert_eq!(
+            db.cover(e, false).await.unwrap().as_deref(),
+            Some(&b"small2"[..])
+        );
+        assert_eq!(
+            db.cover(e, true).await.unwrap().as_deref(),
+            Some(&b"large2"[..])
+        );
+
+        assert_eq!(db.checkpoint("import:x").await.unwrap(), None);
+        db.set_checkpoint("import:x", 10, now).await.unwrap();
+        db.set_checkpoint("import:x", 20, now).await.unwrap();
+        assert_eq!(db.checkpoint("import:x").await.unwrap(), Some(20));
+
+        let s = Scanned {
+            path: "/books/a.epub".into(),
+            size: 10,
+            mtime: 20,
+            blob_hash: "h".into(),
+            scanned_at: now,
+        };
+        db.set_scanned(&s).await.unwrap();
+        assert_eq!(db.scanned("/books/a.epub").await.unwrap(), Some(s));
+        assert_eq!(db.scanned("/books/b.epub").await.unwrap(), None);
+    }
+}
+
+#[tokio::test]
+async fn large_batches_on_every_backend() {
+    for (db, _dir) in backends().await {
+        let recs: Vec<EditionRecord> = (0..MAX_BATCH)
+            .map(|i| {
+                let mut r = rec(
+                    &format!("bulk:{i}"),
+                    &format!("Title {}", i % 700),
+                    "Some Author",
+                );
+                r.identifiers = vec![EditionId::Gutenberg(i as u32)];
+                r
+            })
+            .collect();
+        let out = db.upsert_editions(&recs, Timestamp(1)).await.unwrap();
+        assert!(out.iter().all(|u| u.created));
+        assert_eq!(db.count_editions().await.unwrap(), MAX_BATCH as i64);
+        let works: std::collections::HashSet<i64> = out.iter().map(|u| u.work_id).collect();
+        assert_eq!(works.len(), 700);
+        let again = db.upsert_editions(&recs, Timestamp(2)).await.unwrap();
+        assert!(
+            again
+                .iter()
+                .zip(&out)
+                .all(|(a, b)| a.edition_id == b.edition_id && !a.created)
+        );
+        assert_eq!(db.count_editions().await.unwrap(), MAX_BATCH as i64);
+    }
+}
