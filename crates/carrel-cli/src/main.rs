@@ -5,6 +5,7 @@
 //! as a client; it holds no domain logic of its own.
 
 mod download;
+mod library;
 mod upload;
 
 use std::io::Write;
@@ -25,7 +26,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
     about = "Self-hosted file sharing, streaming and library.",
     long_about = "carrel hosts files of any size behind share links.\n\n\
     Start a server with `carrel serve` (SQLite and local disk in ./carrel-data, no configuration),\n\
-    then upload with `carrel upload FILE…` and fetch with `carrel download URL`."
+    then upload with `carrel upload FILE…` and fetch with `carrel download URL`.\n\n\
+    The library: `carrel import DUMP…` loads catalog records (stop the server first), and the\n\
+    server's /library page searches them."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -53,6 +56,11 @@ enum Command {
     Upload(upload::Args),
     /// Download a share link (resumes a partial file).
     Download(download::Args),
+    /// Import catalog records from dumps (Gutenberg, goodbooks, Crossref, OpenAlex, Open Library, OAI-PMH, CSV).
+    Import(library::ImportArgs),
+    /// Manage the library's search index.
+    #[command(subcommand)]
+    Index(library::IndexCommand),
 }
 
 /// The progress bar of uploads and downloads: name, bar, bytes, speed, ETA.
@@ -94,6 +102,8 @@ fn main() -> std::process::ExitCode {
             } => serve(listen, data, database, config).await,
             Command::Upload(a) => upload::run(a).await,
             Command::Download(a) => download::run(a).await,
+            Command::Import(a) => library::import(a).await,
+            Command::Index(c) => library::index(c).await,
         }
     });
     match result {

@@ -117,6 +117,13 @@ pub trait CatalogRepo {
     async fn checkpoint(&self, name: &str) -> Result<Option<i64>>;
     async fn set_checkpoint(&self, name: &str, position: i64, now: Timestamp) -> Result<()>;
     async fn count_editions(&self) -> Result<i64>;
+    /// Stores records that dumps refer to by key: `(key, name, data JSON)`.
+    async fn put_authority(&self, entries: &[(String, String, String)]) -> Result<()>;
+    /// The entries with these keys that exist: key → (name, data).
+    async fn authority(
+        &self,
+        keys: &[String],
+    ) -> Result<std::collections::HashMap<String, (String, String)>>;
 }
 
 /// The dedup key of an article without identifiers: its work key and year.
@@ -822,6 +829,36 @@ macro_rules! impl_catalog {
                     .execute(&self.pool)
                     .await?;
                     Ok(())
+                }
+
+                async fn put_authority(&self, entries: &[(String, String, String)]) -> Result<()> {
+                    let mut tx = self.pool.begin_with($begin_write).await?;
+                    for chunk in entries.chunks(1000) {
+                        let mut q = QueryBuilder::<$db>::new("INSERT INTO lib_authority (key, name, data) ");
+                        q.push_values(chunk, |mut b, (k, n, d)| {
+                            b.push_bind(k.as_str()).push_bind(n.as_str()).push_bind(d.as_str());
+                        });
+                        q.push(" ON CONFLICT (key) DO UPDATE SET name = excluded.name, data = excluded.data");
+                        q.build().execute(&mut *tx).await?;
+                    }
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn authority(&self, keys: &[String]) -> Result<HashMap<String, (String, String)>> {
+                    let mut out = HashMap::new();
+                    for chunk in keys.chunks(500) {
+                        let mut q = QueryBuilder::<$db>::new("SELECT key, name, data FROM lib_authority WHERE key IN (");
+                        let mut s = q.separated(", ");
+                        for k in chunk {
+                            s.push_bind(k.as_str());
+                        }
+                        q.push(")");
+                        for r in q.build().fetch_all(&self.pool).await? {
+                            out.insert(r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?));
+                        }
+                    }
+                    Ok(out)
                 }
 
                 async fn count_editions(&self) -> Result<i64> {

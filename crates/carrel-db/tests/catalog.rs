@@ -217,6 +217,20 @@ async fn catalog_state_tables_on_every_backend() {
         db.set_scanned(&s).await.unwrap();
         assert_eq!(db.scanned("/books/a.epub").await.unwrap(), Some(s));
         assert_eq!(db.scanned("/books/b.epub").await.unwrap(), None);
+
+        let entry = |k: &str, n: &str| (k.to_owned(), n.to_owned(), "{}".to_owned());
+        db.put_authority(&[entry("/authors/OL1A", "Old"), entry("/works/OL2W", "W")])
+            .await
+            .unwrap();
+        db.put_authority(&[entry("/authors/OL1A", "Mark Twain")])
+            .await
+            .unwrap();
+        let got = db
+            .authority(&["/authors/OL1A".into(), "/authors/none".into()])
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got["/authors/OL1A"].0, "Mark Twain");
     }
 }
 

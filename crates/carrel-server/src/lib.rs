@@ -34,7 +34,55 @@ pub struct Server {
     router: Router,
     metrics: Arc<metrics::Metrics>,
     hosting: Arc<Hosting>,
+    library: Arc<carrel_library::Library>,
     settings: Settings,
+}
+
+/// Opens the library: its catalog in `db` and its search index in the data
+/// directory. An index of another schema version is recreated and rebuilt
+/// from the database (the database is the truth).
+pub async fn open_library(
+    settings: &Settings,
+    db: Arc<dyn carrel_db::Database>,
+) -> anyhow::Result<Arc<carrel_library::Library>> {
+    let dir = settings.index_dir();
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create the index directory {}", dir.display()))?;
+    let opts = carrel_search::IndexOptions::default();
+    let (index, stale) = match carrel_search::SearchIndex::open(&dir, opts) {
+        Ok(i) => (i, false),
+        Err(carrel_search::SearchError::SchemaChanged { .. }) => {
+            tracing::warn!(dir = %dir.display(), "the search index is of another version: rebuilding it");
+            (carrel_search::SearchIndex::recreate(&dir, opts)?, true)
+        }
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(format!(
+                "cannot open the search index in {} (is another carrel using this data directory?)",
+                dir.display()
+            )));
+        }
+    };
+    let lib = carrel_library::Library::new(db, index);
+    let empty_index = lib.index().num_docs() == 0 && lib.db().count_editions().await? > 0;
+    if stale || empty_index {
+        let n = lib.rebuild_index(&|_, _| {}).await?;
+        tracing::info!(editions = n, "search index rebuilt from the database");
+    }
+    Ok(lib)
+}
+
+/// Opens the database a settings file names (for CLI commands).
+pub async fn open_database(settings: &Settings) -> anyhow::Result<Arc<dyn carrel_db::Database>> {
+    std::fs::create_dir_all(&settings.data).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            settings.data.display()
+        )
+    })?;
+    let url = settings.database_url();
+    carrel_db::connect(&url)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact(&url)))
 }
 
 impl Server {
@@ -54,9 +102,13 @@ impl Server {
             format!("cannot open the blob store in {}", settings.data.display())
         })?;
         let store = carrel_blob::MemoryCached::new(store, settings.memory_cache_bytes, 64 << 10);
+        let library = open_library(&settings, db.clone()).await?;
         let hosting = Hosting::new(db, Arc::new(store), settings.hosting.clone());
         let metrics = metrics::Metrics::new(hosting.clone());
-        let router = hosting.router().merge(ops_routes(metrics.clone()));
+        let router = hosting
+            .router()
+            .merge(carrel_library::web::routes(library.clone()))
+            .merge(ops_routes(metrics.clone()));
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -65,6 +117,7 @@ impl Server {
             router,
             metrics,
             hosting,
+            library,
             settings,
         })
     }
@@ -81,6 +134,8 @@ impl Server {
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let housekeeping = tokio::spawn(self.hosting.clone().run_housekeeping(stop_rx));
+        // Changes reach search within a second: the index commits every 500 ms while they arrive.
+        let committer = tokio::spawn(self.library.clone().commit_loop(Duration::from_millis(500)));
         let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
         builder
             .http1()
@@ -141,6 +196,10 @@ impl Server {
         }
         let _ = stop_tx.send(true);
         let _ = housekeeping.await;
+        committer.abort();
+        if let Err(e) = self.library.commit().await {
+            tracing::warn!(error = %e, "final search index commit failed");
+        }
         tracing::info!("stopped");
         Ok(())
     }

@@ -84,6 +84,11 @@ impl Settings {
         f.merge(env).extract().map_err(Box::new)
     }
 
+    /// The library's search index: `library-index` in the data directory.
+    pub fn index_dir(&self) -> PathBuf {
+        self.data.join("library-index")
+    }
+
     pub fn database_url(&self) -> String {
         self.database
             .clone()

@@ -89,3 +89,11 @@ CREATE TABLE lib_checkpoints (
     position    BIGINT NOT NULL,
     updated_at  BIGINT NOT NULL
 );
+
+-- Records that dumps refer to by key (Open Library authors and works), kept
+-- so editions imported later can name their authors and subjects.
+CREATE TABLE lib_authority (
+    key         TEXT PRIMARY KEY,         -- e.g. /authors/OL23919A, /works/OL45804W
+    name        TEXT NOT NULL,            -- an author's name, a work's title
+    data        TEXT NOT NULL             -- JSON: what else the record says
+);

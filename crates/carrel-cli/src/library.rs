@@ -1,0 +1,211 @@
+//! `carrel import` and `carrel index rebuild`: library work on a data
+//! directory, run beside a stopped server (the search index admits one
+//! writer; a running server holds it).
+
+use std::path::PathBuf;
+
+use carrel_core::catalog::Kind;
+use carrel_library::import::Format;
+use carrel_library::import::csv::Mapping;
+
+/// Where the data lives (the same options as `carrel serve`).
+#[derive(clap::Args)]
+pub struct DataArgs {
+    /// Data directory. [default: ./carrel-data]
+    #[arg(long, env = "CARREL_DATA")]
+    data: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB. [default: SQLite in the data directory]
+    #[arg(long, env = "CARREL_DATABASE")]
+    database: Option<String>,
+    /// TOML settings file.
+    #[arg(long, env = "CARREL_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+impl DataArgs {
+    fn settings(&self) -> anyhow::Result<carrel_server::Settings> {
+        let mut s = carrel_server::Settings::load(self.config.as_deref())
+            .map_err(|e| anyhow::anyhow!("settings: {e}"))?;
+        if let Some(d) = &self.data {
+            s.data = d.clone();
+        }
+        if self.database.is_some() {
+            s.database = self.database.clone();
+        }
+        Ok(s)
+    }
+}
+
+#[derive(clap::Args)]
+#[command(after_help = "Examples:\n  \
+    carrel import gutenberg_metadata.csv.gz            (format detected; aliases and subjects read from beside it)\n  \
+    carrel import --format jsonl crossref-works.jsonl.gz\n  \
+    carrel import ol_dump_authors.txt.gz ol_dump_works.txt.gz ol_dump_editions.txt.gz\n  \
+    carrel import --format csv --kind article --map id=ID --map title=title --map authors=author \\\n    \
+    --authors-sep ' and ' --map year=year --map doi=doi --map journal=journal records.csv\n\n\
+    Re-running an import updates the editions it made and never duplicates them. An interrupted\n\
+    import resumes where it stopped (--restart starts over). Bad records are reported with their\n\
+    line number and skipped.")]
+pub struct ImportArgs {
+    /// Dump files (.gz read directly), imported in order.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// csv, gutenberg, goodbooks, jsonl (Crossref, OpenAlex), openlibrary or oai. [default: detected]
+    #[arg(long)]
+    format: Option<String>,
+    /// For --format csv: FIELD=COLUMN (fields: id, scheme, title, subtitle, authors, year, language,
+    /// publisher, journal, description, subjects, series, series_index, isbn, doi, issn). Repeatable.
+    #[arg(long = "map", value_name = "FIELD=COLUMN")]
+    map: Vec<String>,
+    /// For --format csv: book, article or comic.
+    #[arg(long, default_value = "book")]
+    kind: String,
+    /// For --format csv: what separates authors in one cell.
+    #[arg(long, value_name = "SEP")]
+    authors_sep: Option<String>,
+    /// Ignore the checkpoint of an interrupted import and start over.
+    #[arg(long)]
+    restart: bool,
+    /// Print each bad record (line and reason) as it is met.
+    #[arg(long, short)]
+    verbose: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+pub async fn import(a: ImportArgs) -> anyhow::Result<()> {
+    let settings = a.data.settings()?;
+    let db = carrel_server::open_database(&settings).await?;
+    let lib = carrel_server::open_library(&settings, db).await?;
+    let kind = Kind::parse(&a.kind)
+        .map_err(|_| anyhow::anyhow!("--kind {:?}: use book, article or comic", a.kind))?;
+    for path in &a.paths {
+        let format = match &a.format {
+            Some(f) => Format::parse(f)?,
+            None => Format::detect(path)?,
+        };
+        let mapping = if format == Format::Csv {
+            Some(Mapping::parse(&a.map, kind, a.authors_sep.as_deref())?)
+        } else {
+            None
+        };
+        let total = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{prefix:20!} {bar:28.cyan/blue} {bytes:>9}/{total_bytes:9} {msg} ETA {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+        let started = std::time::Instant::now();
+        let verbose = a.verbose;
+        let report = carrel_library::run_import(
+            &lib,
+            carrel_library::ImportOptions {
+                path: path.clone(),
+                format,
+                mapping,
+                restart: a.restart,
+            },
+            &|p| {
+                bar.set_position(p.bytes_read);
+                let secs = started.elapsed().as_secs_f64().max(0.001);
+                bar.set_message(format!(
+                    "{} records, {:.0}/s, {} bad",
+                    p.records,
+                    p.records as f64 / secs,
+                    p.bad
+                ));
+            },
+            &|line, why| {
+                if verbose {
+                    bar.suspend(|| eprintln!("{}:{line}: {why}", path.display()));
+                }
+            },
+        )
+        .await?;
+        bar.finish_and_clear();
+        if a.json {
+            println!(
+                "{}",
+                serde_json::to_string(
+                    &serde_json::json!({"path": path, "format": format.name(), "report": report})
+                )?
+            );
+        } else {
+            println!(
+                "{}: {} records ({} new, {} updated), {} bad, in {:.1} s ({:.0} records/s){}",
+                path.display(),
+                report.records,
+                report.created,
+                report.updated,
+                report.bad,
+                report.seconds,
+                report.records as f64 / report.seconds.max(0.001),
+                if report.resumed_after > 0 {
+                    format!("; resumed after item {}", report.resumed_after)
+                } else {
+                    String::new()
+                },
+            );
+            if !verbose {
+                for (line, why) in report.bad_samples.iter().take(5) {
+                    println!("  line {line}: {why}");
+                }
+                if report.bad > 5 {
+                    println!("  … (-v prints every bad record)");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(clap::Subcommand)]
+pub enum IndexCommand {
+    /// Rebuild the search index from the database.
+    Rebuild {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+pub async fn index(c: IndexCommand) -> anyhow::Result<()> {
+    match c {
+        IndexCommand::Rebuild { data } => {
+            let settings = data.settings()?;
+            let db = carrel_server::open_database(&settings).await?;
+            let lib = carrel_server::open_library(&settings, db).await?;
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "rebuilding {bar:30.cyan/blue} {pos}/{len} editions {per_sec} ETA {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            let started = std::time::Instant::now();
+            let n = lib
+                .rebuild_index(&|done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                })
+                .await?;
+            bar.finish_and_clear();
+            println!(
+                "indexed {n} editions in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! The library service: records into the database, then into the index.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use carrel_core::catalog::EditionRecord;
+use carrel_core::time::Timestamp;
+use carrel_db::Database;
+use carrel_db::catalog::{Edition, MAX_BATCH, Upserted};
+use carrel_search::{IndexDoc, Query, Results, SearchIndex};
+
+use crate::LibraryError;
+
+pub struct Library {
+    db: Arc<dyn Database>,
+    index: SearchIndex,
+    dirty: AtomicBool,
+}
+
+/// The index's view of a stored edition.
+pub fn index_doc(e: &Edition) -> IndexDoc {
+    let r = &e.record;
+    IndexDoc {
+        edition_id: e.id,
+        work_id: e.work_id,
+        kind: r.kind,
+        title: r.title.clone(),
+        subtitle: r.subtitle.clone(),
+        authors: r.authors.iter().map(|a| a.name.clone()).collect(),
+        author_aliases: r
+            .author_aliases
+            .iter()
+            .cloned()
+            .chain(r.authors.iter().map(|a| a.sort.clone()))
+            .collect(),
+        series: r.series.clone(),
+        subjects: r.subjects.clone(),
+        publisher: r.publisher.clone(),
+        description: r.description.clone(),
+        language: r.language.as_ref().map(|l| l.as_str().to_owned()),
+        year: r.year,
+        formats: e.formats.clone(),
+        has_file: !e.formats.is_empty(),
+        identifiers: r.identifiers.iter().map(|i| i.to_string()).collect(),
+        added: e.created_at.0,
+    }
+}
+
+impl Library {
+    pub fn new(db: Arc<dyn Database>, index: SearchIndex) -> Arc<Self> {
+        Arc::new(Self {
+            db,
+            index,
+            dirty: AtomicBool::new(false),
+        })
+    }
+
+    pub fn db(&self) -> &Arc<dyn Database> {
+        &self.db
+    }
+
+    pub fn index(&self) -> &SearchIndex {
+        &self.index
+    }
+
+    /// Stores records (any number, in batches) and indexes what changed.
+    pub async fn store(&self, records: &[EditionRecord]) -> Result<Vec<Upserted>, LibraryError> {
+        let mut out = Vec::with_capacity(records.len());
+        for chunk in records.chunks(MAX_BATCH) {
+            let now = Timestamp::now();
+            let ups = self.db.upsert_editions(chunk, now).await?;
+            // New editions are indexed from the record as stored; editions
+            // that existed are read back, as the record was merged into them.
+            let mut docs = Vec::with_capacity(chunk.len());
+            let mut reread = Vec::new();
+            for (r, u) in chunk.iter().zip(&ups) {
+                if u.created {
+                    docs.push(index_doc(&Edition {
+                        id: u.edition_id,
+                        work_id: u.work_id,
+                        record: r.clone(),
+                        formats: Vec::new(),
+                        created_at: now,
+                        updated_at: now,
+                    }));
+                } else {
+                    reread.push(u.edition_id);
+                }
+            }
+            // A record merged into an edition created in this batch: the
+            // stored edition is the merged one, so read it back as well.
+            let created: std::collections::HashSet<i64> = ups
+                .iter()
+                .filter(|u| u.created)
+                .map(|u| u.edition_id)
+                .collect();
+            reread.retain(|id| !created.contains(id));
+            reread.extend(
+                chunk
+                    .iter()
+                    .zip(&ups)
+                    .filter(|(_, u)| !u.created && created.contains(&u.edition_id))
+                    .map(|(_, u)| u.edition_id),
+            );
+            reread.sort_unstable();
+            reread.dedup();
+            docs.retain(|d| !reread.contains(&d.edition_id));
+            for e in self.db.editions(&reread).await? {
+                docs.push(index_doc(&e));
+            }
+            let index = self.index.clone();
+            tokio::task::spawn_blocking(move || index.upsert(docs))
+                .await
+                .map_err(|e| LibraryError::BadRequest(format!("index task: {e}")))??;
+            self.dirty.store(true, Ordering::Release);
+            out.extend(ups);
+        }
+        Ok(out)
+    }
+
+    /// Indexes these editions again from the database (after a file was
+    /// attached, works were merged, …).
+    pub async fn reindex(&self, edition_ids: &[i64]) -> Result<(), LibraryError> {
+        let docs: Vec<IndexDoc> = self
+            .db
+            .editions(edition_ids)
+            .await?
+            .iter()
+            .map(index_doc)
+            .collect();
+        let index = self.index.clone();
+        tokio::task::spawn_blocking(move || index.upsert(docs))
+            .await
+            .map_err(|e| LibraryError::BadRequest(format!("index task: {e}")))??;
+        self.dirty.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Commits the index if anything changed since the last commit.
+    pub async fn commit(&self) -> Result<(), LibraryError> {
+        if self.dirty.swap(false, Ordering::AcqRel) {
+            let index = self.index.clone();
+            if let Err(e) = tokio::task::spawn_blocking(move || index.commit())
+                .await
+                .map_err(|e| LibraryError::BadRequest(format!("index task: {e}")))?
+            {
+                self.dirty.store(true, Ordering::Release);
+                return Err(e.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits the index every `every` while changes arrive (runs forever).
+    pub async fn commit_loop(self: Arc<Self>, every: Duration) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = self.commit().await {
+                tracing::warn!(error = %e, "search index commit failed; retrying");
+            }
+        }
+    }
+
+    /// Rebuilds the index from the database; `progress(done, total)`.
+    pub async fn rebuild_index(
+        &self,
+        progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> Result<u64, LibraryError> {
+        let total = self.db.count_editions().await?.max(0) as u64;
+        let index = self.index.clone();
+        tokio::task::spawn_blocking(move || index.clear())
+            .await
+            .map_err(|e| LibraryError::BadRequest(format!("index task: {e}")))??;
+        let mut after = 0;
+        let mut done = 0u64;
+        loop {
+            let page = self.db.editions_after(after, 5_000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            done += page.len() as u64;
+            let docs: Vec<IndexDoc> = page.iter().map(index_doc).collect();
+            let index = self.index.clone();
+            tokio::task::spawn_blocking(move || index.upsert(docs))
+                .await
+                .map_err(|e| LibraryError::BadRequest(format!("index task: {e}")))??;
+            progress(done, total);
+        }
+        self.dirty.store(true, Ordering::Release);
+        self.commit().await?;
+        Ok(done)
+    }
+
+    /// Searches; a query that is an identifier (ISBN, DOI, arXiv id in any
+    /// form) looks for that identifier instead.
+    pub async fn search(&self, mut q: Query) -> Result<Results, LibraryError> {
+        if q.identifier.is_none()
+            && let Some(id) = carrel_core::ident::Identifier::detect(&q.text)
+        {
+            use carrel_core::catalog::EditionId;
+            use carrel_core::ident::Identifier;
+            let id = match id {
+                Identifier::Isbn(i) => EditionId::isbn(&i),
+                Identifier::Doi(d) => EditionId::doi(&d),
+                Identifier::Issn(i) => EditionId::issn(&i),
+                Identifier::Arxiv(a) => EditionId::arxiv(&a),
+            };
+            q.identifier = Some(id.to_string());
+            q.text.clear();
+        }
+        let index = self.index.clone();
+        Ok(tokio::task::spawn_blocking(move || index.search(&q))
+            .await
+            .map_err(|e| LibraryError::BadRequest(format!("search task: {e}")))??)
+    }
+}

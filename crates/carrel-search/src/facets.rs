@@ -1,0 +1,188 @@
+//! Facet counts over a whole match set, read from fast fields: a collector
+//! counting term ordinals per segment and naming them once at the end.
+
+use std::collections::HashMap;
+
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::columnar::{Column, StrColumn};
+use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
+
+use crate::Facets;
+use crate::schema::kind_from_code;
+
+/// Each facet lists at most this many values.
+pub const MAX_FACET_VALUES: usize = 20;
+
+#[derive(Default)]
+pub(crate) struct Counts {
+    kind: [u64; 3],
+    language: HashMap<String, u64>,
+    format: HashMap<String, u64>,
+    has_file: [u64; 2],
+    decade: HashMap<i32, u64>,
+}
+
+pub(crate) struct FacetCollector;
+
+pub(crate) struct SegmentFacets {
+    kind: Column<u64>,
+    has_file: Column<bool>,
+    year: Column<i64>,
+    language: Option<StrColumn>,
+    format: Option<StrColumn>,
+    kind_counts: [u64; 3],
+    has_file_counts: [u64; 2],
+    language_counts: Vec<u64>,
+    format_counts: Vec<u64>,
+    /// Decades of years 0–2999 by index, others apart.
+    decade_counts: Vec<u64>,
+    other_decades: HashMap<i32, u64>,
+}
+
+impl Collector for FacetCollector {
+    type Fruit = Counts;
+    type Child = SegmentFacets;
+
+    fn for_segment(
+        &self,
+        _segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<SegmentFacets> {
+        let ff = reader.fast_fields();
+        let language = ff.str("language")?;
+        let format = ff.str("format")?;
+        Ok(SegmentFacets {
+            kind: ff.u64("kind")?,
+            has_file: ff.bool("has_file")?,
+            year: ff.i64("year")?,
+            language_counts: vec![0; language.as_ref().map_or(0, |c| c.num_terms())],
+            format_counts: vec![0; format.as_ref().map_or(0, |c| c.num_terms())],
+            language,
+            format,
+            kind_counts: [0; 3],
+            has_file_counts: [0; 2],
+            decade_counts: vec![0; 300],
+            other_decades: HashMap::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Counts>) -> tantivy::Result<Counts> {
+        let mut all = Counts::default();
+        for f in fruits {
+            for i in 0..3 {
+                all.kind[i] += f.kind[i];
+            }
+            for i in 0..2 {
+                all.has_file[i] += f.has_file[i];
+            }
+            for (k, v) in f.language {
+                *all.language.entry(k).or_default() += v;
+            }
+            for (k, v) in f.format {
+                *all.format.entry(k).or_default() += v;
+            }
+            for (k, v) in f.decade {
+                *all.decade.entry(k).or_default() += v;
+            }
+        }
+        Ok(all)
+    }
+}
+
+impl SegmentCollector for SegmentFacets {
+    type Fruit = Counts;
+
+    fn collect(&mut self, doc: DocId, _score: Score) {
+        if let Some(k) = self.kind.first(doc)
+            && let Some(c) = self.kind_counts.get_mut(k as usize)
+        {
+            *c += 1;
+        }
+        if let Some(h) = self.has_file.first(doc) {
+            self.has_file_counts[usize::from(h)] += 1;
+        }
+        if let Some(y) = self.year.first(doc) {
+            match self.decade_counts.get_mut((y / 10) as usize) {
+                Some(n) if y >= 0 => *n += 1,
+                _ => {
+                    *self
+                        .other_decades
+                        .entry((y.div_euclid(10) * 10) as i32)
+                        .or_default() += 1
+                }
+            }
+        }
+        if let Some(lang) = &self.language {
+            for ord in lang.term_ords(doc) {
+                self.language_counts[ord as usize] += 1;
+            }
+        }
+        if let Some(fmt) = &self.format {
+            for ord in fmt.term_ords(doc) {
+                self.format_counts[ord as usize] += 1;
+            }
+        }
+    }
+
+    fn harvest(self) -> Counts {
+        let name = |col: &Option<StrColumn>, counts: Vec<u64>| {
+            let mut out = HashMap::new();
+            let Some(col) = col else { return out };
+            let mut s = String::new();
+            for (ord, n) in counts.into_iter().enumerate() {
+                if n > 0 && col.ord_to_str(ord as u64, &mut s).unwrap_or(false) {
+                    out.insert(s.clone(), n);
+                }
+            }
+            out
+        };
+        Counts {
+            kind: self.kind_counts,
+            has_file: self.has_file_counts,
+            language: name(&self.language, self.language_counts),
+            format: name(&self.format, self.format_counts),
+            decade: self
+                .decade_counts
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(d, n)| (d as i32 * 10, *n))
+                .chain(self.other_decades)
+                .collect(),
+        }
+    }
+}
+
+/// The most frequent values first, ties by value.
+fn top<K: Ord + Clone>(counts: impl IntoIterator<Item = (K, u64)>) -> Vec<(K, u64)> {
+    let mut v: Vec<(K, u64)> = counts.into_iter().filter(|(_, n)| *n > 0).collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v.truncate(MAX_FACET_VALUES);
+    v
+}
+
+impl From<Counts> for Facets {
+    fn from(c: Counts) -> Self {
+        let kind = c
+            .kind
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| Some((kind_from_code(i as u64)?.as_str().to_owned(), *n)));
+        let mut decade: Vec<(i32, u64)> = top(c.decade);
+        decade.sort_by_key(|(d, _)| *d);
+        Facets {
+            kind: top(kind),
+            language: top(c.language),
+            format: top(c.format),
+            has_file: top([
+                ("false".to_owned(), c.has_file[0]),
+                ("true".to_owned(), c.has_file[1]),
+            ]),
+            decade,
+        }
+    }
+}

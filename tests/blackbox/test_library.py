@@ -1,0 +1,173 @@
+"""The library end to end: `carrel import` of real dumps from ../shared/corpus
+into a data directory (SQLite or PostgreSQL), then the real server searching
+them over HTTP. Both backends."""
+import gzip
+import json
+import os
+import subprocess
+
+import pytest
+import requests
+
+from conftest import BIN, Server
+
+CORPUS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "corpus", "meta")
+GUTENBERG = os.path.join(CORPUS, "gutenberg")
+
+
+def carrel_import(srv, *args, check=True):
+    cmd = [BIN, "import", "--data", srv.data]
+    if srv.database:
+        cmd += ["--database", srv.database]
+    r = subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=600)
+    if check:
+        assert r.returncode == 0, r.stderr + r.stdout
+    return r
+
+
+def gutenberg_subset(tmp, rows=3000):
+    """The first `rows` lines of the Gutenberg catalog, with the authors'
+    aliases and the subjects files beside it (as the preset expects)."""
+    d = os.path.join(tmp, "gutenberg")
+    os.makedirs(d, exist_ok=True)
+    with gzip.open(os.path.join(GUTENBERG, "gutenberg_metadata.csv.gz"), "rt", newline="") as src, \
+            gzip.open(os.path.join(d, "gutenberg_metadata.csv.gz"), "wt", newline="") as dst:
+        for i, line in enumerate(src):
+            if i > rows and line[:1].isdigit():
+                break
+            dst.write(line)
+    for f in ["gutenberg_authors.csv.gz", "gutenberg_subjects.csv.gz"]:
+        os.symlink(os.path.abspath(os.path.join(GUTENBERG, f)), os.path.join(d, f))
+    return os.path.join(d, "gutenberg_metadata.csv.gz")
+
+
+@pytest.fixture
+def library(backend, tmp_path):
+    """A data directory with part of Gutenberg, goodbooks and arXiv imported,
+    then a server on it."""
+    srv = Server(backend)
+    srv.stop()  # the index admits one writer: import with the server stopped
+    path = gutenberg_subset(str(tmp_path))
+    r = carrel_import(srv, "--json", path)
+    rep = json.loads(r.stdout.strip().splitlines()[-1])
+    assert rep["format"] == "gutenberg"
+    assert rep["report"]["created"] > 2500
+    carrel_import(srv, os.path.join(CORPUS, "goodbooks-10k.csv.gz"))
+    carrel_import(srv, os.path.join(CORPUS, "arxiv-quant-ph", "arXiv-meta-1995.xml.gz"))
+    srv.first_report = rep["report"]
+    srv.gutenberg_path = path
+    srv.start()
+    yield srv
+    srv.close()
+
+
+def search(srv, q, **params):
+    r = requests.get(srv.url + "/api/library/search", params=dict(q=q, **params), timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def top_titles(srv, q, n=5, **params):
+    return [x["title"] for x in search(srv, q, **params)["results"][:n]]
+
+
+def test_import_is_idempotent_and_resumable(library):
+    library.stop()
+    r = carrel_import(library, "--json", library.gutenberg_path)
+    rep = json.loads(r.stdout.strip().splitlines()[-1])["report"]
+    assert rep["created"] == 0, rep
+    assert rep["updated"] == library.first_report["created"] + library.first_report["updated"]
+    library.start()
+    # One Gutenberg number, one edition.
+    hits = search(library, "", identifier=None, limit=1)["total"]
+    assert hits >= library.first_report["created"]
+
+
+def test_search_folds_typos_prefixes_and_aliases(library):
+    assert "Les Misérables" in top_titles(library, "miserables")
+    assert "Les Misérables" in top_titles(library, "LES MISERABLES hugo")
+    assert "Pride and Prejudice" in top_titles(library, "pride and prejudis")
+    assert "Pride and Prejudice" in top_titles(library, "pride and prej", prefix="true")
+    # Gutenberg spells him Dostoyevsky; the alias Dostoevsky finds him too.
+    assert "Crime and Punishment" in top_titles(library, "dostoevsky crime")
+    top = search(library, "dostoievski")["results"][:5]
+    assert len(top) == 5 and all("Fyodor Dostoyevsky" in x["authors"] for x in top), top
+    top = search(library, "frankenstien")["results"][:5]
+    assert any(x["title"].startswith("Frankenstein") and "Mary Wollstonecraft Shelley" in x["authors"] for x in top), top
+
+
+def test_identifier_queries(library):
+    # goodbooks writes this ISBN-13 as 9.78043902348e+12 and the ISBN-10 without its leading zero.
+    for q in ["9780439023481", "978-0-439-02348-1", "0439023483", "ISBN 0-439-02348-3"]:
+        res = search(library, q)
+        assert [x["title"] for x in res["results"]] == ["The Hunger Games"], (q, res)
+        assert "isbn:9780439023481" in res["results"][0]["identifiers"]
+    res = search(library, "arXiv:quant-ph/9412012")
+    assert res["total"] == 1 and res["results"][0]["kind"] == "article", res
+
+
+def test_facets_filters_sorting_and_paging(library):
+    res = search(library, "")
+    kinds = dict(res["facets"]["kind"])
+    assert kinds["book"] > 12000 and kinds["article"] > 400, kinds
+    fr = search(library, "", lang="fr", limit=50)
+    assert fr["total"] > 10 and all(x["language"] == "fr" for x in fr["results"])
+    arts = search(library, "quantum", kind="article", sort="year", limit=100)
+    assert arts["total"] > 10 and all(x["kind"] == "article" for x in arts["results"])
+    years = [x["year"] for x in arts["results"] if x["year"]]
+    assert years == sorted(years)
+    older = search(library, "", year_min=1800, year_max=1899, limit=100)
+    assert older["total"] > 0 and all(1800 <= x["year"] <= 1899 for x in older["results"])
+    # Pages do not overlap and add up.
+    p1 = [x["edition_id"] for x in search(library, "love", limit=10)["results"]]
+    p2 = [x["edition_id"] for x in search(library, "love", limit=10, offset=10)["results"]]
+    assert len(p1) == 10 and not set(p1) & set(p2)
+
+
+def test_bad_queries_get_clear_errors(library):
+    for params in [dict(sort="sideways"), dict(kind="poem"), dict(limit=0), dict(limit=1000),
+                   dict(q="x" * 5000), dict(offset=10_000_000)]:
+        r = requests.get(library.url + "/api/library/search", params=params, timeout=10)
+        assert r.status_code == 400, (params, r.text)
+        assert r.json()["error"]["code"], r.text
+    for q in ['title:(', '"', '*', 'AND OR NOT', '\x00', '~~~', '😀' * 50]:
+        assert requests.get(library.url + "/api/library/search", params={"q": q}, timeout=10).status_code == 200
+    assert requests.get(library.url + "/api/library/works/999999999", timeout=10).status_code == 404
+    assert requests.get(library.url + "/api/library/works/abc", timeout=10).status_code == 400
+
+
+def test_pages(library):
+    r = requests.get(library.url + "/library", params={"q": "pride prejudice"}, timeout=10)
+    assert r.status_code == 200 and "Pride and Prejudice" in r.text
+    work = search(library, "pride prejudice")["results"][0]
+    r = requests.get(library.url + f"/library/works/{work['work_id']}", timeout=10)
+    assert r.status_code == 200 and "Austen" in r.text and "gutenberg:1342" in r.text
+
+
+def test_bad_records_are_reported_with_their_line(backend, tmp_path):
+    srv = Server(backend)
+    srv.stop()
+    try:
+        p = tmp_path / "bad.jsonl"
+        p.write_text('{"DOI":"10.1/a","title":["Good"]}\n{broken\n\n{"DOI":"10.1/b"}\n' + "x" * 100 + "\n")
+        r = carrel_import(srv, "--format", "jsonl", str(p))
+        assert "1 records (1 new, 0 updated), 3 bad" in r.stdout, r.stdout
+        assert "line 2:" in r.stdout and "line 4:" in r.stdout, r.stdout
+        c = tmp_path / "m.csv"
+        c.write_text('ID,T,A\n1,One,"Ann Author"\n2,,Nobody\n3,Three,"A; B"\n')
+        r = carrel_import(srv, "--format", "csv", "--map", "id=ID", "--map", "title=T", "--map", "authors=A", str(c))
+        assert "2 records" in r.stdout and "line 3:" in r.stdout, r.stdout
+        r = carrel_import(srv, "--format", "csv", "--map", "title=Nope", str(c), check=False)
+        assert r.returncode != 0 and 'no column "Nope"' in r.stderr, r.stderr
+        r = carrel_import(srv, "--format", "xml", str(c), check=False)
+        assert r.returncode != 0 and "unknown format" in r.stderr
+        r = carrel_import(srv, str(tmp_path / "missing.csv"), check=False)
+        assert r.returncode != 0 and "missing.csv" in r.stderr
+        # A truncated gzip: the records before the cut are kept, the cut is reported.
+        gz = tmp_path / "cut.jsonl.gz"
+        data = gzip.compress("".join(f'{{"DOI":"10.9/{i}","title":["T{i}"]}}\n' for i in range(5000)).encode())
+        gz.write_bytes(data[: len(data) // 2])
+        r = carrel_import(srv, str(gz))
+        assert "read error" in r.stdout or "bad" in r.stdout, r.stdout
+    finally:
+        srv.close()
