@@ -10,7 +10,10 @@
 //!   --no-merge        skip the final merge into one segment
 //!   --queries N       queries in the mixed set (default 3000)
 //!   --reuse           search an index already in --dir (skip indexing)
-//!   --dump PATH       also write the records (TSV) and queries for bench/fts5.py
+//!   --optimize        with --reuse: merge its segments first
+//!   --dump PATH       also write the records (TSV) and the text queries for bench/fts5.py
+//!   --dump-only       only that
+//!   --probe TEXT      time TEXT alone and with each kind of filter, then exit
 //! ```
 //!
 //! Record `i` is derived from Gutenberg book `i mod B` (B ≈ 79,000) as
@@ -401,6 +404,9 @@ fn main() {
     let mut n: u64 = 100_000;
     let (mut dir, mut threads, mut heap_mb, mut commit_ms) = (None, 2usize, 256usize, None);
     let (mut merge, mut nq, mut reuse, mut dump) = (true, 3000usize, false, None::<PathBuf>);
+    let mut dump_only = false;
+    let mut optimize = false;
+    let mut probe = None::<String>;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--dir" => dir = args.next().map(PathBuf::from),
@@ -411,6 +417,9 @@ fn main() {
             "--queries" => nq = args.next().unwrap().parse().unwrap(),
             "--reuse" => reuse = true,
             "--dump" => dump = args.next().map(PathBuf::from),
+            "--dump-only" => dump_only = true,
+            "--optimize" => optimize = true,
+            "--probe" => probe = args.next(),
             s => n = s.replace('_', "").parse().expect("N or an option"),
         }
     }
@@ -469,10 +478,19 @@ fn main() {
             }
         }
         println!("dumped records to {path:?}");
+        if dump_only {
+            return;
+        }
     }
 
     let idx = if reuse {
-        SearchIndex::open(&dir, opts).unwrap()
+        let idx = SearchIndex::open(&dir, opts).unwrap();
+        if optimize {
+            let t = Instant::now();
+            idx.optimize().unwrap();
+            println!("merge: {:.1} s", t.elapsed().as_secs_f64());
+        }
+        idx
     } else {
         let idx = SearchIndex::recreate(&dir, opts).unwrap();
         // Generation itself, for reference.
@@ -545,6 +563,58 @@ fn main() {
         status_kb("VmHWM:") / 1024
     );
 
+    if let Some(text) = probe {
+        let base = Query {
+            limit: 20,
+            ..Query::text(text.clone())
+        };
+        let variants = [
+            ("no filter", Filters::default()),
+            (
+                "language en",
+                Filters {
+                    language: Some("en".into()),
+                    ..Filters::default()
+                },
+            ),
+            (
+                "has_file",
+                Filters {
+                    has_file: Some(true),
+                    ..Filters::default()
+                },
+            ),
+            (
+                "years 1900-1999",
+                Filters {
+                    year_min: Some(1900),
+                    year_max: Some(1999),
+                    ..Filters::default()
+                },
+            ),
+        ];
+        for (name, filters) in variants {
+            let q = Query {
+                filters,
+                ..base.clone()
+            };
+            let mut best = Duration::MAX;
+            let mut r = None;
+            for _ in 0..5 {
+                let t = Instant::now();
+                r = Some(idx.search_with_exactness(&q).unwrap());
+                best = best.min(t.elapsed());
+            }
+            let (r, exact) = r.unwrap();
+            println!(
+                "{text:?} {name:16} {:8.2} ms  total {} (exact {})",
+                best.as_secs_f64() * 1e3,
+                r.total,
+                exact.total_exact
+            );
+        }
+        return;
+    }
     let qs = queries(&src, nq);
     // Warm up (page cache, lazily opened structures).
     for (_, q) in &qs {
@@ -659,8 +729,24 @@ fn main() {
             total as f64 / t.elapsed().as_secs_f64()
         );
     }
-    println!("peak RSS {} MB", status_kb("VmHWM:") / 1024);
-    if !reuse && dump.is_none() {
-        drop(idx);
+    // The text searches alone (what bench/fts5.py runs), one thread.
+    let text: Vec<&Query> = qs
+        .iter()
+        .filter(|(c, _)| {
+            matches!(
+                c,
+                Class::ExactTitle | Class::MisspelledTitle | Class::Author | Class::AsYouType
+            )
+        })
+        .map(|(_, q)| q)
+        .collect();
+    let t = Instant::now();
+    for q in &text {
+        idx.search(q).unwrap();
     }
+    println!(
+        "1 thread: {:.0} queries/s (text searches only, as bench/fts5.py runs them)",
+        text.len() as f64 / t.elapsed().as_secs_f64()
+    );
+    println!("peak RSS {} MB", status_kb("VmHWM:") / 1024);
 }

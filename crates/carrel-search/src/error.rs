@@ -33,6 +33,12 @@ pub enum SearchError {
     /// A writer or reader thread panicked while holding the index.
     #[error("the search index writer is unusable after a panic")]
     Poisoned,
+    /// Another process holds the index's writer lock (a second carrel on
+    /// the same data directory): this one searches but cannot change it.
+    #[error(
+        "the search index is written by another carrel process on this data directory; this one only searches it"
+    )]
+    ReadOnly,
 }
 
 impl SearchError {
@@ -45,6 +51,7 @@ impl SearchError {
             SearchError::Io(_) => "search_io_error",
             SearchError::Index(_) => "search_index_error",
             SearchError::Poisoned => "search_index_poisoned",
+            SearchError::ReadOnly => "search_index_read_only",
         }
     }
 }

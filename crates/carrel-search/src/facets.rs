@@ -1,19 +1,20 @@
-//! Facet counts over a whole match set, read from fast fields: a collector
-//! counting term ordinals per segment and naming them once at the end.
+//! Facet counts over a whole match set, read from fast fields: term
+//! ordinals counted per segment and named once at the end.
 
 use std::collections::HashMap;
 
-use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::collector::SegmentCollector;
 use tantivy::columnar::{Column, StrColumn};
-use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
+use tantivy::{DocId, Score};
 
 use crate::Facets;
+use crate::columns::Columns;
 use crate::schema::kind_from_code;
 
 /// Each facet lists at most this many values.
 pub const MAX_FACET_VALUES: usize = 20;
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Counts {
     kind: [u64; 3],
     language: HashMap<String, u64>,
@@ -22,7 +23,17 @@ pub(crate) struct Counts {
     decade: HashMap<i32, u64>,
 }
 
-pub(crate) struct FacetCollector;
+impl Counts {
+    /// Multiplies every count (estimates from a share of the matches).
+    pub(crate) fn scale(&mut self, by: f64) {
+        let f = |n: &mut u64| *n = (*n as f64 * by).round() as u64;
+        self.kind.iter_mut().for_each(f);
+        self.has_file.iter_mut().for_each(f);
+        self.language.values_mut().for_each(f);
+        self.format.values_mut().for_each(f);
+        self.decade.values_mut().for_each(f);
+    }
+}
 
 pub(crate) struct SegmentFacets {
     kind: Column<u64>,
@@ -39,58 +50,45 @@ pub(crate) struct SegmentFacets {
     other_decades: HashMap<i32, u64>,
 }
 
-impl Collector for FacetCollector {
-    type Fruit = Counts;
-    type Child = SegmentFacets;
-
-    fn for_segment(
-        &self,
-        _segment: SegmentOrdinal,
-        reader: &SegmentReader,
-    ) -> tantivy::Result<SegmentFacets> {
-        let ff = reader.fast_fields();
-        let language = ff.str("language")?;
-        let format = ff.str("format")?;
-        Ok(SegmentFacets {
-            kind: ff.u64("kind")?,
-            has_file: ff.bool("has_file")?,
-            year: ff.i64("year")?,
-            language_counts: vec![0; language.as_ref().map_or(0, |c| c.num_terms())],
-            format_counts: vec![0; format.as_ref().map_or(0, |c| c.num_terms())],
-            language,
-            format,
+impl SegmentFacets {
+    pub(crate) fn new(c: &Columns) -> Self {
+        SegmentFacets {
+            kind: c.kind.clone(),
+            has_file: c.has_file.clone(),
+            year: c.year.clone(),
+            language_counts: vec![0; c.language.as_ref().map_or(0, |c| c.num_terms())],
+            format_counts: vec![0; c.format.as_ref().map_or(0, |c| c.num_terms())],
+            language: c.language.clone(),
+            format: c.format.clone(),
             kind_counts: [0; 3],
             has_file_counts: [0; 2],
             decade_counts: vec![0; 300],
             other_decades: HashMap::new(),
-        })
-    }
-
-    fn requires_scoring(&self) -> bool {
-        false
-    }
-
-    fn merge_fruits(&self, fruits: Vec<Counts>) -> tantivy::Result<Counts> {
-        let mut all = Counts::default();
-        for f in fruits {
-            for i in 0..3 {
-                all.kind[i] += f.kind[i];
-            }
-            for i in 0..2 {
-                all.has_file[i] += f.has_file[i];
-            }
-            for (k, v) in f.language {
-                *all.language.entry(k).or_default() += v;
-            }
-            for (k, v) in f.format {
-                *all.format.entry(k).or_default() += v;
-            }
-            for (k, v) in f.decade {
-                *all.decade.entry(k).or_default() += v;
-            }
         }
-        Ok(all)
     }
+}
+
+/// The counts of all segments.
+pub(crate) fn merge(fruits: Vec<Counts>) -> Counts {
+    let mut all = Counts::default();
+    for f in fruits {
+        for i in 0..3 {
+            all.kind[i] += f.kind[i];
+        }
+        for i in 0..2 {
+            all.has_file[i] += f.has_file[i];
+        }
+        for (k, v) in f.language {
+            *all.language.entry(k).or_default() += v;
+        }
+        for (k, v) in f.format {
+            *all.format.entry(k).or_default() += v;
+        }
+        for (k, v) in f.decade {
+            *all.decade.entry(k).or_default() += v;
+        }
+    }
+    all
 }
 
 impl SegmentCollector for SegmentFacets {

@@ -36,9 +36,12 @@
 //!   "lhomme"), anything not a letter or digit separates. Cyrillic, Greek,
 //!   … stay as they are; Han and kana characters are one token each.
 //! - **Weights**: title 3, authors and aliases 2.5, subtitle and series 1.5,
-//!   subjects 1, publisher 0.5, description 0.3 (BM25 × weight), plus a
-//!   phrase boost on title and authors for queries of two words or more,
-//!   and a bigger one when the query is the whole title.
+//!   subjects 1, publisher 0.5, description 0.3 (BM25 × weight), plus
+//!   phrase boosts for queries of two words or more (each pair of
+//!   neighbouring words in the title and in the authors, unless both are
+//!   stop words; the whole query in the title), and a bigger one when the
+//!   query is the whole title (leading articles aside). Equal scores rank
+//!   shorter titles, then newer records, first.
 //! - **AND**: every word must match some field (exactly, with typos, or as
 //!   the prefix being typed); stop words ("the", "of", "le", …) need not
 //!   match unless the query is nothing else. When no record has every word,
@@ -57,6 +60,27 @@
 //!   beyond (the most frequent words starting so); from 5 characters
 //!   on also with one typo.
 //!
+//! # Many matches
+//!
+//! A search walks its matches segment by segment (with a union that seeks
+//! each clause through its skip list, see `union.rs`). Ranking every match
+//! of "a history of the" in ten million records would take a second, so a
+//! search looks at no more than 10,000 matches, shared out over the segments
+//! by size; past that, [`Exactness::total_exact`] is false (see
+//! [`SearchIndex::search_with_exactness`]), the total and the
+//! facet counts are estimated from the share of each segment walked, and the
+//! hits are the best of the matches walked merged with the best of those
+//! having the query as their title or as a phrase in it (walked apart).
+//! Sorting by newest or year does not estimate which records come first:
+//! it ranks the matches within a window of the newest (latest, earliest)
+//! values, read through the index and widened until it holds the page; that
+//! is also how browsing (no words) is fast, with exact totals.
+//! Filters are required clauses, except in a search with words where a
+//! filter passes one record in five or more (and year ranges): those are
+//! checked on each match from fast fields, cheaper than seeking through
+//! them. Deep pages go to offset [`MAX_OFFSET`] ([`SearchError::PageTooDeep`]
+//! beyond).
+//!
 //! # Writing
 //!
 //! [`SearchIndex::upsert`] buffers; [`SearchIndex::commit`] makes changes
@@ -65,6 +89,8 @@
 //! cannot have one: a rebuild in id order does no deletes at all.
 
 mod analysis;
+mod collect;
+mod columns;
 mod error;
 mod facets;
 mod query;
@@ -76,13 +102,13 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use carrel_core::catalog::Kind;
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::Count;
 use tantivy::directory::MmapDirectory;
+use tantivy::merge_policy::{LogMergePolicy, NoMergePolicy};
 use tantivy::query::{BooleanQuery, InvertedIndexRangeQuery, Occur, Query as TQuery};
 use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{
-    DocAddress, Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, Searcher,
-    SegmentReader, TantivyDocument, Term,
+    Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term,
 };
 
 pub use error::SearchError;
@@ -91,8 +117,9 @@ pub use query::{Filters, MAX_QUERY_BYTES, MAX_QUERY_TERMS, Query, Sort};
 pub use schema::SCHEMA_VERSION;
 
 use crate::analysis::FoldTokenizer;
-use crate::facets::FacetCollector;
-use crate::query::{Builder, Words};
+use crate::collect::{Page, Top, walk};
+use crate::columns::{ColumnCache, Columns};
+use crate::query::{Builder, Built, Words};
 use crate::schema::Fields;
 
 /// Results can be paged up to this offset.
@@ -152,7 +179,8 @@ impl Default for IndexOptions {
 /// One page of results.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Results {
-    /// Matches in all.
+    /// Matches in all (an estimate when there are very many: see
+    /// [`SearchIndex::search_with_exactness`]).
     pub total: u64,
     pub hits: Vec<Hit>,
     pub facets: Option<Facets>,
@@ -178,6 +206,16 @@ pub struct Facets {
     pub decade: Vec<(i32, u64)>,
 }
 
+/// Whether a search's counts are exact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Exactness {
+    /// False when there were too many matches to look at them all: then
+    /// [`Results::total`] and the facet counts are estimates from the share
+    /// looked at, and the hits the best of the matches looked at plus those
+    /// with a phrase or the whole title.
+    pub total_exact: bool,
+}
+
 /// The search index: a cheap, cloneable handle usable from any thread.
 #[derive(Clone)]
 pub struct SearchIndex {
@@ -188,7 +226,30 @@ struct Inner {
     index: Index,
     reader: IndexReader,
     fields: Fields,
-    writer: Mutex<WriterState>,
+    /// `None` when another process holds the index's writer lock: this
+    /// handle then only searches, and sees the writer's commits.
+    writer: Mutex<Option<WriterState>>,
+    columns: ColumnCache,
+}
+
+/// The locked writer of an index that has one (checked on creation).
+struct WriterGuard<'a>(MutexGuard<'a, Option<WriterState>>);
+
+impl std::ops::Deref for WriterGuard<'_> {
+    type Target = WriterState;
+    fn deref(&self) -> &WriterState {
+        self.0
+            .as_ref()
+            .expect("WriterGuard is only made around Some")
+    }
+}
+
+impl std::ops::DerefMut for WriterGuard<'_> {
+    fn deref_mut(&mut self) -> &mut WriterState {
+        self.0
+            .as_mut()
+            .expect("WriterGuard is only made around Some")
+    }
 }
 
 struct WriterState {
@@ -284,10 +345,23 @@ impl SearchIndex {
             .register(analysis::EDGE, TextAnalyzer::from(FoldTokenizer::edge()));
         let threads = opts.writer_threads.clamp(1, 8);
         let heap = opts.writer_heap_bytes.max((threads * 16) << 20);
-        let writer = index.writer_with_num_threads(threads, heap)?;
+        // Another process writing this index leaves this one a reader that
+        // follows its commits.
+        let writer = match index.writer_with_num_threads(threads, heap) {
+            Ok(w) => Some(w),
+            Err(tantivy::TantivyError::LockFailure(
+                tantivy::directory::error::LockError::LockBusy,
+                _,
+            )) => None,
+            Err(e) => return Err(e.into()),
+        };
         let reader = index
             .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
+            .reload_policy(if writer.is_some() {
+                ReloadPolicy::Manual
+            } else {
+                ReloadPolicy::OnCommitWithDelay
+            })
             .doc_store_cache_num_blocks(0)
             .try_into()?;
         let max_id = max_edition_id(&reader.searcher());
@@ -296,17 +370,31 @@ impl SearchIndex {
                 index,
                 reader,
                 fields,
-                writer: Mutex::new(WriterState {
+                writer: Mutex::new(writer.map(|writer| WriterState {
                     writer,
                     max_id,
                     dirty: false,
-                }),
+                })),
+                columns: ColumnCache::default(),
             }),
         })
     }
 
-    fn writer(&self) -> Result<MutexGuard<'_, WriterState>, SearchError> {
-        self.inner.writer.lock().map_err(|_| SearchError::Poisoned)
+    fn writer(&self) -> Result<WriterGuard<'_>, SearchError> {
+        let g = self
+            .inner
+            .writer
+            .lock()
+            .map_err(|_| SearchError::Poisoned)?;
+        if g.is_none() {
+            return Err(SearchError::ReadOnly);
+        }
+        Ok(WriterGuard(g))
+    }
+
+    /// Whether another process writes this index (this handle only searches).
+    pub fn is_read_only(&self) -> bool {
+        self.inner.writer.lock().map_or(true, |g| g.is_none())
     }
 
     /// Adds records, replacing any earlier version of each edition. The
@@ -373,10 +461,28 @@ impl SearchIndex {
             w.writer.commit()?;
             w.dirty = false;
         }
-        let ids = self.inner.index.searchable_segment_ids()?;
-        if ids.len() > 1 {
-            w.writer.merge(&ids).wait()?;
-        }
+        // No new background merges; those under way end on their own, and
+        // take segments from under a merge of all: try again until none is.
+        w.writer.set_merge_policy(Box::new(NoMergePolicy));
+        let result = (|| -> Result<(), SearchError> {
+            for _ in 0..600 {
+                let ids = self.inner.index.searchable_segment_ids()?;
+                if ids.len() <= 1 {
+                    return Ok(());
+                }
+                match w.writer.merge(&ids).wait() {
+                    Ok(_) => return Ok(()),
+                    Err(tantivy::TantivyError::InvalidArgument(_)) => {
+                        std::thread::sleep(std::time::Duration::from_millis(500));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Ok(())
+        })();
+        w.writer
+            .set_merge_policy(Box::new(LogMergePolicy::default()));
+        result?;
         w.writer.garbage_collect_files().wait()?;
         self.inner.reader.reload()?;
         Ok(())
@@ -389,6 +495,12 @@ impl SearchIndex {
 
     /// Searches (see the crate documentation for how words match).
     pub fn search(&self, q: &Query) -> Result<Results, SearchError> {
+        self.search_with_exactness(q).map(|(r, _)| r)
+    }
+
+    /// [`SearchIndex::search`], telling whether the total and the facet
+    /// counts are exact.
+    pub fn search_with_exactness(&self, q: &Query) -> Result<(Results, Exactness), SearchError> {
         if q.offset > MAX_OFFSET {
             return Err(SearchError::PageTooDeep {
                 offset: q.offset,
@@ -402,36 +514,134 @@ impl SearchIndex {
             )));
         }
         let searcher = self.inner.reader.searcher();
+        let f = &self.inner.fields;
+        let cols = self.inner.columns.get(&searcher)?;
         let builder = Builder {
             searcher: &searcher,
-            f: &self.inner.fields,
+            f,
         };
         let words = Words::parse(&q.text, q.as_you_type);
-        let query = builder.build(q, &words, true)?;
-        // Browsing has nothing to score: relevance is newest first.
-        let browse;
-        let q = if words.is_empty() && q.sort == Sort::Relevance {
-            browse = Query {
-                sort: Sort::Newest,
-                ..q.clone()
+        let built = builder.build(q, &words, true)?;
+        if words.is_empty() {
+            // Browsing has nothing to score: relevance is newest first.
+            let sort = match q.sort {
+                Sort::Relevance => Sort::Newest,
+                s => s,
             };
-            &browse
-        } else {
-            q
-        };
-        if words.is_empty()
-            && let Some(r) = windowed(&searcher, &self.inner.fields, query.as_ref(), q)?
-        {
-            return Ok(r);
+            if let Some(r) = windowed(&searcher, &cols, f, &built, q, sort, None)? {
+                return Ok(r);
+            }
+            let page = walk(
+                &searcher,
+                &cols,
+                f,
+                built.query.as_ref(),
+                &built.checks,
+                sort,
+                need(q),
+                q.facets,
+                None,
+            )?;
+            return finish(&cols, page, q.offset);
         }
-        let mut results = run(&searcher, &self.inner.fields, query.as_ref(), q)?;
-        let required = words.all.len();
-        if results.total == 0 && required >= 2 {
+        let mut page = walk(
+            &searcher,
+            &cols,
+            f,
+            built.query.as_ref(),
+            &built.checks,
+            q.sort,
+            need(q),
+            q.facets,
+            Some(budget(q)),
+        )?;
+        if page.total == 0 && words.all.len() >= 2 {
+            // No record has every word: any will do.
             let any = builder.build(q, &words, false)?;
-            results = run(&searcher, &self.inner.fields, any.as_ref(), q)?;
+            page = walk(
+                &searcher,
+                &cols,
+                f,
+                any.query.as_ref(),
+                &any.checks,
+                q.sort,
+                need(q),
+                q.facets,
+                Some(budget(q)),
+            )?;
+            return finish(&cols, page, q.offset);
         }
-        Ok(results)
+        if page.exact {
+            return finish(&cols, page, q.offset);
+        }
+        // Too many matches to rank them all.
+        match q.sort {
+            Sort::Relevance => {
+                // The best are likely among those with a phrase or the whole
+                // title: rank those too.
+                if let Some(best) = built.best() {
+                    let b = walk(
+                        &searcher,
+                        &cols,
+                        f,
+                        best.as_ref(),
+                        &built.checks,
+                        q.sort,
+                        need(q),
+                        false,
+                        Some(budget(q) / 2),
+                    )?;
+                    let mut top = Top::new(need(q));
+                    top.merge(std::mem::take(&mut page.hits));
+                    top.merge(b.hits);
+                    page.hits = top.into_page(0);
+                }
+            }
+            Sort::Newest | Sort::YearDesc | Sort::YearAsc => {
+                // Keying every match costs little next to scoring it; a
+                // window pays off for very many.
+                let total = Some((page.total, page.counts.clone()));
+                if page.total > WINDOW_OVER
+                    && let Some(r) = windowed(&searcher, &cols, f, &built, q, q.sort, total)?
+                {
+                    return Ok(r);
+                }
+                // Which records come first must be exact: key them all.
+                let (total, counts) = (page.total, page.counts.take());
+                page = walk(
+                    &searcher,
+                    &cols,
+                    f,
+                    built.query.as_ref(),
+                    &built.checks,
+                    q.sort,
+                    need(q),
+                    false,
+                    None,
+                )?;
+                (page.total, page.exact, page.counts) = (total, false, counts);
+            }
+            // Ranked among the matches looked at.
+            Sort::Title => {}
+        }
+        finish(&cols, page, q.offset)
     }
+}
+
+/// Matches looked at, at most, to rank a search (estimates beyond).
+const BUDGET: u64 = 10_000;
+
+/// Searches with more matches than this sorted by newest or year key those
+/// in a window of values rather than all.
+const WINDOW_OVER: u64 = 300_000;
+
+/// The budget of a search: enough for its page.
+fn budget(q: &Query) -> u64 {
+    BUDGET.max(2 * need(q) as u64)
+}
+
+fn need(q: &Query) -> usize {
+    q.offset + q.limit
 }
 
 fn settings() -> IndexSettings {
@@ -473,51 +683,47 @@ fn max_edition_id(searcher: &Searcher) -> i64 {
         .unwrap_or(i64::MIN)
 }
 
-/// Order-preserving map of i64 into u64.
-fn ordered(v: i64) -> u64 {
-    (v as u64) ^ (1 << 63)
-}
-
-fn i64_column(seg: &SegmentReader, name: &str) -> tantivy::columnar::Column<i64> {
-    seg.fast_fields()
-        .i64(name)
-        .unwrap_or_else(|_| tantivy::columnar::Column::build_empty_column(seg.max_doc()))
-}
-
-fn u64_column(seg: &SegmentReader, name: &str) -> tantivy::columnar::Column<u64> {
-    seg.fast_fields()
-        .u64(name)
-        .unwrap_or_else(|_| tantivy::columnar::Column::build_empty_column(seg.max_doc()))
-}
-
-/// Browsing many records by newest or year: rather than ranking every
-/// match, rank those in a window of the newest (or latest, or earliest)
-/// values found through the index, widened until it holds the page; the
-/// total is counted apart (cheap for filters). `None` when not worth it.
+/// Sorting many matches by newest or year: rather than keying every match,
+/// key those in a window of the newest (or latest, or earliest) values,
+/// found through the index, widened until it holds the page. The total is
+/// counted apart (cheap for filters), or given. `None` when not worth it.
 fn windowed(
     searcher: &Searcher,
+    cols: &[Arc<Columns>],
     fields: &Fields,
-    base: &dyn TQuery,
+    built: &Built,
     q: &Query,
-) -> Result<Option<Results>, SearchError> {
+    sort: Sort,
+    total: Option<(u64, Option<facets::Counts>)>,
+) -> Result<Option<(Results, Exactness)>, SearchError> {
     const WORTH_IT: u64 = 20_000;
-    let need = (q.offset + q.limit) as f64;
-    let (field, name, ascending) = match q.sort {
-        Sort::Newest => (fields.added, "added", false),
-        Sort::YearDesc => (fields.year, "year", false),
-        Sort::YearAsc => (fields.year, "year", true),
+    let need = need(q) as f64;
+    let (field, ascending) = match sort {
+        Sort::Newest => (fields.added, false),
+        Sort::YearDesc => (fields.year, false),
+        Sort::YearAsc => (fields.year, true),
         Sort::Relevance | Sort::Title => return Ok(None),
     };
-    if q.facets || q.limit == 0 || searcher.num_docs() < WORTH_IT {
+    let browsing = total.is_none();
+    if q.limit == 0 || (browsing && (q.facets || searcher.num_docs() < WORTH_IT)) {
         return Ok(None);
     }
-    let total = searcher.search(base, &Count)? as u64;
-    if total < WORTH_IT {
+    let base = built.query.as_ref();
+    let (total, exact, counts) = match total {
+        Some((t, counts)) => (t, false, counts),
+        // Browsing: every filter is in the query.
+        None => (searcher.search(base, &Count)? as u64, true, None),
+    };
+    if browsing && total < WORTH_IT {
         return Ok(None);
     }
     let (mut min, mut max) = (i64::MAX, i64::MIN);
-    for seg in searcher.segment_readers() {
-        let col = i64_column(seg, name);
+    for c in cols {
+        let col = if ascending || field == fields.year {
+            &c.year
+        } else {
+            &c.added
+        };
         if col.values.num_vals() > 0 {
             min = min.min(col.min_value());
             max = max.max(col.max_value());
@@ -532,119 +738,79 @@ fn windowed(
     let mut share = (need / total as f64 * 4.0).min(1.0);
     loop {
         let width = (span * share).ceil() as i64;
-        let bounds = if ascending {
-            (Bound::Unbounded, Bound::Included(min.saturating_add(width)))
-        } else {
-            (Bound::Included(max.saturating_sub(width)), Bound::Unbounded)
-        };
         let term = |v| Term::from_field_i64(field, v);
-        let range = InvertedIndexRangeQuery::new(bounds.0.map(term), bounds.1.map(term));
+        let (lo, hi) = if ascending {
+            (
+                Bound::Unbounded,
+                Bound::Included(term(min.saturating_add(width))),
+            )
+        } else {
+            (
+                Bound::Included(term(max.saturating_sub(width))),
+                Bound::Unbounded,
+            )
+        };
         let window = BooleanQuery::new(vec![
             (Occur::Must, base.box_clone()),
-            (Occur::Must, Box::new(range) as Box<dyn TQuery>),
+            (
+                Occur::Must,
+                Box::new(InvertedIndexRangeQuery::new(lo, hi)) as Box<dyn TQuery>,
+            ),
         ]);
-        let mut r = run(searcher, fields, &window, q)?;
-        if r.total as f64 >= need {
-            r.total = total;
-            return Ok(Some(r));
+        let mut page = walk(
+            searcher,
+            cols,
+            fields,
+            &window,
+            &built.checks,
+            sort,
+            need as usize,
+            false,
+            None,
+        )?;
+        if page.total as f64 >= need {
+            page.total = total;
+            page.exact = exact;
+            page.counts = counts;
+            return finish(cols, page, q.offset).map(Some);
         }
         if share >= 1.0 {
             // Every value is in the window and still too few: the rest have
-            // no value (no year); rank them all.
+            // no value (no year); key them all.
             return Ok(None);
         }
         share = (share * 8.0).min(1.0);
     }
 }
 
-/// Runs one query: the page, the count and the facets in one pass.
-fn run(
-    searcher: &Searcher,
-    fields: &Fields,
-    query: &dyn TQuery,
-    q: &Query,
-) -> Result<Results, SearchError> {
-    let top = (q.limit > 0).then(|| TopDocs::with_limit(q.limit).and_offset(q.offset));
-    let facets = q.facets.then_some(FacetCollector);
-    let (page, total, counts): (Vec<(f32, DocAddress)>, usize, _) = match q.sort {
-        Sort::Relevance => {
-            let title = fields.title;
-            let top = top.map(|t| {
-                t.tweak_score(move |seg: &SegmentReader| {
-                    let added = i64_column(seg, "added");
-                    let norms = seg.get_fieldnorms_reader(title).ok();
-                    // Equal scores: shorter titles, then newer records first.
-                    move |doc, score| {
-                        let len = norms.as_ref().map_or(0, |n| n.fieldnorm_id(doc));
-                        (score, u8::MAX - len, added.first(doc).unwrap_or(i64::MIN))
-                    }
-                })
-            });
-            let (page, total, counts) = searcher.search(query, &(top, Count, facets))?;
-            let page = page.unwrap_or_default();
-            let page = page.into_iter().map(|((s, _, _), a)| (s, a)).collect();
-            (page, total, counts)
-        }
-        sort => {
-            let top = top.map(|t| {
-                t.custom_score(move |seg: &SegmentReader| {
-                    let added = i64_column(seg, "added");
-                    let year = i64_column(seg, "year");
-                    let hi = u64_column(seg, "title_key_hi");
-                    let lo = u64_column(seg, "title_key_lo");
-                    move |doc| -> (u64, u64, u64) {
-                        let added = ordered(added.first(doc).unwrap_or(i64::MIN));
-                        match sort {
-                            Sort::YearDesc => {
-                                (year.first(doc).map_or(0, |y| ordered(y).max(1)), added, 0)
-                            }
-                            Sort::YearAsc => (
-                                year.first(doc).map_or(0, |y| u64::MAX - ordered(y)),
-                                added,
-                                0,
-                            ),
-                            Sort::Title => (
-                                u64::MAX - hi.first(doc).unwrap_or(u64::MAX),
-                                u64::MAX - lo.first(doc).unwrap_or(u64::MAX),
-                                added,
-                            ),
-                            Sort::Newest | Sort::Relevance => (added, 0, 0),
-                        }
-                    }
-                })
-            });
-            let (page, total, counts) = searcher.search(query, &(top, Count, facets))?;
-            let page = page.unwrap_or_default();
-            let page = page.into_iter().map(|(_, a)| (0.0, a)).collect();
-            (page, total, counts)
-        }
+/// The page from `offset`, with the ids read from fast fields.
+fn finish(
+    cols: &[Arc<Columns>],
+    page: Page,
+    offset: usize,
+) -> Result<(Results, Exactness), SearchError> {
+    let hits = page
+        .hits
+        .iter()
+        .skip(offset)
+        .map(|&((score, ..), addr)| {
+            let c = &cols[addr.segment_ord as usize];
+            Hit {
+                edition_id: c.edition_id.first(addr.doc_id).unwrap_or_default(),
+                work_id: c.work_id.first(addr.doc_id).unwrap_or_default(),
+                score,
+            }
+        })
+        .collect();
+    let exact = Exactness {
+        total_exact: page.exact,
     };
-    Ok(Results {
-        total: total as u64,
-        hits: hits(searcher, &page)?,
-        facets: counts.map(Facets::from),
-    })
-}
-
-/// The ids of the page's documents, read from fast fields.
-fn hits(searcher: &Searcher, page: &[(f32, DocAddress)]) -> Result<Vec<Hit>, SearchError> {
-    let mut out = Vec::with_capacity(page.len());
-    let mut columns: Vec<Option<(_, _)>> = vec![None; searcher.segment_readers().len()];
-    for &(score, addr) in page {
-        let slot = &mut columns[addr.segment_ord as usize];
-        if slot.is_none() {
-            let seg = searcher.segment_reader(addr.segment_ord);
-            let ff = seg.fast_fields();
-            *slot = Some((ff.i64("edition_id")?, ff.i64("work_id")?));
-        }
-        let (ed, wk) = slot.as_ref().expect("filled above");
-        out.push(Hit {
-            edition_id: ed.first(addr.doc_id).unwrap_or_default(),
-            work_id: wk.first(addr.doc_id).unwrap_or_default(),
-            score,
-        });
-    }
-    Ok(out)
+    let results = Results {
+        total: page.total,
+        hits,
+        facets: page.counts.map(Facets::from),
+    };
+    Ok((results, exact))
 }
 
 impl Results {

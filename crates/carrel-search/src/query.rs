@@ -9,17 +9,19 @@ use std::sync::OnceLock;
 
 use carrel_core::catalog::Kind;
 use levenshtein_automata::{DFA, Distance, LevenshteinAutomatonBuilder, SINK_STATE};
+use tantivy::columnar::StrColumn;
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhraseQuery, Query as TQuery,
-    RangeQuery, TermQuery,
+    RangeQuery, TermQuery, TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{Searcher, Term};
 
 use crate::SearchError;
 use crate::analysis::{EDGE_MAX, EDGE_MIN, is_cjk, tokens};
+use crate::columns::Columns;
 use crate::schema::{Fields, kind_code, normalize_code, normalize_identifier, title_key};
-use crate::union::UnionQuery;
+use crate::union::{PhraseBonus, UnionQuery};
 
 /// Only this much of a query's text is read.
 pub const MAX_QUERY_BYTES: usize = 4096;
@@ -47,6 +49,8 @@ const FUZZY_PREFIX: f32 = 0.6;
 const PHRASE_TITLE: f32 = 6.0;
 const PHRASE_AUTHORS: f32 = 4.0;
 const TITLE_EXACT: f32 = 8.0;
+/// A phrase found scores its boost times this.
+const PHRASE_SCORE: f32 = 2.0;
 /// At most this many dictionary terms per field stand for a fuzzy word, and
 /// at most [`MAX_PREFIX_TERMS`] for a prefix longer than the prefix field's.
 const MAX_FUZZY_TERMS: usize = 8;
@@ -55,6 +59,8 @@ const MAX_PREFIX_TERMS: usize = 16;
 /// [`COMMON_SHARE`] of all records) is matched without typos.
 const COMMON_MIN_DOCS: u64 = 1_000;
 const COMMON_SHARE: u64 = 1_000;
+/// Words longer than this must be spelled right.
+const MAX_FUZZY_CHARS: usize = 32;
 /// Dictionary terms looked at per segment and field, at most.
 const MAX_SCAN: usize = 4096;
 /// A fuzzy match keeps the first character: fewer dictionary paths to walk,
@@ -179,7 +185,9 @@ pub(crate) fn max_edits(word: &str) -> u8 {
     match word.chars().count() {
         0..=3 => 0,
         4..=7 => 1,
-        _ => 2,
+        8..=MAX_FUZZY_CHARS => 2,
+        // Automata for longer words cost more than such typos are worth.
+        _ => 0,
     }
 }
 
@@ -316,6 +324,42 @@ impl Builder<'_> {
         Ok(df >= COMMON_MIN_DOCS.max(n / COMMON_SHARE))
     }
 
+    /// Documents with any of `terms` (with their document frequencies) in
+    /// `field`, scoring `score`. Rare terms stay apart (each seeks through
+    /// its skip list); frequent ones become one bit set per segment.
+    fn const_set<'t>(
+        &self,
+        field: Field,
+        terms: impl Iterator<Item = &'t (String, u64)>,
+        score: f32,
+    ) -> Option<Box<dyn TQuery>> {
+        let (mut docs, mut list) = (0, Vec::new());
+        for (t, df) in terms {
+            docs += df;
+            list.push(Term::from_field_text(field, t));
+        }
+        if list.is_empty() {
+            return None;
+        }
+        let dense = docs.saturating_mul(32) > self.searcher.num_docs();
+        if dense && list.len() > 1 {
+            return Some(Box::new(ConstScoreQuery::new(
+                Box::new(TermSetQuery::new(list)),
+                score,
+            )));
+        }
+        let each: Vec<Box<dyn TQuery>> = list
+            .into_iter()
+            .map(|t| {
+                Box::new(ConstScoreQuery::new(
+                    Box::new(TermQuery::new(t, IndexRecordOption::Basic)),
+                    score,
+                )) as Box<dyn TQuery>
+            })
+            .collect();
+        Some(Box::new(UnionQuery::new(each)))
+    }
+
     /// Every way one word can match: exact in every field (BM25 × weight),
     /// within `max_edits` in the name fields, and as a prefix if it is the
     /// word being typed.
@@ -350,9 +394,14 @@ impl Builder<'_> {
                         })
                         .collect();
                 terms.sort_by(|a, b| a.2.cmp(&b.2).then(b.1.cmp(&a.1)));
-                for (t, _, d) in terms.into_iter().take(MAX_FUZZY_TERMS) {
-                    let share = if d == 1 { FUZZY_1 } else { FUZZY_2 };
-                    clauses.push(Self::const_term(field, &t, weight * share));
+                terms.truncate(MAX_FUZZY_TERMS);
+                for (d, share) in [(1, FUZZY_1), (2, FUZZY_2)] {
+                    let set: Vec<(String, u64)> = terms
+                        .iter()
+                        .filter(|t| t.2 == d)
+                        .map(|t| (t.0.clone(), t.1))
+                        .collect();
+                    clauses.extend(self.const_set(field, set.iter(), weight * share));
                 }
             }
         }
@@ -368,12 +417,11 @@ impl Builder<'_> {
                             .filter(|(t, _)| t != word)
                             .collect();
                     terms.sort_by_key(|t| std::cmp::Reverse(t.1));
-                    for (t, _) in terms.into_iter().take(MAX_PREFIX_TERMS) {
-                        clauses.push(Self::const_term(field, &t, PREFIX));
-                    }
+                    let set = terms.iter().take(MAX_PREFIX_TERMS);
+                    clauses.extend(self.const_set(field, set, PREFIX));
                 }
             }
-            if chars >= 5 && max_edits(word) > 0 {
+            if chars >= 5 && edits > 0 {
                 let dfa = lev_builder(1).build_prefix_dfa(word);
                 for (field, _) in self.fuzzy_fields() {
                     let mut terms: Vec<(String, u64)> =
@@ -382,9 +430,8 @@ impl Builder<'_> {
                             .filter(|(t, _)| !t.starts_with(word))
                             .collect();
                     terms.sort_by_key(|t| std::cmp::Reverse(t.1));
-                    for (t, _) in terms.into_iter().take(MAX_FUZZY_TERMS) {
-                        clauses.push(Self::const_term(field, &t, FUZZY_PREFIX));
-                    }
+                    let set = terms.iter().take(MAX_FUZZY_TERMS);
+                    clauses.extend(self.const_set(field, set, FUZZY_PREFIX));
                 }
             }
         }
@@ -397,7 +444,7 @@ impl Builder<'_> {
         &self,
         words: &Words,
         all_required: bool,
-    ) -> Result<Option<Box<dyn TQuery>>, SearchError> {
+    ) -> Result<Option<Text>, SearchError> {
         if words.is_empty() {
             return Ok(None);
         }
@@ -423,40 +470,86 @@ impl Builder<'_> {
         let complete = &words.all[..if words.last_is_prefix { n - 1 } else { n }];
         let phrase = |field: Field, ws: &[String], boost: f32| -> Box<dyn TQuery> {
             let terms = ws.iter().map(|w| Term::from_field_text(field, w)).collect();
-            Box::new(BoostQuery::new(Box::new(PhraseQuery::new(terms)), boost))
+            Box::new(PhraseBonus::new(terms, boost * PHRASE_SCORE))
         };
-        for pair in complete.windows(2) {
-            bonus.push(phrase(self.f.title, pair, PHRASE_TITLE));
-            bonus.push(phrase(self.f.authors, pair, PHRASE_AUTHORS));
-        }
-        if complete.len() >= 3 {
-            bonus.push(phrase(self.f.title, complete, PHRASE_TITLE));
+        // In the walk of the matches of "best" the phrase must be selective:
+        // tantivy's phrase query, which goes from phrase to phrase.
+        let selective = |field: Field, ws: &[String], boost: f32| -> Box<dyn TQuery> {
+            let terms = ws.iter().map(|w| Term::from_field_text(field, w)).collect();
+            Box::new(ConstScoreQuery::new(
+                Box::new(PhraseQuery::new(terms)),
+                boost * PHRASE_SCORE,
+            ))
+        };
+        // Strong signals: the whole query as the title or in it.
+        let mut best: Vec<Box<dyn TQuery>> = Vec::new();
+        let mut best_selective: Vec<Box<dyn TQuery>> = Vec::new();
+        if complete.len() >= 2 {
+            best.push(phrase(self.f.title, complete, PHRASE_TITLE));
+            best_selective.push(selective(self.f.title, complete, PHRASE_TITLE));
         }
         if !words.last_is_prefix {
-            bonus.push(Self::const_term(
-                self.f.title_exact,
-                &title_key(&words.all.join(" ")),
-                TITLE_EXACT,
-            ));
+            let title = title_key(&words.all.join(" "));
+            best.push(Self::const_term(self.f.title_exact, &title, TITLE_EXACT));
+            best_selective.push(Self::const_term(self.f.title_exact, &title, TITLE_EXACT));
         }
+        // A phrase scorer asked about one record scans on to the next that
+        // has the phrase: pairs of frequent words ("of the", "the life")
+        // cost much and say little, so pairs with a stop word count only in
+        // titles and not at the start (a leading article is in the whole
+        // query's phrase already).
+        for (i, pair) in complete.windows(2).enumerate() {
+            let stops = pair.iter().filter(|w| is_stop_word(w)).count();
+            if stops == 2 && !only_stop_words {
+                continue;
+            }
+            if pair.len() < complete.len() && !(i == 0 && is_stop_word(&pair[0])) {
+                bonus.push(phrase(self.f.title, pair, PHRASE_TITLE));
+            }
+            if stops == 0 {
+                bonus.push(phrase(self.f.authors, pair, PHRASE_AUTHORS));
+            }
+        }
+        bonus.extend(best);
+        let bonus = UnionQuery::new(bonus);
+        let best = UnionQuery::new(best_selective);
         if !all_required {
-            required.extend(bonus);
-            return Ok(Some(Box::new(UnionQuery::new(required))));
+            required.push(Box::new(bonus));
+            return Ok(Some(Text {
+                query: Box::new(UnionQuery::new(required)),
+                bonus: Some(Box::new(best)),
+            }));
         }
         let mut clauses: Vec<Clause> = required.into_iter().map(|q| (Occur::Must, q)).collect();
-        clauses.push((Occur::Should, Box::new(UnionQuery::new(bonus))));
-        Ok(Some(Box::new(BooleanQuery::new(clauses))))
+        clauses.push((Occur::Should, Box::new(bonus)));
+        Ok(Some(Text {
+            query: Box::new(BooleanQuery::new(clauses)),
+            bonus: Some(Box::new(best)),
+        }))
     }
 
     /// Filters and the identifier as required clauses that add no score.
-    pub(crate) fn filters(&self, filters: &Filters, identifier: Option<&str>) -> Vec<Clause> {
+    /// With `checks`, a search with words leaves the filters most records
+    /// pass (and year ranges) to [`Checks`] on the matches instead: seeking
+    /// through them costs more than reading a fast field.
+    pub(crate) fn filters(
+        &self,
+        filters: &Filters,
+        identifier: Option<&str>,
+        checks: bool,
+    ) -> Result<(Vec<Clause>, Checks), SearchError> {
         let f = self.f;
         let mut out: Vec<Clause> = Vec::new();
+        let mut check = Checks::default();
         let mut must = |q: Box<dyn TQuery>| {
             out.push((Occur::Must, Box::new(ConstScoreQuery::new(q, 0.0))));
         };
         let term =
             |t: Term| -> Box<dyn TQuery> { Box::new(TermQuery::new(t, IndexRecordOption::Basic)) };
+        // Most records have it: check it rather than seek it.
+        let dense = |t: &Term| -> Result<bool, SearchError> {
+            Ok(checks && self.searcher.doc_freq(t)? * DENSE_SHARE >= self.searcher.num_docs())
+        };
         if let Some(id) = identifier {
             must(term(Term::from_field_text(
                 f.identifier,
@@ -464,16 +557,38 @@ impl Builder<'_> {
             )));
         }
         if let Some(k) = filters.kind {
-            must(term(Term::from_field_u64(f.kind, kind_code(k))));
+            let t = Term::from_field_u64(f.kind, kind_code(k));
+            if dense(&t)? {
+                check.kind = Some(kind_code(k));
+            } else {
+                must(term(t));
+            }
         }
         if let Some(l) = &filters.language {
-            must(term(Term::from_field_text(f.language, &normalize_code(l))));
+            let l = normalize_code(l);
+            let t = Term::from_field_text(f.language, &l);
+            if dense(&t)? {
+                check.language = Some(l);
+            } else {
+                must(term(t));
+            }
         }
         if let Some(fmt) = &filters.format {
-            must(term(Term::from_field_text(f.format, &normalize_code(fmt))));
+            let fmt = normalize_code(fmt);
+            let t = Term::from_field_text(f.format, &fmt);
+            if dense(&t)? {
+                check.format = Some(fmt);
+            } else {
+                must(term(t));
+            }
         }
         if let Some(h) = filters.has_file {
-            must(term(Term::from_field_bool(f.has_file, h)));
+            let t = Term::from_field_bool(f.has_file, h);
+            if dense(&t)? {
+                check.has_file = Some(h);
+            } else {
+                must(term(t));
+            }
         }
         if let Some(a) = &filters.author {
             must(term(Term::from_field_text(f.author_exact, a)));
@@ -482,16 +597,23 @@ impl Builder<'_> {
             must(term(Term::from_field_text(f.subject_exact, s)));
         }
         if filters.year_min.is_some() || filters.year_max.is_some() {
-            let bound = |y: Option<i32>| match y {
-                Some(y) => Bound::Included(Term::from_field_i64(f.year, i64::from(y))),
-                None => Bound::Unbounded,
-            };
-            must(Box::new(RangeQuery::new(
-                bound(filters.year_min),
-                bound(filters.year_max),
-            )));
+            if checks {
+                check.years = Some((
+                    filters.year_min.map_or(i64::MIN, i64::from),
+                    filters.year_max.map_or(i64::MAX, i64::from),
+                ));
+            } else {
+                let bound = |y: Option<i32>| match y {
+                    Some(y) => Bound::Included(Term::from_field_i64(f.year, i64::from(y))),
+                    None => Bound::Unbounded,
+                };
+                must(Box::new(RangeQuery::new(
+                    bound(filters.year_min),
+                    bound(filters.year_max),
+                )));
+            }
         }
-        out
+        Ok((out, check))
     }
 
     /// The whole query. `all_required`: every (non stop) word must match.
@@ -500,14 +622,120 @@ impl Builder<'_> {
         q: &crate::Query,
         words: &Words,
         all_required: bool,
-    ) -> Result<Box<dyn TQuery>, SearchError> {
-        let mut clauses = self.filters(&q.filters, q.identifier.as_deref());
+    ) -> Result<Built, SearchError> {
+        let (mut clauses, checks) =
+            self.filters(&q.filters, q.identifier.as_deref(), !words.is_empty())?;
+        let mut bonus = None;
         if let Some(text) = self.text(words, all_required)? {
-            clauses.push((Occur::Must, text));
+            clauses.push((Occur::Must, text.query));
+            bonus = text.bonus;
         }
-        if clauses.is_empty() {
-            return Ok(Box::new(AllQuery));
-        }
-        Ok(Box::new(BooleanQuery::new(clauses)))
+        let query: Box<dyn TQuery> = if clauses.is_empty() {
+            Box::new(AllQuery)
+        } else {
+            Box::new(BooleanQuery::new(clauses))
+        };
+        Ok(Built {
+            query,
+            bonus,
+            checks,
+        })
+    }
+}
+
+/// A filter that one record in this many passes is checked on the matches
+/// (fast fields) rather than intersected with them.
+const DENSE_SHARE: u64 = 5;
+
+/// Filters checked on each match, from fast fields.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Checks {
+    pub kind: Option<u64>,
+    pub language: Option<String>,
+    pub format: Option<String>,
+    pub has_file: Option<bool>,
+    /// Inclusive.
+    pub years: Option<(i64, i64)>,
+}
+
+impl Checks {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.kind.is_none()
+            && self.language.is_none()
+            && self.format.is_none()
+            && self.has_file.is_none()
+            && self.years.is_none()
+    }
+
+    /// The check for one segment: `None` when no record of it can pass.
+    pub(crate) fn for_segment(
+        &self,
+        c: &Columns,
+    ) -> Result<Option<impl Fn(tantivy::DocId) -> bool + use<>>, SearchError> {
+        let ord_of = |col: &Option<StrColumn>, value: &Option<String>| -> Result<_, SearchError> {
+            let Some(v) = value else {
+                return Ok(Some(None));
+            };
+            let Some(col) = col else { return Ok(None) };
+            Ok(col
+                .dictionary()
+                .term_ord(v.as_bytes())?
+                .map(|ord| Some((col.clone(), ord))))
+        };
+        let Some(language) = ord_of(&c.language, &self.language)? else {
+            return Ok(None);
+        };
+        let Some(format) = ord_of(&c.format, &self.format)? else {
+            return Ok(None);
+        };
+        let kind = self.kind.map(|k| (c.kind.clone(), k));
+        let has_file = self.has_file.map(|h| (c.has_file.clone(), h));
+        let years = self.years.map(|r| (c.year.clone(), r));
+        Ok(Some(move |doc| {
+            kind.as_ref().is_none_or(|(c, k)| c.first(doc) == Some(*k))
+                && has_file
+                    .as_ref()
+                    .is_none_or(|(c, h)| c.first(doc) == Some(*h))
+                && years
+                    .as_ref()
+                    .is_none_or(|(c, (lo, hi))| c.first(doc).is_some_and(|y| *lo <= y && y <= *hi))
+                && language
+                    .as_ref()
+                    .is_none_or(|(c, ord)| c.term_ords(doc).any(|o| o == *ord))
+                && format
+                    .as_ref()
+                    .is_none_or(|(c, ord)| c.term_ords(doc).any(|o| o == *ord))
+        }))
+    }
+}
+
+/// The text part of a query, and its bonus.
+pub(crate) struct Text {
+    query: Box<dyn TQuery>,
+    bonus: Option<Box<dyn TQuery>>,
+}
+
+/// A built query, and its strongest bonus clauses (the query as the title
+/// or a phrase in it) alone: the matches most likely to rank first, looked
+/// at too when there are too many matches to rank them all.
+pub(crate) struct Built {
+    pub query: Box<dyn TQuery>,
+    pub bonus: Option<Box<dyn TQuery>>,
+    /// Filters to check on each match of `query`.
+    pub checks: Checks,
+}
+
+impl Built {
+    /// Matches of the query that also have a bonus.
+    pub(crate) fn best(&self) -> Option<Box<dyn TQuery>> {
+        let bonus = self.bonus.as_ref()?;
+        Some(Box::new(BooleanQuery::new(vec![
+            (Occur::Must, self.query.box_clone()),
+            // Scored already by the query.
+            (
+                Occur::Must,
+                Box::new(ConstScoreQuery::new(bonus.box_clone(), 0.0)),
+            ),
+        ])))
     }
 }

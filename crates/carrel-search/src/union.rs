@@ -6,7 +6,9 @@
 //! subjects). This one keeps its clauses side by side and moves each with
 //! its own skip list, so a seek costs a few skips per clause.
 
+use tantivy::postings::{Postings, SegmentPostings};
 use tantivy::query::{EmptyScorer, EnableScoring, Explanation, Query, Scorer, Weight};
+use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, DocSet, Score, SegmentReader, TERMINATED, TantivyError, Term};
 
 /// Matches what any clause matches; scores the sum of the matching ones.
@@ -148,5 +150,158 @@ impl Scorer for UnionScorer {
             .filter(|s| s.doc() == doc)
             .map(|s| s.score())
             .sum()
+    }
+}
+
+/// A bonus for records having `terms` one after the other in `field`.
+///
+/// It matches the records having all the terms (seeking each through its
+/// skip list) and scores `score` where they form the phrase, 0 elsewhere;
+/// tantivy's phrase query instead scans on, when asked about one record,
+/// to the next having the phrase: ruinous as an optional clause, where it is
+/// asked about every match (see [`UnionQuery`]).
+#[derive(Clone, Debug)]
+pub(crate) struct PhraseBonus {
+    terms: Vec<Term>,
+    score: Score,
+}
+
+impl PhraseBonus {
+    pub(crate) fn new(terms: Vec<Term>, score: Score) -> Self {
+        Self { terms, score }
+    }
+}
+
+impl Query for PhraseBonus {
+    fn weight(&self, _: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(self.clone()))
+    }
+
+    fn query_terms<'a>(&'a self, visitor: &mut dyn FnMut(&'a Term, bool)) {
+        for t in &self.terms {
+            visitor(t, true);
+        }
+    }
+}
+
+impl Weight for PhraseBonus {
+    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        let Some(first) = self.terms.first() else {
+            return Ok(Box::new(EmptyScorer));
+        };
+        let index = reader.inverted_index(first.field())?;
+        let mut postings = Vec::with_capacity(self.terms.len());
+        for t in &self.terms {
+            match index.read_postings(t, IndexRecordOption::WithFreqsAndPositions)? {
+                Some(p) => postings.push(p),
+                None => return Ok(Box::new(EmptyScorer)),
+            }
+        }
+        let mut s = PhraseBonusScorer {
+            postings,
+            doc: 0,
+            score: self.score * boost,
+            positions: Vec::new(),
+            next: Vec::new(),
+        };
+        s.go(0);
+        Ok(Box::new(s))
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
+        let mut scorer = self.scorer(reader, 1.0)?;
+        if scorer.seek(doc) != doc {
+            return Err(TantivyError::InvalidArgument(format!(
+                "document #{doc} does not match"
+            )));
+        }
+        Ok(Explanation::new("phrase bonus", scorer.score()))
+    }
+}
+
+struct PhraseBonusScorer {
+    postings: Vec<SegmentPostings>,
+    doc: DocId,
+    score: Score,
+    positions: Vec<u32>,
+    next: Vec<u32>,
+}
+
+impl PhraseBonusScorer {
+    /// The first record at or after `target` having every term.
+    fn go(&mut self, target: DocId) -> DocId {
+        let mut candidate = target;
+        'outer: loop {
+            for p in &mut self.postings {
+                let d = if p.doc() < candidate {
+                    p.seek(candidate)
+                } else {
+                    p.doc()
+                };
+                if d == TERMINATED {
+                    self.doc = TERMINATED;
+                    return TERMINATED;
+                }
+                if d > candidate {
+                    candidate = d;
+                    continue 'outer;
+                }
+            }
+            self.doc = candidate;
+            return candidate;
+        }
+    }
+}
+
+impl DocSet for PhraseBonusScorer {
+    fn advance(&mut self) -> DocId {
+        if self.doc == TERMINATED {
+            return TERMINATED;
+        }
+        self.go(self.doc + 1)
+    }
+
+    fn seek(&mut self, target: DocId) -> DocId {
+        if self.doc >= target {
+            return self.doc;
+        }
+        self.go(target)
+    }
+
+    fn doc(&self) -> DocId {
+        self.doc
+    }
+
+    fn size_hint(&self) -> u32 {
+        self.postings
+            .iter()
+            .map(|p| p.size_hint())
+            .min()
+            .unwrap_or(0)
+    }
+}
+
+impl Scorer for PhraseBonusScorer {
+    fn score(&mut self) -> Score {
+        // Start positions where the phrase so far holds, term by term.
+        let (first, rest) = self.postings.split_first_mut().expect("terms");
+        self.positions.clear();
+        first.positions(&mut self.positions);
+        for (i, p) in rest.iter_mut().enumerate() {
+            if self.positions.is_empty() {
+                break;
+            }
+            self.next.clear();
+            p.positions(&mut self.next);
+            let offset = i as u32 + 1;
+            let next = &self.next;
+            self.positions
+                .retain(|start| next.binary_search(&(start + offset)).is_ok());
+        }
+        if self.positions.is_empty() {
+            0.0
+        } else {
+            self.score
+        }
     }
 }

@@ -545,6 +545,15 @@ fn deep_paging_on_many_docs() {
     assert_eq!(r.total, 12_000);
     assert_eq!(r.hits.len(), 50);
     assert_eq!(r.hits[0].edition_id, 12_000 - MAX_OFFSET as i64);
+    for sort in [Sort::Relevance, Sort::Title, Sort::YearAsc] {
+        let r = idx
+            .search(&Query {
+                sort,
+                ..page(MAX_OFFSET)
+            })
+            .unwrap();
+        assert_eq!(r.hits.len(), 50, "{sort:?}");
+    }
 }
 
 #[test]
@@ -688,6 +697,43 @@ fn reopens_from_disk() {
 }
 
 #[test]
+fn a_second_handle_on_a_written_index_only_searches_and_follows_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let writer = SearchIndex::open(dir.path(), opts()).unwrap();
+    assert!(!writer.is_read_only());
+    writer.upsert([doc(1, "Hamlet", &["Shakespeare"])]).unwrap();
+    writer.commit().unwrap();
+    let reader = SearchIndex::open(dir.path(), opts()).unwrap();
+    assert!(reader.is_read_only());
+    assert_eq!(ids(&reader, &q("hamlet")), [1]);
+    let err = reader.upsert([doc(2, "Macbeth", &[])]).unwrap_err();
+    assert_eq!(err.code(), "search_index_read_only");
+    assert_eq!(
+        reader.delete(&[1]).unwrap_err().code(),
+        "search_index_read_only"
+    );
+    // The writer's commits reach the reader.
+    writer.upsert([doc(3, "Othello", &[])]).unwrap();
+    writer.commit().unwrap();
+    let start = Instant::now();
+    while ids(&reader, &q("othello")).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the reader never saw the commit"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Once the writer is gone, a new handle writes.
+    drop(writer);
+    drop(reader);
+    assert!(
+        !SearchIndex::open(dir.path(), opts())
+            .unwrap()
+            .is_read_only()
+    );
+}
+
+#[test]
 fn another_schema_version_must_be_rebuilt() {
     let dir = tempfile::tempdir().unwrap();
     drop(SearchIndex::open(dir.path(), opts()).unwrap());
@@ -716,4 +762,71 @@ fn handles_are_send_sync_and_errors_have_codes() {
     assert_send_sync::<SearchIndex>();
     let e = SearchError::InvalidQuery("x".into());
     assert_eq!(e.code(), "invalid_search_query");
+}
+
+#[test]
+fn too_many_matches_are_estimated() {
+    // More matches than a search ranks one by one: the total is an
+    // estimate, and the records with the whole title still come first.
+    let n = 150_000i64;
+    let idx = SearchIndex::open_in_ram(IndexOptions {
+        writer_heap_bytes: 64 << 20,
+        writer_threads: 2,
+    })
+    .unwrap();
+    idx.upsert((1..=n).map(|i| IndexDoc {
+        language: Some(if i % 10 == 0 { "fr" } else { "en" }.into()),
+        year: Some(1900 + (i % 100) as i32),
+        ..doc(i, &format!("Common words volume {}", i % 1000), &["Writer"])
+    }))
+    .unwrap();
+    idx.upsert([doc(n + 1, "Common", &["Writer"])]).unwrap();
+    idx.commit().unwrap();
+    let (r, exact) = idx
+        .search_with_exactness(&Query {
+            facets: true,
+            ..q("common")
+        })
+        .unwrap();
+    assert!(!exact.total_exact);
+    let total = r.total as f64;
+    assert!((total - n as f64).abs() < n as f64 * 0.1, "{total}");
+    assert_eq!(r.hits[0].edition_id, n + 1, "the whole title first");
+    let langs = r.facets.unwrap().language;
+    assert_eq!(langs[0].0, "en");
+    assert!(
+        (langs[0].1 as f64 - total * 0.9).abs() < total * 0.1,
+        "{langs:?}"
+    );
+    // Newest first is still exact about which records come first.
+    let r = idx
+        .search(&Query {
+            sort: Sort::Newest,
+            ..q("common")
+        })
+        .unwrap();
+    assert_eq!(r.edition_ids()[..3], [n + 1, n, n - 1]);
+    let r = idx
+        .search(&Query {
+            sort: Sort::YearDesc,
+            ..q("words")
+        })
+        .unwrap();
+    assert!(r.edition_ids().iter().all(|id| id % 100 == 99), "{r:?}");
+    // Browsing counts exactly.
+    let (r, exact) = idx
+        .search_with_exactness(&Query {
+            filters: Filters {
+                language: Some("fr".into()),
+                ..Filters::default()
+            },
+            ..q("")
+        })
+        .unwrap();
+    assert!(exact.total_exact);
+    assert_eq!(r.total, n as u64 / 10);
+    assert_eq!(r.hits[0].edition_id, n);
+    // A selective search is exact.
+    let (_, exact) = idx.search_with_exactness(&q("volume 7")).unwrap();
+    assert!(exact.total_exact);
 }

@@ -56,13 +56,19 @@ pub async fn open_library(
             (carrel_search::SearchIndex::recreate(&dir, opts)?, true)
         }
         Err(e) => {
-            return Err(anyhow::Error::new(e).context(format!(
-                "cannot open the search index in {} (is another carrel using this data directory?)",
-                dir.display()
-            )));
+            return Err(anyhow::Error::new(e)
+                .context(format!("cannot open the search index in {}", dir.display())));
         }
     };
     let lib = carrel_library::Library::new(db, index);
+    if lib.index().is_read_only() {
+        tracing::warn!(
+            dir = %dir.display(),
+            "another carrel process writes the search index in this data directory: this one searches it \
+             and cannot change the library"
+        );
+        return Ok(lib);
+    }
     let empty_index = lib.index().num_docs() == 0 && lib.db().count_editions().await? > 0;
     if stale || empty_index {
         let n = lib.rebuild_index(&|_, _| {}).await?;
@@ -88,16 +94,7 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Arc<dyn carrel
 impl Server {
     /// Opens storage and binds the listening socket.
     pub async fn bind(settings: Settings) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&settings.data).with_context(|| {
-            format!(
-                "cannot create the data directory {}",
-                settings.data.display()
-            )
-        })?;
-        let url = settings.database_url();
-        let db = carrel_db::connect(&url)
-            .await
-            .with_context(|| format!("cannot open the database {}", redact(&url)))?;
+        let db = open_database(&settings).await?;
         let store = carrel_blob::LocalBlobStore::open(&settings.data).with_context(|| {
             format!("cannot open the blob store in {}", settings.data.display())
         })?;

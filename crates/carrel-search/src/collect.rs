@@ -1,0 +1,244 @@
+//! The search loop: walks the matches of a query segment by segment,
+//! keeping the best page, counting, and feeding the facets. With a budget,
+//! it looks at no more than that many matches (shared out over the
+//! segments by size) and estimates the total from the share of each
+//! segment it went through.
+
+use std::cmp::Ordering;
+use std::collections::HashSet;
+
+use std::sync::Arc;
+
+use tantivy::collector::SegmentCollector;
+use tantivy::query::{EnableScoring, Query as TQuery};
+use tantivy::{DocAddress, DocId, DocSet, Searcher, SegmentReader, TERMINATED};
+
+use crate::columns::Columns;
+use crate::facets::{self, Counts, SegmentFacets};
+use crate::query::Checks;
+use crate::schema::Fields;
+use crate::{SearchError, Sort};
+
+/// What a hit is ranked by, best first: the score (relevance), then the
+/// sort keys.
+type Key = (f32, u64, u64, u64);
+
+/// The result of one walk.
+pub(crate) struct Page {
+    pub total: u64,
+    /// False when the budget ran out: `total` and the facets are estimates.
+    pub exact: bool,
+    /// The page, best first (the key's score is the hit's score).
+    pub hits: Vec<(Key, DocAddress)>,
+    pub counts: Option<Counts>,
+}
+
+/// Order-preserving map of i64 into u64.
+pub(crate) fn ordered(v: i64) -> u64 {
+    (v as u64) ^ (1 << 63)
+}
+
+fn cmp(a: &(Key, DocAddress), b: &(Key, DocAddress)) -> Ordering {
+    b.0.partial_cmp(&a.0)
+        .unwrap_or(Ordering::Equal)
+        .then_with(|| a.1.cmp(&b.1))
+}
+
+/// The best `n` of what is pushed.
+pub(crate) struct Top {
+    n: usize,
+    items: Vec<(Key, DocAddress)>,
+}
+
+impl Top {
+    pub(crate) fn new(n: usize) -> Self {
+        Self {
+            n,
+            items: Vec::with_capacity(2 * n + 16),
+        }
+    }
+
+    fn push(&mut self, key: Key, addr: DocAddress) {
+        self.items.push((key, addr));
+        if self.items.len() >= 2 * self.n + 16 {
+            self.shrink();
+        }
+    }
+
+    fn shrink(&mut self) {
+        if self.items.len() > self.n {
+            if self.n > 0 {
+                self.items.select_nth_unstable_by(self.n - 1, cmp);
+            }
+            self.items.truncate(self.n);
+        }
+    }
+
+    /// Adds hits not there yet.
+    pub(crate) fn merge(&mut self, other: Vec<(Key, DocAddress)>) {
+        let mut seen: HashSet<(u32, DocId)> = self
+            .items
+            .iter()
+            .map(|(_, a)| (a.segment_ord, a.doc_id))
+            .collect();
+        for (k, a) in other {
+            if seen.insert((a.segment_ord, a.doc_id)) {
+                self.push(k, a);
+            }
+        }
+    }
+
+    /// The best, in order, from `offset`.
+    pub(crate) fn into_page(mut self, offset: usize) -> Vec<(Key, DocAddress)> {
+        self.shrink();
+        self.items.sort_unstable_by(cmp);
+        self.items.drain(..offset.min(self.items.len()));
+        self.items
+    }
+}
+
+/// How each segment's documents are keyed for `sort`.
+fn keyer(
+    seg: &SegmentReader,
+    cols: &Columns,
+    fields: &Fields,
+    sort: Sort,
+) -> Box<dyn Fn(DocId, f32) -> Key> {
+    let added = cols.added.clone();
+    let added = move |doc| ordered(added.first(doc).unwrap_or(i64::MIN));
+    match sort {
+        Sort::Relevance => {
+            let norms = seg.get_fieldnorms_reader(fields.title).ok();
+            // Equal scores: shorter titles, then newer records first.
+            Box::new(move |doc, score| {
+                let len = norms.as_ref().map_or(0, |n| n.fieldnorm_id(doc));
+                (score, u64::from(u8::MAX - len), added(doc), 0)
+            })
+        }
+        Sort::Newest => Box::new(move |doc, _| (0.0, added(doc), 0, 0)),
+        Sort::YearDesc | Sort::YearAsc => {
+            let year = cols.year.clone();
+            let asc = sort == Sort::YearAsc;
+            // Records without a year last either way.
+            Box::new(move |doc, _| {
+                let y = year.first(doc).map_or(0, |y| {
+                    if asc {
+                        u64::MAX - ordered(y)
+                    } else {
+                        ordered(y).max(1)
+                    }
+                });
+                (0.0, y, added(doc), 0)
+            })
+        }
+        Sort::Title => {
+            let (hi, lo) = (cols.title_key_hi.clone(), cols.title_key_lo.clone());
+            Box::new(move |doc, _| {
+                (
+                    0.0,
+                    u64::MAX - hi.first(doc).unwrap_or(u64::MAX),
+                    u64::MAX - lo.first(doc).unwrap_or(u64::MAX),
+                    added(doc),
+                )
+            })
+        }
+    }
+}
+
+/// Walks `query`'s matches: the best `need` by `sort`, the count, facets.
+pub(crate) fn walk(
+    searcher: &Searcher,
+    cols: &[Arc<Columns>],
+    fields: &Fields,
+    query: &dyn TQuery,
+    checks: &Checks,
+    sort: Sort,
+    need: usize,
+    facets: bool,
+    budget: Option<u64>,
+) -> Result<Page, SearchError> {
+    let scoring = sort == Sort::Relevance;
+    let enable = if scoring {
+        EnableScoring::enabled_from_searcher(searcher)
+    } else {
+        EnableScoring::disabled_from_searcher(searcher)
+    };
+    let weight = query.weight(enable)?;
+    let all_docs: u64 = searcher
+        .segment_readers()
+        .iter()
+        .map(|s| u64::from(s.max_doc()))
+        .sum();
+    let mut top = Top::new(need);
+    let (mut matched, mut estimate, mut exact) = (0u64, 0f64, true);
+    let mut fruits = Vec::new();
+    for (ord, seg) in searcher.segment_readers().iter().enumerate() {
+        let ord = ord as u32;
+        let seg_budget =
+            budget.map(|b| (b * u64::from(seg.max_doc()) / all_docs.max(1)).max(1_000));
+        let c = &cols[ord as usize];
+        let check = checks.for_segment(c)?;
+        let Some(check) = check else { continue };
+        let checked = !checks.is_empty();
+        let mut scorer = weight.scorer(seg, 1.0)?;
+        let key = keyer(seg, c, fields, sort);
+        let mut facet_child = if facets {
+            Some(SegmentFacets::new(c))
+        } else {
+            None
+        };
+        let alive = seg.alive_bitset();
+        // Matches walked (the budget), and those that pass.
+        let (mut walked, mut seen) = (0u64, 0u64);
+        let mut doc = scorer.doc();
+        while doc != TERMINATED {
+            if seg_budget.is_some_and(|b| walked >= b) {
+                break;
+            }
+            walked += 1;
+            if alive.is_none_or(|a| a.is_alive(doc)) && (!checked || check(doc)) {
+                seen += 1;
+                let score = if scoring { scorer.score() } else { 0.0 };
+                if need > 0 {
+                    top.push(key(doc, score), DocAddress::new(ord, doc));
+                }
+                if let Some(f) = &mut facet_child {
+                    f.collect(doc, score);
+                }
+            }
+            doc = scorer.advance();
+        }
+        matched += seen;
+        if doc == TERMINATED {
+            estimate += seen as f64;
+        } else {
+            // Stopped at `doc`: the matches seen cover that share of the
+            // segment.
+            exact = false;
+            estimate += seen as f64 * f64::from(seg.max_doc()) / f64::from(doc.max(1));
+        }
+        if let Some(f) = facet_child {
+            fruits.push(f.harvest());
+        }
+    }
+    let mut counts = if facets {
+        Some(facets::merge(fruits))
+    } else {
+        None
+    };
+    let total = if exact {
+        matched
+    } else {
+        let total = estimate.round() as u64;
+        if let Some(c) = &mut counts {
+            c.scale(total as f64 / matched.max(1) as f64);
+        }
+        total
+    };
+    Ok(Page {
+        total,
+        exact,
+        hits: top.into_page(0),
+        counts,
+    })
+}
