@@ -83,6 +83,18 @@ def test_import_is_idempotent_and_resumable(library):
     assert hits >= library.first_report["created"]
 
 
+def test_import_refuses_while_a_server_writes_the_index(library):
+    r = carrel_import(library, library.gutenberg_path, check=False)
+    assert r.returncode != 0 and "stop it first" in r.stderr, r.stderr
+    # A second server on the same data directory searches what the first indexed.
+    second = Server(library.backend, data=library.data, database=library.database)
+    try:
+        assert "Pride and Prejudice" in top_titles(second, "pride and prejudice")
+        assert "only searches" in second.read_log() or "cannot change the library" in second.read_log()
+    finally:
+        second.close()
+
+
 def test_search_folds_typos_prefixes_and_aliases(library):
     assert "Les Misérables" in top_titles(library, "miserables")
     assert "Les Misérables" in top_titles(library, "LES MISERABLES hugo")

@@ -11,19 +11,19 @@ use carrel_library::import::csv::Mapping;
 /// Where the data lives (the same options as `carrel serve`).
 #[derive(clap::Args)]
 pub struct DataArgs {
-    /// Data directory. [default: ./carrel-data]
+    /// Data directory (database, blobs, staged uploads, search index). [default: ./carrel-data]
     #[arg(long, env = "CARREL_DATA")]
     data: Option<PathBuf>,
     /// Database URL: sqlite://PATH or postgres://USER@HOST/DB. [default: SQLite in the data directory]
     #[arg(long, env = "CARREL_DATABASE")]
     database: Option<String>,
-    /// TOML settings file.
+    /// TOML settings file (see README for every key).
     #[arg(long, env = "CARREL_CONFIG")]
     config: Option<PathBuf>,
 }
 
 impl DataArgs {
-    fn settings(&self) -> anyhow::Result<carrel_server::Settings> {
+    pub fn settings(&self) -> anyhow::Result<carrel_server::Settings> {
         let mut s = carrel_server::Settings::load(self.config.as_deref())
             .map_err(|e| anyhow::anyhow!("settings: {e}"))?;
         if let Some(d) = &self.data {
@@ -76,10 +76,25 @@ pub struct ImportArgs {
     data: DataArgs,
 }
 
-pub async fn import(a: ImportArgs) -> anyhow::Result<()> {
-    let settings = a.data.settings()?;
+/// The library of a data directory, for changing it: refused while a
+/// running server writes its search index.
+async fn writable_library(
+    data: &DataArgs,
+) -> anyhow::Result<std::sync::Arc<carrel_library::Library>> {
+    let settings = data.settings()?;
     let db = carrel_server::open_database(&settings).await?;
     let lib = carrel_server::open_library(&settings, db).await?;
+    if lib.index().is_read_only() {
+        anyhow::bail!(
+            "a running carrel writes the search index in {}: stop it first (the index has one writer)",
+            settings.index_dir().display()
+        );
+    }
+    Ok(lib)
+}
+
+pub async fn import(a: ImportArgs) -> anyhow::Result<()> {
+    let lib = writable_library(&a.data).await?;
     let kind = Kind::parse(&a.kind)
         .map_err(|_| anyhow::anyhow!("--kind {:?}: use book, article or comic", a.kind))?;
     for path in &a.paths {
@@ -182,9 +197,7 @@ pub enum IndexCommand {
 pub async fn index(c: IndexCommand) -> anyhow::Result<()> {
     match c {
         IndexCommand::Rebuild { data } => {
-            let settings = data.settings()?;
-            let db = carrel_server::open_database(&settings).await?;
-            let lib = carrel_server::open_library(&settings, db).await?;
+            let lib = writable_library(&data).await?;
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(
                 indicatif::ProgressStyle::with_template(

@@ -10,7 +10,6 @@ mod upload;
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
@@ -42,15 +41,8 @@ enum Command {
         /// Address to listen on, e.g. 0.0.0.0:8080 (port 0 picks a free port). [default: 127.0.0.1:8080]
         #[arg(long, env = "CARREL_LISTEN")]
         listen: Option<SocketAddr>,
-        /// Data directory (database, blobs, staged uploads). [default: ./carrel-data]
-        #[arg(long, env = "CARREL_DATA")]
-        data: Option<PathBuf>,
-        /// Database URL: sqlite://PATH or postgres://USER@HOST/DB. [default: SQLite in the data directory]
-        #[arg(long, env = "CARREL_DATABASE")]
-        database: Option<String>,
-        /// TOML settings file (see README for every key).
-        #[arg(long, env = "CARREL_CONFIG")]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        data: library::DataArgs,
     },
     /// Upload files and print one share link per file (resumable; rerun to continue).
     Upload(upload::Args),
@@ -94,12 +86,7 @@ fn main() -> std::process::ExitCode {
         .expect("tokio runtime");
     let result = rt.block_on(async {
         match cli.command {
-            Command::Serve {
-                listen,
-                data,
-                database,
-                config,
-            } => serve(listen, data, database, config).await,
+            Command::Serve { listen, data } => serve(listen, data).await,
             Command::Upload(a) => upload::run(a).await,
             Command::Download(a) => download::run(a).await,
             Command::Import(a) => library::import(a).await,
@@ -115,22 +102,10 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-async fn serve(
-    listen: Option<SocketAddr>,
-    data: Option<PathBuf>,
-    database: Option<String>,
-    config: Option<PathBuf>,
-) -> anyhow::Result<()> {
-    let mut settings = carrel_server::Settings::load(config.as_deref())
-        .map_err(|e| anyhow::anyhow!("settings: {e}"))?;
+async fn serve(listen: Option<SocketAddr>, data: library::DataArgs) -> anyhow::Result<()> {
+    let mut settings = data.settings()?;
     if let Some(l) = listen {
         settings.listen = l;
-    }
-    if let Some(d) = data {
-        settings.data = d;
-    }
-    if database.is_some() {
-        settings.database = database;
     }
     init_logs(settings.log_format == "json");
     let server = carrel_server::Server::bind(settings).await?;

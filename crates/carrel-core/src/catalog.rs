@@ -302,6 +302,18 @@ impl EditionId {
     }
 }
 
+impl From<&crate::ident::Identifier> for EditionId {
+    fn from(id: &crate::ident::Identifier) -> Self {
+        use crate::ident::Identifier;
+        match id {
+            Identifier::Isbn(i) => EditionId::isbn(i),
+            Identifier::Doi(d) => EditionId::doi(d),
+            Identifier::Issn(i) => EditionId::issn(i),
+            Identifier::Arxiv(a) => EditionId::arxiv(a),
+        }
+    }
+}
+
 impl fmt::Display for EditionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.scheme(), self.value())

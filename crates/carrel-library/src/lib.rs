@@ -40,6 +40,8 @@ pub enum LibraryError {
     NotFound,
     #[error("invalid request: {0}")]
     BadRequest(String),
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl LibraryError {
@@ -58,6 +60,7 @@ impl LibraryError {
             LibraryError::Search(e) => e.code(),
             LibraryError::NotFound => "not_found",
             LibraryError::BadRequest(_) => "bad_request",
+            LibraryError::Internal(_) => "internal",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The library service: records into the database, then into the index.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -64,55 +65,52 @@ impl Library {
         &self.index
     }
 
+    /// Runs index work on the blocking pool (tantivy's calls block).
+    async fn on_index<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&SearchIndex) -> Result<T, carrel_search::SearchError> + Send + 'static,
+    ) -> Result<T, LibraryError> {
+        let index = self.index.clone();
+        tokio::task::spawn_blocking(move || f(&index))
+            .await
+            .map_err(|e| LibraryError::Internal(format!("search index task: {e}")))?
+            .map_err(Into::into)
+    }
+
     /// Stores records (any number, in batches) and indexes what changed.
     pub async fn store(&self, records: &[EditionRecord]) -> Result<Vec<Upserted>, LibraryError> {
         let mut out = Vec::with_capacity(records.len());
         for chunk in records.chunks(MAX_BATCH) {
             let now = Timestamp::now();
             let ups = self.db.upsert_editions(chunk, now).await?;
-            // New editions are indexed from the record as stored; editions
-            // that existed are read back, as the record was merged into them.
-            let mut docs = Vec::with_capacity(chunk.len());
-            let mut reread = Vec::new();
-            for (r, u) in chunk.iter().zip(&ups) {
-                if u.created {
-                    docs.push(index_doc(&Edition {
+            // New editions are indexed from their record; an edition that a
+            // record matched (one that existed, or one made earlier in this
+            // batch) is read back, as records were merged into it.
+            let merged: HashSet<i64> = ups
+                .iter()
+                .filter(|u| !u.created)
+                .map(|u| u.edition_id)
+                .collect();
+            let mut docs: Vec<IndexDoc> = chunk
+                .iter()
+                .zip(&ups)
+                .filter(|(_, u)| u.created && !merged.contains(&u.edition_id))
+                .map(|(r, u)| {
+                    index_doc(&Edition {
                         id: u.edition_id,
                         work_id: u.work_id,
                         record: r.clone(),
                         formats: Vec::new(),
                         created_at: now,
                         updated_at: now,
-                    }));
-                } else {
-                    reread.push(u.edition_id);
-                }
-            }
-            // A record merged into an edition created in this batch: the
-            // stored edition is the merged one, so read it back as well.
-            let created: std::collections::HashSet<i64> = ups
-                .iter()
-                .filter(|u| u.created)
-                .map(|u| u.edition_id)
+                    })
+                })
                 .collect();
-            reread.retain(|id| !created.contains(id));
-            reread.extend(
-                chunk
-                    .iter()
-                    .zip(&ups)
-                    .filter(|(_, u)| !u.created && created.contains(&u.edition_id))
-                    .map(|(_, u)| u.edition_id),
-            );
-            reread.sort_unstable();
-            reread.dedup();
-            docs.retain(|d| !reread.contains(&d.edition_id));
+            let reread: Vec<i64> = merged.into_iter().collect();
             for e in self.db.editions(&reread).await? {
                 docs.push(index_doc(&e));
             }
-            let index = self.index.clone();
-            tokio::task::spawn_blocking(move || index.upsert(docs))
-                .await
-                .map_err(|e| LibraryError::BadRequest(format!("index task: {e}")))??;
+            self.on_index(move |i| i.upsert(docs)).await?;
             self.dirty.store(true, Ordering::Release);
             out.extend(ups);
         }
@@ -129,25 +127,18 @@ impl Library {
             .iter()
             .map(index_doc)
             .collect();
-        let index = self.index.clone();
-        tokio::task::spawn_blocking(move || index.upsert(docs))
-            .await
-            .map_err(|e| LibraryError::BadRequest(format!("index task: {e}")))??;
+        self.on_index(move |i| i.upsert(docs)).await?;
         self.dirty.store(true, Ordering::Release);
         Ok(())
     }
 
     /// Commits the index if anything changed since the last commit.
     pub async fn commit(&self) -> Result<(), LibraryError> {
-        if self.dirty.swap(false, Ordering::AcqRel) {
-            let index = self.index.clone();
-            if let Err(e) = tokio::task::spawn_blocking(move || index.commit())
-                .await
-                .map_err(|e| LibraryError::BadRequest(format!("index task: {e}")))?
-            {
-                self.dirty.store(true, Ordering::Release);
-                return Err(e.into());
-            }
+        if self.dirty.swap(false, Ordering::AcqRel)
+            && let Err(e) = self.on_index(|i| i.commit()).await
+        {
+            self.dirty.store(true, Ordering::Release);
+            return Err(e);
         }
         Ok(())
     }
@@ -170,10 +161,7 @@ impl Library {
         progress: &(dyn Fn(u64, u64) + Sync),
     ) -> Result<u64, LibraryError> {
         let total = self.db.count_editions().await?.max(0) as u64;
-        let index = self.index.clone();
-        tokio::task::spawn_blocking(move || index.clear())
-            .await
-            .map_err(|e| LibraryError::BadRequest(format!("index task: {e}")))??;
+        self.on_index(|i| i.clear()).await?;
         let mut after = 0;
         let mut done = 0u64;
         loop {
@@ -182,10 +170,7 @@ impl Library {
             after = last.id;
             done += page.len() as u64;
             let docs: Vec<IndexDoc> = page.iter().map(index_doc).collect();
-            let index = self.index.clone();
-            tokio::task::spawn_blocking(move || index.upsert(docs))
-                .await
-                .map_err(|e| LibraryError::BadRequest(format!("index task: {e}")))??;
+            self.on_index(move |i| i.upsert(docs)).await?;
             progress(done, total);
         }
         self.dirty.store(true, Ordering::Release);
@@ -199,20 +184,9 @@ impl Library {
         if q.identifier.is_none()
             && let Some(id) = carrel_core::ident::Identifier::detect(&q.text)
         {
-            use carrel_core::catalog::EditionId;
-            use carrel_core::ident::Identifier;
-            let id = match id {
-                Identifier::Isbn(i) => EditionId::isbn(&i),
-                Identifier::Doi(d) => EditionId::doi(&d),
-                Identifier::Issn(i) => EditionId::issn(&i),
-                Identifier::Arxiv(a) => EditionId::arxiv(&a),
-            };
-            q.identifier = Some(id.to_string());
+            q.identifier = Some(carrel_core::catalog::EditionId::from(&id).to_string());
             q.text.clear();
         }
-        let index = self.index.clone();
-        Ok(tokio::task::spawn_blocking(move || index.search(&q))
-            .await
-            .map_err(|e| LibraryError::BadRequest(format!("search task: {e}")))??)
+        self.on_index(move |i| i.search(&q)).await
     }
 }

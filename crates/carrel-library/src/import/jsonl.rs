@@ -9,52 +9,29 @@ use carrel_core::catalog::{Author, EditionId, EditionRecord, Kind, Lang, SourceK
 use carrel_core::ident::{Doi, Isbn, Issn};
 use serde_json::Value;
 
-use super::{Item, Refs, read_line, strip_tags, year_in};
+use super::{Item, Refs, lines, strip_tags, year_in};
 
-pub fn works(mut input: Box<dyn BufRead + Send>) -> impl Iterator<Item = Item> + Send {
-    let mut buf = Vec::new();
-    let mut line = 0u64;
-    let mut pending: std::collections::VecDeque<Item> = Default::default();
-    let mut done = false;
-    std::iter::from_fn(move || {
-        loop {
-            if let Some(i) = pending.pop_front() {
-                return Some(i);
-            }
-            if done {
-                return None;
-            }
-            line += 1;
-            match read_line(&mut *input, &mut buf) {
-                // A read error (a truncated .gz) is reported and ends the stream.
-                Err(e) => {
-                    done = true;
-                    return Some(Item::Bad(line, format!("read error: {e}")));
-                }
-                Ok(None) => return None,
-                Ok(Some(Err(e))) => return Some(Item::Bad(line, e)),
-                Ok(Some(Ok(()))) => {}
-            }
-            if buf.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            let v: Value = match serde_json::from_slice(&buf) {
-                Ok(v) => v,
-                Err(e) => return Some(Item::Bad(line, format!("not JSON: {e}"))),
-            };
-            let items = v
-                .pointer("/message/items")
-                .or_else(|| v.get("items"))
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_else(|| vec![v]);
-            for w in items {
-                pending.push_back(match work(&w) {
-                    Ok(r) => Item::Record(line, Box::new(r), Refs::default()),
-                    Err(e) => Item::Bad(line, e),
-                });
-            }
-        }
+pub fn works(input: Box<dyn BufRead + Send>) -> impl Iterator<Item = Item> + Send {
+    lines(input).flat_map(|(line, text)| {
+        let v: Value = match text
+            .and_then(|t| serde_json::from_slice(&t).map_err(|e| format!("not JSON: {e}")))
+        {
+            Ok(v) => v,
+            Err(e) => return vec![Item::Bad(line, e)],
+        };
+        let items = v
+            .pointer("/message/items")
+            .or_else(|| v.get("items"))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_else(|| vec![v]);
+        items
+            .iter()
+            .map(|w| match work(w) {
+                Ok(r) => Item::Record(line, Box::new(r), Refs::default()),
+                Err(e) => Item::Bad(line, e),
+            })
+            .collect()
     })
 }
 

@@ -169,6 +169,33 @@ pub fn open(path: &Path) -> Result<(Box<dyn BufRead + Send>, BytesRead), Library
     Ok((input, count))
 }
 
+/// The non-blank lines of a stream with their numbers; a line too long, or
+/// a read error (a truncated `.gz`), is an `Err` with the reason. A read
+/// error ends the lines.
+pub(crate) fn lines(
+    mut input: Box<dyn BufRead + Send>,
+) -> impl Iterator<Item = (u64, Result<Vec<u8>, String>)> + Send {
+    let mut buf = Vec::new();
+    let mut line = 0u64;
+    let mut done = false;
+    std::iter::from_fn(move || {
+        while !done {
+            line += 1;
+            match read_line(&mut *input, &mut buf) {
+                Err(e) => {
+                    done = true;
+                    return Some((line, Err(format!("read error: {e}"))));
+                }
+                Ok(None) => done = true,
+                Ok(Some(Err(e))) => return Some((line, Err(e))),
+                Ok(Some(Ok(()))) if buf.iter().all(u8::is_ascii_whitespace) => {}
+                Ok(Some(Ok(()))) => return Some((line, Ok(buf.clone()))),
+            }
+        }
+        None
+    })
+}
+
 /// Reads one line of at most [`MAX_LINE`] bytes (without its end); `None` at
 /// the end. A longer line is consumed and reported as too long.
 pub(crate) fn read_line(

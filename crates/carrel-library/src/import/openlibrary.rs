@@ -13,32 +13,12 @@ use carrel_core::catalog::{EditionId, EditionRecord, Kind, Lang, SourceKey};
 use carrel_core::ident::Isbn;
 use serde_json::Value;
 
-use super::{Item, Refs, read_line, year_in};
+use super::{Item, Refs, lines, year_in};
 
-pub fn dump(mut input: Box<dyn BufRead + Send>) -> impl Iterator<Item = Item> + Send {
-    let mut buf = Vec::new();
-    let mut line = 0u64;
-    let mut done = false;
-    std::iter::from_fn(move || {
-        loop {
-            if done {
-                return None;
-            }
-            line += 1;
-            match read_line(&mut *input, &mut buf) {
-                Err(e) => {
-                    done = true;
-                    return Some(Item::Bad(line, format!("read error: {e}")));
-                }
-                Ok(None) => return None,
-                Ok(Some(Err(e))) => return Some(Item::Bad(line, e)),
-                Ok(Some(Ok(()))) => {}
-            }
-            if buf.is_empty() {
-                continue;
-            }
-            return Some(parse_line(line, &buf));
-        }
+pub fn dump(input: Box<dyn BufRead + Send>) -> impl Iterator<Item = Item> + Send {
+    lines(input).map(|(line, text)| match text {
+        Ok(t) => parse_line(line, &t),
+        Err(e) => Item::Bad(line, e),
     })
 }
 
