@@ -105,6 +105,10 @@ impl<S: BlobStore> BlobStore for MemoryCached<S> {
         Ok(self.cache.get(hash).is_some() || self.inner.exists(hash).await?)
     }
 
+    fn local_path(&self, hash: &BlobHash) -> Option<std::path::PathBuf> {
+        self.inner.local_path(hash)
+    }
+
     async fn delete(&self, hash: &BlobHash) -> Result<()> {
         self.cache.remove(hash);
         self.inner.delete(hash).await

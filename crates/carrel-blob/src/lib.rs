@@ -16,7 +16,7 @@ mod cached;
 mod local;
 
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use carrel_core::ids::BlobHash;
@@ -108,6 +108,14 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// Deletes a blob whose last reference is gone. Deleting a missing blob is not an error.
     async fn delete(&self, hash: &BlobHash) -> Result<()>;
+
+    /// Where the blob's bytes are on local disk, when the store keeps them
+    /// there (readers that need a whole file, such as the library's book
+    /// parser, use it; other stores return `None` and are read through
+    /// [`BlobStore::open`]).
+    fn local_path(&self, _hash: &BlobHash) -> Option<PathBuf> {
+        None
+    }
 }
 
 /// Read size when hashing files: large enough for BLAKE3 to use every

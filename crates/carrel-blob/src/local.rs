@@ -88,6 +88,10 @@ impl BlobStore for LocalBlobStore {
         Ok(tokio::fs::try_exists(self.path_of(hash)).await?)
     }
 
+    fn local_path(&self, hash: &BlobHash) -> Option<PathBuf> {
+        Some(self.path_of(hash))
+    }
+
     async fn delete(&self, hash: &BlobHash) -> Result<()> {
         match tokio::fs::remove_file(self.path_of(hash)).await {
             Ok(()) => Ok(()),

@@ -1,6 +1,6 @@
-//! `carrel import` and `carrel index rebuild`: library work on a data
-//! directory, run beside a stopped server (the search index admits one
-//! writer; a running server holds it).
+//! `carrel import`, `carrel library add` and `carrel index rebuild`: library
+//! work on a data directory, run beside a stopped server (the search index
+//! admits one writer; a running server holds it).
 
 use std::path::PathBuf;
 
@@ -83,7 +83,8 @@ async fn writable_library(
 ) -> anyhow::Result<std::sync::Arc<carrel_library::Library>> {
     let settings = data.settings()?;
     let db = carrel_server::open_database(&settings).await?;
-    let lib = carrel_server::open_library(&settings, db).await?;
+    let store = carrel_server::open_store(&settings)?;
+    let lib = carrel_server::open_library(&settings, db, store).await?;
     if lib.index().is_read_only() {
         anyhow::bail!(
             "a running carrel writes the search index in {}: stop it first (the index has one writer)",
@@ -221,4 +222,180 @@ pub async fn index(c: IndexCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+#[derive(clap::Subcommand)]
+pub enum LibraryCommand {
+    /// Add book files (EPUB, PDF, MOBI/AZW3, FB2, CBZ) to the library, scanning folders.
+    Add(AddArgs),
+}
+
+#[derive(clap::Args)]
+#[command(after_help = "Examples:\n  \
+    carrel library add ~/Books                 (every book file below it)\n  \
+    carrel library add book.epub scan.pdf --json\n\n\
+    Each file is copied into carrel's store and read in a sandboxed child process (memory, CPU\n\
+    and time limits). Folders are scanned recursively for the extensions above; a file named on\n\
+    the command line is tried whatever its name. A rerun skips files whose size and modification\n\
+    time did not change, and bytes already in the library are never stored twice. Broken files\n\
+    keep what can be read, with their problems listed; files that are not books are reported.")]
+pub struct AddArgs {
+    /// Files and folders.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Print every file's outcome and problems.
+    #[arg(long, short)]
+    verbose: bool,
+    /// Print one JSON object per file.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+/// Book-file extensions looked for in folders.
+const BOOK_EXTENSIONS: &[&str] = &["epub", "pdf", "mobi", "azw3", "azw", "fb2", "fbz", "cbz"];
+
+fn is_book_name(p: &std::path::Path) -> bool {
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    name.ends_with(".fb2.zip")
+        || p.extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| BOOK_EXTENSIONS.iter().any(|b| e.eq_ignore_ascii_case(b)))
+}
+
+/// The files to add: named files as they are, folders walked for book files
+/// (symbolic links are not followed; hidden entries are skipped).
+fn collect(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        if meta.is_file() {
+            out.push(p.clone());
+            continue;
+        }
+        let walk = walkdir::WalkDir::new(p).sort_by_file_name().into_iter();
+        for entry in walk.filter_entry(|e| {
+            e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.')
+        }) {
+            let entry = entry.map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+            if entry.file_type().is_file() && is_book_name(entry.path()) {
+                out.push(entry.into_path());
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub async fn library(c: LibraryCommand) -> anyhow::Result<()> {
+    match c {
+        LibraryCommand::Add(a) => add(a).await,
+    }
+}
+
+async fn add(a: AddArgs) -> anyhow::Result<()> {
+    use carrel_library::ingest::Outcome;
+    let files = collect(&a.paths)?;
+    let lib = writable_library(&a.data).await?;
+    let bar = indicatif::ProgressBar::new(files.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30.cyan/blue} {pos}/{len} files {per_sec} ETA {eta}  {wide_msg}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    let started = std::time::Instant::now();
+    let (mut added, mut present, mut unchanged, mut failed, mut with_problems) = (0, 0, 0, 0, 0);
+    let mut failures = Vec::new();
+    for path in &files {
+        bar.set_message(
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+        let r = lib.add_path(path).await;
+        let line = match &r {
+            Ok(x) => {
+                match x.outcome {
+                    Outcome::Added => added += 1,
+                    Outcome::Present => present += 1,
+                    Outcome::Unchanged => unchanged += 1,
+                }
+                if !x.problems.is_empty() {
+                    with_problems += 1;
+                }
+                if a.json {
+                    serde_json::json!({"path": path, "ok": true, "result": x}).to_string()
+                } else {
+                    let problems: Vec<String> = x
+                        .problems
+                        .iter()
+                        .map(|p| format!("{}: {}", p.code, p.message))
+                        .collect();
+                    format!(
+                        "{}: {} ({}) {:?}{}",
+                        path.display(),
+                        serde_json::to_value(x.outcome)?.as_str().unwrap_or(""),
+                        x.format,
+                        x.title,
+                        if problems.is_empty() {
+                            String::new()
+                        } else {
+                            format!("\n    problems: {}", problems.join("; "))
+                        }
+                    )
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                failures.push(format!("{}: {e} [{}]", path.display(), e.code()));
+                if a.json {
+                    serde_json::json!({"path": path, "ok": false,
+                        "error": {"code": e.code(), "message": e.to_string()}})
+                    .to_string()
+                } else {
+                    format!("{}: not added: {e}", path.display())
+                }
+            }
+        };
+        if a.json {
+            bar.suspend(|| println!("{line}"));
+        } else if a.verbose {
+            bar.suspend(|| eprintln!("{line}"));
+        }
+        // A database or storage error stops the run; a bad file does not.
+        if let Err(e) = r
+            && !matches!(
+                e,
+                carrel_library::LibraryError::NotABook(_) | carrel_library::LibraryError::Io { .. }
+            )
+        {
+            bar.finish_and_clear();
+            return Err(e.into());
+        }
+        bar.inc(1);
+    }
+    lib.commit().await?;
+    bar.finish_and_clear();
+    if !a.json {
+        println!(
+            "{} files in {:.1} s: {added} added, {present} already in the library, {unchanged} unchanged, \
+             {failed} not added; {with_problems} with problems",
+            files.len(),
+            started.elapsed().as_secs_f64()
+        );
+        if !a.verbose {
+            for f in failures.iter().take(10) {
+                println!("  {f}");
+            }
+            if failures.len() > 10 {
+                println!("  … (-v prints every file)");
+            }
+        }
+    }
+    Ok(())
 }

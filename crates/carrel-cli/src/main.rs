@@ -50,9 +50,18 @@ enum Command {
     Download(download::Args),
     /// Import catalog records from dumps (Gutenberg, goodbooks, Crossref, OpenAlex, Open Library, OAI-PMH, CSV).
     Import(library::ImportArgs),
+    /// Add book files to the library.
+    #[command(subcommand)]
+    Library(library::LibraryCommand),
     /// Manage the library's search index.
     #[command(subcommand)]
     Index(library::IndexCommand),
+    /// (internal) Read one book file with lowered limits; used by the library.
+    #[command(name = "extract-book", hide = true)]
+    ExtractBook {
+        file: std::path::PathBuf,
+        out_dir: std::path::PathBuf,
+    },
 }
 
 /// The progress bar of uploads and downloads: name, bar, bytes, speed, ETA.
@@ -75,6 +84,11 @@ fn init_logs(json: bool) {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if let Command::ExtractBook { file, out_dir } = &cli.command {
+        // The sandboxed child: no runtime, no logs, limits first.
+        let code = carrel_library::extract::child_main(file, out_dir);
+        return std::process::ExitCode::from(code as u8);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         // File reads, fsyncs and hashing run on the blocking pool. 64 threads
@@ -90,7 +104,9 @@ fn main() -> std::process::ExitCode {
             Command::Upload(a) => upload::run(a).await,
             Command::Download(a) => download::run(a).await,
             Command::Import(a) => library::import(a).await,
+            Command::Library(c) => library::library(c).await,
             Command::Index(c) => library::index(c).await,
+            Command::ExtractBook { .. } => unreachable!("handled before the runtime starts"),
         }
     });
     match result {

@@ -21,7 +21,9 @@ pub const MAX_DESCRIPTION: usize = 20_000;
 pub const MAX_LIST: usize = 64;
 
 /// What kind of publication a record is (a search facet).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     #[default]
@@ -292,6 +294,16 @@ impl EditionId {
         })
     }
 
+    /// The identifier a search query is, if it is one: an ISBN, DOI, ISSN or
+    /// arXiv id in any form ([`crate::ident::Identifier::detect`]), or a
+    /// Project Gutenberg ebook number as people write it (`gutenberg:1342`,
+    /// `EBook #1342`, `etext 1342`, `pg1342`, `gutenberg.org/ebooks/1342`).
+    pub fn detect(query: &str) -> Option<Self> {
+        crate::ident::Identifier::detect(query)
+            .map(|i| EditionId::from(&i))
+            .or_else(|| gutenberg_number(query).map(EditionId::Gutenberg))
+    }
+
     /// Identifiers that make two editions the same edition (ISBN, DOI,
     /// arXiv); an ISSN names a journal, not an edition.
     pub fn is_edition_key(&self) -> bool {
@@ -318,6 +330,52 @@ impl fmt::Display for EditionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.scheme(), self.value())
     }
+}
+
+/// A Project Gutenberg ebook number in the forms of [`EditionId::detect`].
+fn gutenberg_number(query: &str) -> Option<u32> {
+    let q = query.trim().to_ascii_lowercase();
+    if q.len() > 200 {
+        return None;
+    }
+    let digits = |s: &str| -> Option<u32> {
+        let n = s.trim_start_matches(['#', ':', ' ', '.', '-']);
+        let n = n
+            .strip_prefix("no.")
+            .or(n.strip_prefix("no "))
+            .unwrap_or(n)
+            .trim_start();
+        (!n.is_empty() && n.len() <= 7 && n.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| n.parse().ok())
+            .flatten()
+            .filter(|&n| n > 0)
+    };
+    // Links: …gutenberg.org/ebooks/N[.format], /files/N/…, /cache/epub/N/….
+    if let Some((_, path)) = q.split_once("gutenberg.org/") {
+        let path = path.strip_prefix("cache/epub/").unwrap_or(path);
+        let rest = path
+            .strip_prefix("ebooks/")
+            .or_else(|| path.strip_prefix("files/"))
+            .unwrap_or(path);
+        let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let after = rest[n.len()..].chars().next();
+        return match after {
+            None | Some('/' | '.' | '?' | '#') => digits(&n),
+            _ => None,
+        };
+    }
+    const PREFIXES: [&str; 7] = [
+        "project gutenberg",
+        "gutenberg",
+        "ebook",
+        "e-book",
+        "etext",
+        "e-text",
+        "pg",
+    ];
+    PREFIXES
+        .iter()
+        .find_map(|p| q.strip_prefix(p).and_then(digits))
 }
 
 /// An author as shown ("Fyodor Dostoevsky") and as sorted ("Dostoevsky, Fyodor").
@@ -554,6 +612,54 @@ mod tests {
         assert_eq!(EditionId::from_stored(g.scheme(), &g.value()).unwrap(), g);
         assert!(EditionId::from_stored("isbn", "123").is_err());
         assert!(EditionId::from_stored("nope", "1").is_err());
+    }
+
+    #[test]
+    fn queries_that_are_gutenberg_numbers() {
+        for q in [
+            "gutenberg:1342",
+            "Gutenberg 1342",
+            "gutenberg #1342",
+            "Project Gutenberg #1342",
+            "EBook #1342",
+            "ebook 1342",
+            "e-book #1342",
+            "etext 1342",
+            "Etext #1342",
+            "pg1342",
+            "PG 1342",
+            "gutenberg no. 1342",
+            "https://www.gutenberg.org/ebooks/1342",
+            "gutenberg.org/ebooks/1342.epub3.images",
+            "http://www.gutenberg.org/files/1342/1342-h/1342-h.htm",
+            "https://www.gutenberg.org/cache/epub/1342/pg1342.txt",
+        ] {
+            assert_eq!(
+                EditionId::detect(q),
+                Some(EditionId::Gutenberg(1342)),
+                "{q}"
+            );
+        }
+        for q in [
+            "gutenberg",
+            "gutenberg bible",
+            "1342",
+            "#1342",
+            "pg 13 42",
+            "ebook #0",
+            "ebooks about 1342",
+            "pg99999999999",
+            "gutenberg.org/ebooks/search",
+            "gutenberg.org/ebooks/12abc",
+            "pages",
+        ] {
+            assert_eq!(EditionId::detect(q), None, "{q}");
+        }
+        assert_eq!(
+            EditionId::detect("ISBN 0-306-40615-2"),
+            Some(EditionId::Isbn("9780306406157".into()))
+        );
+        assert_eq!(EditionId::Gutenberg(1342).to_string(), "gutenberg:1342");
     }
 
     #[test]

@@ -57,6 +57,22 @@ impl MediaType {
         }
     }
 
+    /// Whether an attachment of this type may carry its own type instead of
+    /// `application/octet-stream`: archives and book containers that no
+    /// browser renders as a page (reader apps and download managers use the
+    /// type). Markup, XML and everything unknown stay opaque bytes.
+    pub fn labelled_attachment(&self) -> bool {
+        matches!(
+            self.0.as_str(),
+            "application/epub+zip"
+                | "application/pdf"
+                | "application/zip"
+                | "application/vnd.comicbook+zip"
+                | "application/x-mobipocket-ebook"
+                | "application/vnd.amazon.ebook"
+        )
+    }
+
     /// The type sent on the wire: text that might be sniffed as markup is
     /// pinned to `text/plain; charset=utf-8`.
     pub fn header_value(&self) -> String {
@@ -98,6 +114,14 @@ pub enum Preview {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_inert_containers_keep_their_type_as_attachments() {
+        let t = |s: &str| super::MediaType::new(s).unwrap().labelled_attachment();
+        assert!(t("application/epub+zip") && t("application/pdf"));
+        assert!(!t("text/html") && !t("image/svg+xml") && !t("application/x-fictionbook+xml"));
+        assert!(!t("application/octet-stream") && !t("application/xhtml+xml"));
+    }
+
     use super::*;
 
     #[test]

@@ -8,6 +8,9 @@
 //! - [`sort_name`]: "Fyodor Dostoevsky" → "Dostoevsky, Fyodor".
 //! - [`work_key`]: the key that groups editions into one work: the folded
 //!   title without a leading article and the first author's folded surname.
+//! - [`match_title`], [`match_surname`], [`venue_initial`]: the forms of an
+//!   article's title, first author and journal compared when deduplicating
+//!   articles that share no identifier (see `carrel_db::catalog::match_key`).
 
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
@@ -101,15 +104,17 @@ pub fn sort_name(name: &str) -> String {
     format!("{}, {}", words[start..].join(" "), words[..start].join(" "))
 }
 
+/// Leading articles that titles are compared without.
+const ARTICLES: [&str; 11] = [
+    "the", "a", "an", "le", "la", "les", "der", "die", "das", "el", "il",
+];
+
 /// The key that groups editions into a work: folded title without a
 /// leading article ("The", "A", "An", "Le", "La", "Les", "Der", "Die",
 /// "Das", "El", "Il") plus the first author's folded surname.
 pub fn work_key(title: &str, first_author: Option<&str>) -> String {
     let t = fold(title);
     let mut words = t.split(' ').peekable();
-    const ARTICLES: [&str; 11] = [
-        "the", "a", "an", "le", "la", "les", "der", "die", "das", "el", "il",
-    ];
     if let Some(first) = words.peek()
         && ARTICLES.contains(first)
         && t.contains(' ')
@@ -125,6 +130,182 @@ pub fn work_key(title: &str, first_author: Option<&str>) -> String {
         })
         .unwrap_or_default();
     format!("{}|{}", title.join(" "), author)
+}
+
+/// An article's title as compared when deduplicating (folded words, one
+/// space apart), with what bibliographic exports add to titles taken away:
+///
+/// - trailing notes in square brackets (`[Review]`, `[45 refs]`, `[Spanish]`,
+///   `[Erratum appears in …]`) and a few in parentheses (`(Provisional
+///   abstract)`, `(Structured abstract)`, `(multiple letters)`);
+/// - the brackets of a title given in translation (`[Title in English]`);
+/// - markup (`<i>`, `</sup>`) and character entities (`&amp;`);
+/// - MEDLINE's `>or=` for `≥`; a Greek letter standing alone is spelled out
+///   (`TNF-α` = `TNF-alpha`);
+/// - a leading article and the word "and" (so `&` = `and`).
+pub fn match_title(title: &str) -> String {
+    let mut t = title.trim();
+    loop {
+        t = t.trim_end_matches([' ', '.', ',', ';', ':']);
+        if let Some(open) = t.strip_suffix(']').and_then(|s| s.rfind('['))
+            && open > 0
+            && !t[open + 1..t.len() - 1].contains(']')
+        {
+            t = &t[..open];
+            continue;
+        }
+        if let Some(open) = t.strip_suffix(')').and_then(|s| s.rfind('('))
+            && open > 0
+            && PAREN_NOTES.contains(&fold(&t[open + 1..t.len() - 1]).as_str())
+        {
+            t = &t[..open];
+            continue;
+        }
+        break;
+    }
+    if let Some(inner) = t.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+        t = inner;
+    }
+    let folded = fold(&spell_out(t));
+    let mut words: Vec<&str> = folded.split(' ').filter(|w| *w != "and").collect();
+    if words.len() > 1 && ARTICLES.contains(&words[0]) {
+        words.remove(0);
+    }
+    words.join(" ")
+}
+
+/// Notes in parentheses that databases append to titles.
+const PAREN_NOTES: [&str; 8] = [
+    "provisional abstract",
+    "structured abstract",
+    "abstract",
+    "multiple letters",
+    "review",
+    "editorial",
+    "letter",
+    "authors transl",
+];
+
+/// Markup and entities out, `>or=` in, lone Greek letters spelled out.
+fn spell_out(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < chars.len() && out.len() < MAX_FOLDED * 4 {
+        let c = chars[i];
+        let rest = &chars[i + 1..];
+        // A tag: `<`, an optional `/`, a letter, up to `>` (at most 64 characters).
+        if c == '<' {
+            let name = if rest.first() == Some(&'/') { 1 } else { 0 };
+            if rest.get(name).is_some_and(char::is_ascii_alphabetic)
+                && let Some(end) = rest.iter().take(64).position(|&c| c == '>')
+            {
+                out.push(' ');
+                i += end + 2;
+                continue;
+            }
+        }
+        // An entity: `&name;` or `&#123;`.
+        if c == '&'
+            && let Some(end) = rest.iter().take(10).position(|&c| c == ';')
+            && end > 0
+            && rest[..end]
+                .iter()
+                .all(|c| c.is_ascii_alphanumeric() || *c == '#')
+        {
+            out.push(' ');
+            i += end + 2;
+            continue;
+        }
+        // `>or=`, `> or =`: `≥` as MEDLINE writes it (the `=` follows).
+        if c == '>' || c == '<' {
+            let skip = |mut k: usize| {
+                while chars.get(k) == Some(&' ') {
+                    k += 1;
+                }
+                k
+            };
+            let k = skip(i + 1);
+            if chars.get(k..k + 2) == Some(&['o', 'r'][..]) {
+                let e = skip(k + 2);
+                if chars.get(e) == Some(&'=') {
+                    out.push(c);
+                    i = e;
+                    continue;
+                }
+            }
+        }
+        let greek = |c: Option<&char>| c.is_some_and(|c| greek_name(*c).is_some());
+        match greek_name(c) {
+            Some(name)
+                if !greek(i.checked_sub(1).and_then(|p| chars.get(p))) && !greek(rest.first()) =>
+            {
+                out.push(' ');
+                out.push_str(name);
+                out.push(' ');
+            }
+            _ => out.push(c),
+        }
+        i += 1;
+    }
+    out
+}
+
+fn greek_name(c: char) -> Option<&'static str> {
+    Some(match c.to_lowercase().next()? {
+        'α' => "alpha",
+        'β' => "beta",
+        'γ' => "gamma",
+        'δ' => "delta",
+        'ε' => "epsilon",
+        'ζ' => "zeta",
+        'η' => "eta",
+        'θ' => "theta",
+        'ι' => "iota",
+        'κ' => "kappa",
+        'λ' => "lambda",
+        'μ' | 'µ' => "mu",
+        'ν' => "nu",
+        'ξ' => "xi",
+        'π' => "pi",
+        'ρ' => "rho",
+        'σ' | 'ς' => "sigma",
+        'τ' => "tau",
+        'υ' => "upsilon",
+        'φ' => "phi",
+        'χ' => "chi",
+        'ψ' => "psi",
+        'ω' => "omega",
+        _ => return None,
+    })
+}
+
+/// The part of an author's sort name ("Le Quintrec, M.") compared when
+/// deduplicating articles: the last word of the folded surname, without a
+/// generational suffix ("quintrec"), so particles written or not
+/// ("van der Graaf", "Graaf"), hyphens and "Jr." do not matter.
+pub fn match_surname(sort: &str) -> String {
+    let surname = fold(sort.split(',').next().unwrap_or(""));
+    const SUFFIXES: [&str; 5] = ["jr", "sr", "ii", "iii", "iv"];
+    surname
+        .split(' ')
+        .rfind(|w| !w.is_empty() && !SUFFIXES.contains(w))
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// The first letter of a journal's folded name, without a leading article:
+/// abbreviations keep it ("J Clin Oncol", "Journal of Clinical Oncology"),
+/// and two journals with different ones are different journals.
+pub fn venue_initial(journal: &str) -> Option<char> {
+    let f = fold(journal);
+    let mut words = f.split(' ').filter(|w| !w.is_empty());
+    let first = words.next()?;
+    let word = match words.next() {
+        Some(second) if ARTICLES.contains(&first) => second,
+        _ => first,
+    };
+    word.chars().next()
 }
 
 #[cfg(test)]
@@ -181,5 +362,83 @@ mod tests {
             "the|",
             "a title that is only an article keeps it"
         );
+    }
+
+    #[test]
+    fn match_titles_drop_what_exports_add() {
+        let t = "HPV testing and monitoring of women after treatment of CIN 3: review of the literature and meta-analysis";
+        let k = match_title(t);
+        assert_eq!(
+            k,
+            "hpv testing monitoring of women after treatment of cin 3 review of the literature meta analysis"
+        );
+        for variant in [
+            "HPV testing and monitoring of women after treatment of CIN 3: Review of the literature and meta-analysis.",
+            "HPV testing and monitoring of women after treatment of CIN 3: review of the literature and meta-analysis. [Review] [45 refs]",
+            "HPV testing and monitoring of women after treatment of CIN 3: review of the literature and meta-analysis (Provisional abstract)",
+            "[HPV testing and monitoring of women after treatment of CIN 3: review of the literature and meta-analysis]. [Spanish]",
+            "HPV testing &amp; monitoring of women after treatment of CIN 3: review of the <i>literature</i> and meta-analysis",
+            "HPV testing & monitoring of women after treatment of CIN 3: review of the literature & meta-analysis",
+        ] {
+            assert_eq!(match_title(variant), k, "{variant}");
+        }
+        assert_eq!(
+            match_title("Women >=30 years with LSIL"),
+            match_title("Women >or=30 years with LSIL")
+        );
+        assert_eq!(match_title("Women > or = 30"), match_title("Women ≥30"));
+        assert_eq!(
+            match_title("Interferon-γ (IFN-γ) as a marker"),
+            match_title("Interferon-gamma (IFN-gamma) as a marker")
+        );
+        assert_eq!(match_title("Growth of μ-opioid"), "growth of mu opioid");
+        assert_eq!(
+            match_title("Ελληνικά"),
+            fold("Ελληνικά"),
+            "Greek words stay words"
+        );
+        // Parentheses that are part of the title stay; so do numbers in brackets
+        // that are the whole title.
+        assert_ne!(match_title("Findings (ALTS)"), match_title("Findings"));
+        assert_ne!(
+            match_title("Results: part 1 (of 2)"),
+            match_title("Results: part 2 (of 2)")
+        );
+        assert_eq!(match_title("[1]"), "1");
+        assert_eq!(match_title("a < b and c > d"), "b c d");
+        assert_eq!(match_title("<b>"), "");
+        assert_eq!(match_title(""), "");
+        let long = format!("{}<i", "x <y ".repeat(100_000));
+        assert!(match_title(&long).len() <= MAX_FOLDED);
+    }
+
+    #[test]
+    fn match_surnames_ignore_particles_and_suffixes() {
+        assert_eq!(match_surname("Le Quintrec, M."), "quintrec");
+        assert_eq!(match_surname("Quintrec, M."), "quintrec");
+        assert_eq!(match_surname("van der Graaf, Y"), "graaf");
+        assert_eq!(match_surname("Wright Jr., T C"), "wright");
+        assert_eq!(match_surname("Wright, Jr"), "wright");
+        assert_eq!(match_surname("Reid-Nicholson, M"), "nicholson");
+        assert_eq!(
+            match_surname("Sørensen, P. G."),
+            match_surname("Sorensen, P. G.")
+        );
+        assert_eq!(match_surname("Homer"), "homer");
+        assert_eq!(match_surname(""), "");
+    }
+
+    #[test]
+    fn venue_initials_survive_abbreviation() {
+        assert_eq!(venue_initial("Journal of Clinical Oncology"), Some('j'));
+        assert_eq!(venue_initial("J Clin Oncol"), Some('j'));
+        assert_eq!(venue_initial("The Lancet"), Some('l'));
+        assert_eq!(venue_initial("Lancet"), Some('l'));
+        assert_eq!(
+            venue_initial("Obstetrical & Gynecological Survey"),
+            Some('o')
+        );
+        assert_eq!(venue_initial("Émergences"), Some('e'));
+        assert_eq!(venue_initial(" -- "), None);
     }
 }

@@ -3,12 +3,13 @@
 //!
 //! Storing a batch of records dedups in this order: the same source key is
 //! the same edition (re-import updates); else the same ISBN, DOI or arXiv id
-//! is the same edition; else, for articles with a year, the same title,
-//! first author and year is the same edition. A new edition joins the work
-//! with its work key (folded title and first author), or starts one.
+//! is the same edition; else, for articles, the same [`match_key`] (title,
+//! first author, year and journal initial) is the same edition. A new
+//! edition joins the work with its work key (folded title and first
+//! author), or starts one.
 
 use carrel_core::catalog::{Author, EditionId, EditionRecord, Kind, Lang, SourceKey};
-use carrel_core::ids::FileId;
+use carrel_core::ids::{BlobHash, FileId};
 use carrel_core::time::Timestamp;
 
 use crate::Result;
@@ -104,6 +105,11 @@ pub trait CatalogRepo {
     async fn attach_file(&self, f: &LibFile) -> Result<()>;
     async fn library_files(&self, edition_id: i64) -> Result<Vec<LibFile>>;
     async fn library_file(&self, file_id: &FileId) -> Result<Option<LibFile>>;
+    /// The library file with these bytes, if any: the same blob is the same file.
+    async fn library_file_by_blob(&self, hash: &BlobHash) -> Result<Option<LibFile>>;
+    /// Stores a new file that is a library format in one transaction: a
+    /// reference to its blob, its file row and its library row.
+    async fn add_library_file(&self, file: &crate::NewFile, lib: &LibFile) -> Result<()>;
     async fn set_cover(
         &self,
         edition_id: i64,
@@ -126,12 +132,44 @@ pub trait CatalogRepo {
     ) -> Result<std::collections::HashMap<String, (String, String)>>;
 }
 
-/// The dedup key of an article without identifiers: its work key and year.
+/// Fewer words than this in an article's title are too little to tell
+/// articles apart ("Editorial", "Editor's comments", "Reply").
+pub const MIN_MATCH_WORDS: usize = 3;
+
+/// The dedup key of an article that shares no identifier with another:
+/// its title, first author and year agree and its journal starts with the
+/// same letter. The title and author are compared in the forms of
+/// [`carrel_core::text::match_title`] (without what exports append, and
+/// without spaces: "HPV16" = "HPV 16") and [`carrel_core::text::match_surname`];
+/// the journal by [`carrel_core::text::venue_initial`] (abbreviations keep
+/// it). Articles without a year or an author, and short titles, have no key:
+/// a false merge loses a record, a missed one only shows it twice.
 pub fn match_key(r: &EditionRecord) -> Option<String> {
-    match (r.kind, r.year) {
-        (Kind::Article, Some(y)) => Some(format!("{}|{y}", r.work_key())),
-        _ => None,
+    use carrel_core::text::{match_surname, match_title, venue_initial};
+    if r.kind != Kind::Article {
+        return None;
     }
+    let year = r.year?;
+    let author = match_surname(&r.authors.first()?.sort);
+    if author.is_empty() {
+        return None;
+    }
+    let title = match r.subtitle.as_deref() {
+        Some(sub) => match_title(&format!("{}: {sub}", r.title)),
+        None => match_title(&r.title),
+    };
+    if title.split(' ').filter(|w| !w.is_empty()).count() < MIN_MATCH_WORDS {
+        return None;
+    }
+    let venue = r
+        .publisher
+        .as_deref()
+        .and_then(venue_initial)
+        .unwrap_or('-');
+    Some(format!(
+        "{}|{author}|{year}|{venue}",
+        title.replace(' ', "")
+    ))
 }
 
 pub(crate) fn authors_json(a: &[Author]) -> String {
@@ -166,7 +204,7 @@ macro_rules! impl_catalog {
             use std::collections::HashMap;
 
             use carrel_core::catalog::{EditionId, EditionRecord, SourceKey};
-            use carrel_core::ids::FileId;
+            use carrel_core::ids::{BlobHash, FileId};
             use carrel_core::time::Timestamp;
             use sqlx::{QueryBuilder, Row};
 
@@ -749,6 +787,47 @@ macro_rules! impl_catalog {
                         .await?
                         .map(|r| lib_file_from_row(&r))
                         .transpose()
+                }
+
+                async fn library_file_by_blob(&self, hash: &BlobHash) -> Result<Option<LibFile>> {
+                    sqlx::query(
+                        "SELECT l.* FROM lib_files l JOIN files f ON f.id = l.file_id \
+                         WHERE f.blob_hash = $1 ORDER BY l.created_at, l.file_id LIMIT 1",
+                    )
+                    .bind(hash.to_hex())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(|r| lib_file_from_row(&r))
+                    .transpose()
+                }
+
+                async fn add_library_file(&self, file: &crate::NewFile, lib: &LibFile) -> Result<()> {
+                    let mut tx = self.pool.begin().await?;
+                    sqlx::query(
+                        "INSERT INTO blobs (hash, size, refcount, created_at) VALUES ($1, $2, 1, $3) \
+                         ON CONFLICT (hash) DO UPDATE SET refcount = blobs.refcount + 1",
+                    )
+                    .bind(file.blob.to_hex())
+                    .bind(file.size)
+                    .bind(file.created_at.0)
+                    .execute(&mut *tx)
+                    .await?;
+                    super::insert_file(&mut tx, file).await?;
+                    sqlx::query(
+                        "INSERT INTO lib_files (file_id, edition_id, format, pages, encrypted, problems, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(lib.file_id.as_str())
+                    .bind(lib.edition_id)
+                    .bind(&lib.format)
+                    .bind(lib.pages)
+                    .bind(lib.encrypted)
+                    .bind(&lib.problems)
+                    .bind(lib.created_at.0)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    Ok(())
                 }
 
                 async fn set_cover(&self, edition_id: i64, small: &[u8], large: &[u8], now: Timestamp) -> Result<()> {

@@ -17,7 +17,12 @@ impl SqliteDatabase {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // 32 MiB of page cache per connection (SQLite's default is
+            // 2 MiB): bulk imports insert into indexes (work keys, sources,
+            // identifiers) far bigger than that, at random places. The
+            // cache only grows as a connection uses it.
+            .pragma("cache_size", "-32768");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(opts)

@@ -181,6 +181,148 @@ async fn articles_dedup_by_doi_and_by_title_author_year_on_every_backend() {
     }
 }
 
+fn article(src: &str, title: &str, author: &str, year: i32, journal: &str) -> EditionRecord {
+    let mut r = rec(src, title, author);
+    r.kind = Kind::Article;
+    r.year = Some(year);
+    r.publisher = Some(journal.to_owned()).filter(|j| !j.is_empty());
+    r
+}
+
+#[test]
+fn article_match_keys() {
+    let key = |title: &str, author: &str, year: i32, journal: &str| {
+        match_key(&article("x:1", title, author, year, journal))
+    };
+    let k = key(
+        "Human papillomavirus and the long-term risk of cervical neoplasia",
+        "van der Graaf, Y",
+        2002,
+        "American Journal of Epidemiology",
+    );
+    assert!(k.is_some());
+    // Exports' notes, particles, abbreviations of the journal: the same key.
+    assert_eq!(
+        key(
+            "Human papillomavirus and the long term risk of cervical neoplasia. [Review] [33 refs]",
+            "Graaf, Y. D.",
+            2002,
+            "Am J Epidemiol"
+        ),
+        k
+    );
+    // Another year, first author or journal: another key.
+    let other = [
+        key(
+            "Human papillomavirus and the long-term risk of cervical neoplasia",
+            "van der Graaf, Y",
+            2003,
+            "American Journal of Epidemiology",
+        ),
+        key(
+            "Human papillomavirus and the long-term risk of cervical neoplasia",
+            "Molijn, A",
+            2002,
+            "American Journal of Epidemiology",
+        ),
+        key(
+            "Human papillomavirus and the long-term risk of cervical neoplasia",
+            "van der Graaf, Y",
+            2002,
+            "Cancer",
+        ),
+        key(
+            "Human papillomavirus and the long-term risk of cervical neoplasia",
+            "van der Graaf, Y",
+            2002,
+            "",
+        ),
+    ];
+    assert!(other.iter().all(|o| o.is_some() && *o != k), "{other:?}");
+    // Too little to tell articles apart: no key.
+    assert_eq!(
+        key("Editor's comments", "Weber, Ron", 2002, "MIS Quarterly"),
+        None
+    );
+    let mut anonymous = article("x:2", "Notes on contributors to this issue", "X", 2002, "J");
+    anonymous.authors.clear();
+    assert_eq!(match_key(&anonymous), None);
+    let mut undated = article("x:3", "A long enough title here", "Zhai, Q", 2002, "J");
+    undated.year = None;
+    assert_eq!(match_key(&undated), None);
+    let mut book = article("x:4", "A long enough title here", "Zhai, Q", 2002, "J");
+    book.kind = Kind::Book;
+    assert_eq!(match_key(&book), None);
+    // A subtitle given apart is part of the title.
+    let mut split = article(
+        "x:5",
+        "Rainmakers",
+        "Lee, J. J.",
+        2014,
+        "Journal of Applied Psychology",
+    );
+    split.subtitle = Some("Why bad weather means good productivity".into());
+    assert_eq!(
+        match_key(&split),
+        key(
+            "Rainmakers: Why Bad Weather Means Good Productivity.",
+            "Lee, Jooa Julia",
+            2014,
+            "J Appl Psychol"
+        )
+    );
+}
+
+#[tokio::test]
+async fn articles_match_across_export_forms_on_every_backend() {
+    for (db, _dir) in backends().await {
+        let now = Timestamp(1);
+        let t = "Promising strategies for cervical cancer screening in the post-human papillomavirus vaccination era";
+        let out = db
+            .upsert_editions(
+                &[
+                    article("m:1", t, "Tota, J", 2010, "Sexual Health"),
+                    article(
+                        "m:2",
+                        &format!("{t}. [Review]"),
+                        "Tota, J.",
+                        2010,
+                        "Sex Health",
+                    ),
+                    article("m:3", t, "Tota, J", 2010, "Vaccine"),
+                    article("m:4", "Editorial", "Tota, J", 2010, "Sexual Health"),
+                    article("m:5", "Editorial", "Tota, J", 2010, "Sexual Health"),
+                ],
+                now,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            out[0].edition_id, out[1].edition_id,
+            "same article, two exports"
+        );
+        assert_ne!(out[0].edition_id, out[2].edition_id, "another journal");
+        assert_ne!(
+            out[3].edition_id, out[4].edition_id,
+            "short titles never match"
+        );
+        let later = db
+            .upsert_editions(
+                &[article(
+                    "m:6",
+                    &format!("[{t}]"),
+                    "Tota, Jasmine",
+                    2010,
+                    "Sexual health.",
+                )],
+                now,
+            )
+            .await
+            .unwrap();
+        assert_eq!(later[0].edition_id, out[0].edition_id, "across batches");
+    }
+}
+
 #[tokio::test]
 async fn catalog_state_tables_on_every_backend() {
     for (db, _dir) in backends().await {

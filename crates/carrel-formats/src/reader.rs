@@ -174,6 +174,7 @@ impl EpubBook {
                 item.href
             )));
         }
+        self.zip.reset_budget();
         let bytes = self
             .zip
             .read_name(&item.href, self.limits.max_xml_bytes as u64)?
@@ -195,10 +196,19 @@ impl EpubBook {
         Ok(chapter_of(&doc, &item.href))
     }
 
-    /// An image or stylesheet of the book, with its media type. Stylesheets
-    /// come back sanitized ([`sanitize_css`]). Other resources, paths that
-    /// leave the book and external URLs are refused.
+    /// Bytes this book holds in memory (see `SafeZip::resident_bytes`): a
+    /// cache of open books weighs them by it.
+    pub fn resident_bytes(&self) -> u64 {
+        self.zip.resident_bytes()
+    }
+
+    /// An image, font or stylesheet of the book, with its media type.
+    /// Stylesheets come back sanitized ([`sanitize_css`]); raster images
+    /// must be what their bytes say (the type returned is the one read from
+    /// the bytes); fonts are returned as `font/*`. Other resources, paths
+    /// that leave the book and external URLs are refused.
     pub fn resource(&mut self, href: &str) -> Result<(Vec<u8>, String), FormatError> {
+        self.zip.reset_budget();
         let href = href.trim();
         if is_external(href) {
             return Err(FormatError::BadPath(format!(
@@ -213,15 +223,21 @@ impl EpubBook {
             .find(&path)
             .ok_or_else(|| FormatError::NotFound(path.clone()))?;
         let stored = self.zip.entries[index].name.clone();
-        let media_type = self
+        let declared = self
             .package
             .item_by_path(&stored)
-            .map(|i| i.media_type.clone())
-            .filter(|m| !m.is_empty())
+            .map(|i| i.media_type.trim().to_ascii_lowercase())
+            .filter(|m| !m.is_empty());
+        let media_type = declared
+            .as_deref()
+            .and_then(font_media_type)
+            .or_else(|| media_type_of(&stored).starts_with("font/").then(|| media_type_of(&stored)))
+            .map(str::to_owned)
+            .or(declared)
             .unwrap_or_else(|| media_type_of(&stored).to_owned());
         if !servable(&media_type) {
             return Err(FormatError::Forbidden(format!(
-                "{stored:.200} ({media_type:.80}) is not an image or a stylesheet"
+                "{stored:.200} ({media_type:.80}) is not an image, a font or a stylesheet"
             )));
         }
         if self.encrypted.contains(&stored) {
@@ -233,6 +249,12 @@ impl EpubBook {
         if media_type == "text/css" {
             let css = decode_xml_bytes(&bytes);
             return Ok((sanitize_css(&css).into_bytes(), media_type));
+        }
+        if media_type.starts_with("image/") && media_type != "image/svg+xml" {
+            let actual = raster_media_type(&bytes).ok_or_else(|| {
+                FormatError::BadImage(format!("{stored:.200} is not a raster image"))
+            })?;
+            return Ok((bytes, actual.to_owned()));
         }
         Ok((bytes, media_type))
     }
@@ -274,6 +296,83 @@ impl EpubBook {
             .read_name(path, self.limits.max_xml_bytes as u64)
             .ok()??;
         xml::parse(&bytes).ok().map(|p| p.root)
+    }
+}
+
+/// A comic archive (CBZ) opened for reading page by page: its page images
+/// in reading order (as [`crate::Format::Cbz`] extraction orders them).
+pub struct ComicBook {
+    zip: SafeZip,
+    limits: Limits,
+    /// (entry index, name), in reading order.
+    pages: Vec<(usize, String)>,
+}
+
+impl std::fmt::Debug for ComicBook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ComicBook")
+            .field("pages", &self.pages.len())
+            .finish()
+    }
+}
+
+impl ComicBook {
+    /// Opens the archive and lists its pages (within `limits`); an archive
+    /// without page images is [`FormatError::NotABook`].
+    pub fn open(path: &Path, limits: &Limits) -> Result<ComicBook, FormatError> {
+        let meta = std::fs::metadata(path)?;
+        if !meta.is_file() {
+            return Err(FormatError::NotAFile);
+        }
+        if meta.len() > limits.max_file_bytes {
+            return Err(FormatError::TooLarge {
+                size: meta.len(),
+                max: limits.max_file_bytes,
+            });
+        }
+        let mut ctx = Ctx::new(limits);
+        let zip = SafeZip::open(path, &mut ctx)?;
+        ctx.check()?;
+        let pages = crate::cbz::pages(&zip);
+        if pages.is_empty() {
+            return Err(FormatError::NotABook(
+                "the archive holds no page images".into(),
+            ));
+        }
+        Ok(ComicBook {
+            zip,
+            limits: limits.clone(),
+            pages,
+        })
+    }
+
+    pub fn page_count(&self) -> usize {
+        self.pages.len()
+    }
+
+    /// The archive name of page `index` (0-based).
+    pub fn page_name(&self, index: usize) -> Option<&str> {
+        self.pages.get(index).map(|(_, n)| n.as_str())
+    }
+
+    /// Bytes this archive holds in memory (a cache weighs open books by it).
+    pub fn resident_bytes(&self) -> u64 {
+        self.zip.resident_bytes()
+    }
+
+    /// Page `index` (0-based) and its media type, read from its bytes: only
+    /// raster images (JPEG, PNG, GIF, WebP, BMP) are returned.
+    pub fn page(&mut self, index: usize) -> Result<(Vec<u8>, &'static str), FormatError> {
+        let (entry, name) = self
+            .pages
+            .get(index)
+            .ok_or_else(|| FormatError::NotFound(format!("page {}", index + 1)))?
+            .clone();
+        self.zip.reset_budget();
+        let bytes = self.zip.read(entry, self.limits.max_entry_bytes)?;
+        let media_type = raster_media_type(&bytes)
+            .ok_or_else(|| FormatError::BadImage(format!("{name:.200} is not a raster image")))?;
+        Ok((bytes, media_type))
     }
 }
 
@@ -385,7 +484,42 @@ fn media_type_of(path: &str) -> &'static str {
         Some("bmp") => "image/bmp",
         Some("svg") => "image/svg+xml",
         Some("css") => "text/css",
+        Some("otf") => "font/otf",
+        Some("ttf") => "font/ttf",
+        Some("woff") => "font/woff",
+        Some("woff2") => "font/woff2",
         _ => "application/octet-stream",
+    }
+}
+
+/// The `font/*` type of a font's declared media type (EPUBs use several).
+fn font_media_type(declared: &str) -> Option<&'static str> {
+    Some(match declared {
+        "font/otf" | "application/vnd.ms-opentype" | "application/x-font-opentype"
+        | "application/font-sfnt" => "font/otf",
+        "font/ttf" | "application/x-font-ttf" | "application/x-font-truetype" => "font/ttf",
+        "font/woff" | "application/font-woff" | "application/x-font-woff" => "font/woff",
+        "font/woff2" => "font/woff2",
+        _ => return None,
+    })
+}
+
+/// The media type of a raster image (JPEG, PNG, GIF, WebP, BMP) read from
+/// its first bytes; `None` for anything else. Page images and book images
+/// are served only as what their bytes are.
+pub fn raster_media_type(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+        Some("image/gif")
+    } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else if bytes.starts_with(b"BM") && bytes.len() > 26 {
+        Some("image/bmp")
+    } else {
+        None
     }
 }
 
@@ -399,6 +533,10 @@ fn servable(media_type: &str) -> bool {
             | "image/bmp"
             | "image/svg+xml"
             | "text/css"
+            | "font/otf"
+            | "font/ttf"
+            | "font/woff"
+            | "font/woff2"
     )
 }
 

@@ -133,6 +133,22 @@ impl SafeZip {
         })
     }
 
+    /// Starts a new read budget: `max_total_bytes` again for the reads that
+    /// follow (a book kept open by the reader serves many requests, each
+    /// with its own budget).
+    pub fn reset_budget(&mut self) {
+        self.read_total = 0;
+    }
+
+    /// Bytes this archive holds in memory (entries recovered from a zip
+    /// whose directory is missing); 0 for an archive read from its file.
+    pub fn resident_bytes(&self) -> u64 {
+        match &self.backend {
+            Backend::Recovered(data) => data.iter().map(|d| d.len() as u64).sum(),
+            Backend::Archive(_) => 0,
+        }
+    }
+
     /// The index of an entry: by exact name, else ignoring case.
     pub fn find(&self, name: &str) -> Option<usize> {
         let name = name.trim_start_matches('/');

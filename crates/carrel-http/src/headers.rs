@@ -67,7 +67,7 @@ pub fn user_content_headers(h: &mut HeaderMap, name: &str, media: &MediaType, do
     let inline = !download && matches!(media.presentation(), Presentation::Inline(_));
     let ct = if inline {
         media.header_value()
-    } else if media.presentation() == Presentation::Attachment {
+    } else if media.presentation() == Presentation::Attachment && !media.labelled_attachment() {
         // Active types are labelled as opaque bytes so no browser renders them.
         "application/octet-stream".to_owned()
     } else {

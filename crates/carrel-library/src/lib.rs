@@ -9,14 +9,27 @@
 //! - [`import`]: dump readers (CSV with a mapping, Gutenberg, goodbooks,
 //!   Crossref/OpenAlex JSONL, Open Library, OAI-PMH) as record streams, and
 //!   [`import::run`], which stores them in batches with a checkpoint.
+//! - [`ingest`]: book files into the library (`carrel library add`, and
+//!   "add to library" of an upload), read by [`extract`] in a child process
+//!   with lowered limits (the only place this crate spawns a process).
 //! - [`web`]: the search API and pages under `/library`.
+//! - [`reader`]: reading in the browser (`/library/read/{file}`): EPUB by
+//!   chapter in a sandboxed frame, CBZ by page, PDF in the browser's viewer.
 //!
 //! The database is the truth; the index can always be rebuilt from it. This
 //! crate never touches SQL or tantivy directly.
 
+mod browse;
+pub mod extract;
+mod files;
 pub mod import;
+pub mod ingest;
+mod listing;
+mod opds;
+pub mod reader;
 mod run;
 mod service;
+pub mod urls;
 pub mod web;
 
 pub use run::{ImportOptions, ImportProgress, ImportReport, run_import};
@@ -38,8 +51,18 @@ pub enum LibraryError {
     Search(#[from] carrel_search::SearchError),
     #[error("not found")]
     NotFound,
+    #[error("a management token for this file is required (Authorization: Bearer …)")]
+    Unauthorized,
+    /// A file that could not be read as a book (the problem says why).
+    #[error("{}", .0.message)]
+    NotABook(extract::Problem),
     #[error("invalid request: {0}")]
     BadRequest(String),
+    /// A query parameter of a browsing page or an OPDS feed that cannot be
+    /// served (`bad_page`, `page_out_of_range`, `bad_facet`, `bad_sort`,
+    /// `query_too_long`).
+    #[error("{message}")]
+    BadParam { code: &'static str, message: String },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -59,7 +82,10 @@ impl LibraryError {
             LibraryError::Db(e) => e.code(),
             LibraryError::Search(e) => e.code(),
             LibraryError::NotFound => "not_found",
+            LibraryError::Unauthorized => "unauthorized",
+            LibraryError::NotABook(_) => "not_a_book",
             LibraryError::BadRequest(_) => "bad_request",
+            LibraryError::BadParam { code, .. } => code,
             LibraryError::Internal(_) => "internal",
         }
     }

@@ -1,9 +1,11 @@
 //! `carrel import`: a dump read on a blocking thread, stored in batches on
 //! the runtime, with a checkpoint after every batch.
 //!
-//! The checkpoint counts the items of the dump already stored; an import
-//! that stopped resumes after them (the items before are read again but not
-//! stored). A finished import clears its checkpoint, so running it again
+//! The checkpoint counts the items of the dump already stored in the
+//! database and committed to the search index (it moves every
+//! [`COMMIT_EVERY`]); an import that stopped resumes after them (the items
+//! before are read again but not stored, and those stored after the last
+//! checkpoint are stored again, which updates them). A finished import clears its checkpoint, so running it again
 //! re-imports everything, which updates the editions it made and never
 //! duplicates them (records carry their source keys).
 
@@ -52,6 +54,12 @@ pub struct ImportReport {
 }
 
 const BAD_SAMPLES: usize = 50;
+
+/// How often a running import commits the search index (and moves its
+/// checkpoint). Each commit ends the index's segments in progress, so
+/// committing every batch made many tiny segments, and merging them took
+/// more time than indexing.
+const COMMIT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub async fn run_import(
     lib: &Library,
@@ -105,6 +113,7 @@ pub async fn run_import(
         ..Default::default()
     };
     let mut done_items = skip;
+    let mut last_commit = Instant::now();
     while let Some(batch) = rx.recv().await {
         let n = batch.len() as u64;
         let mut records = Vec::with_capacity(batch.len());
@@ -157,10 +166,16 @@ pub async fn run_import(
         report.created += ups.iter().filter(|u| u.created).count() as u64;
         report.updated += ups.iter().filter(|u| !u.created).count() as u64;
         done_items += n;
-        lib.db()
-            .set_checkpoint(&checkpoint_name, done_items as i64, Timestamp::now())
-            .await?;
-        lib.commit().await?;
+        // The checkpoint moves only when the index has committed what the
+        // database holds: an import that stops resumes at most one commit
+        // interval back and stores those items again (updating them).
+        if last_commit.elapsed() >= COMMIT_EVERY {
+            lib.commit().await?;
+            lib.db()
+                .set_checkpoint(&checkpoint_name, done_items as i64, Timestamp::now())
+                .await?;
+            last_commit = Instant::now();
+        }
         progress(ImportProgress {
             items: done_items,
             records: report.records,

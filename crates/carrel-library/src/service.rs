@@ -11,12 +11,66 @@ use carrel_db::Database;
 use carrel_db::catalog::{Edition, MAX_BATCH, Upserted};
 use carrel_search::{IndexDoc, Query, Results, SearchIndex};
 
+use carrel_blob::BlobStore;
+
 use crate::LibraryError;
+use crate::extract::Extractor;
 
 pub struct Library {
-    db: Arc<dyn Database>,
+    pub(crate) db: Arc<dyn Database>,
     index: SearchIndex,
     dirty: AtomicBool,
+    /// Where library files' bytes are (the file host's store).
+    pub(crate) store: Arc<dyn BlobStore>,
+    /// How book files are read (a sandboxed child in the server and CLI).
+    pub(crate) extractor: Extractor,
+    /// Changes to the index, in order, for its writer thread.
+    writes: tokio::sync::mpsc::Sender<IndexJob>,
+}
+
+/// Work for the index writer thread: documents to add (their error, if
+/// any, is kept for the next [`IndexJob::Run`]), or work whose outcome
+/// is awaited.
+enum IndexJob {
+    Upsert(Vec<IndexDoc>),
+    Run(
+        Box<dyn FnOnce(&SearchIndex) -> Result<(), carrel_search::SearchError> + Send>,
+        tokio::sync::oneshot::Sender<Result<(), LibraryError>>,
+    ),
+}
+
+/// Batches of documents waiting for the writer thread (backpressure beyond).
+const INDEX_QUEUE: usize = 2;
+
+/// The index writer thread: applies jobs in the order they were sent, so
+/// storing records never waits for the index (tantivy tokenizes on its own
+/// threads; this one feeds them), while a commit still covers every
+/// upsert sent before it. Ends when the library is dropped.
+fn spawn_index_writer(index: SearchIndex) -> tokio::sync::mpsc::Sender<IndexJob> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<IndexJob>(INDEX_QUEUE);
+    std::thread::Builder::new()
+        .name("carrel-index".into())
+        .spawn(move || {
+            let mut failed: Option<carrel_search::SearchError> = None;
+            while let Some(job) = rx.blocking_recv() {
+                match job {
+                    IndexJob::Upsert(docs) => {
+                        if let Err(e) = index.upsert(docs) {
+                            failed.get_or_insert(e);
+                        }
+                    }
+                    IndexJob::Run(f, done) => {
+                        let r = match failed.take() {
+                            Some(e) => Err(e),
+                            None => f(&index),
+                        };
+                        let _ = done.send(r.map_err(Into::into));
+                    }
+                }
+            }
+        })
+        .expect("spawn the index writer thread");
+    tx
 }
 
 /// The index's view of a stored edition.
@@ -49,12 +103,25 @@ pub fn index_doc(e: &Edition) -> IndexDoc {
 }
 
 impl Library {
-    pub fn new(db: Arc<dyn Database>, index: SearchIndex) -> Arc<Self> {
+    pub fn new(
+        db: Arc<dyn Database>,
+        index: SearchIndex,
+        store: Arc<dyn BlobStore>,
+        extractor: Extractor,
+    ) -> Arc<Self> {
+        let writes = spawn_index_writer(index.clone());
         Arc::new(Self {
             db,
             index,
             dirty: AtomicBool::new(false),
+            store,
+            extractor,
+            writes,
         })
+    }
+
+    pub fn blobs(&self) -> &Arc<dyn BlobStore> {
+        &self.store
     }
 
     pub fn db(&self) -> &Arc<dyn Database> {
@@ -77,7 +144,32 @@ impl Library {
             .map_err(Into::into)
     }
 
-    /// Stores records (any number, in batches) and indexes what changed.
+    /// Sends documents to the index writer thread (visible after a commit;
+    /// an error surfaces at the next [`Library::commit`]).
+    async fn send_docs(&self, docs: Vec<IndexDoc>) -> Result<(), LibraryError> {
+        self.dirty.store(true, Ordering::Release);
+        self.writes
+            .send(IndexJob::Upsert(docs))
+            .await
+            .map_err(|_| LibraryError::Internal("the search index writer stopped".into()))
+    }
+
+    /// Runs `f` on the index writer thread after every change sent before.
+    async fn on_writer(
+        &self,
+        f: impl FnOnce(&SearchIndex) -> Result<(), carrel_search::SearchError> + Send + 'static,
+    ) -> Result<(), LibraryError> {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        let stopped = || LibraryError::Internal("the search index writer stopped".into());
+        self.writes
+            .send(IndexJob::Run(Box::new(f), done))
+            .await
+            .map_err(|_| stopped())?;
+        wait.await.map_err(|_| stopped())?
+    }
+
+    /// Stores records (any number, in batches) and indexes what changed
+    /// (handed to the index writer thread: visible after a commit).
     pub async fn store(&self, records: &[EditionRecord]) -> Result<Vec<Upserted>, LibraryError> {
         let mut out = Vec::with_capacity(records.len());
         for chunk in records.chunks(MAX_BATCH) {
@@ -110,8 +202,7 @@ impl Library {
             for e in self.db.editions(&reread).await? {
                 docs.push(index_doc(&e));
             }
-            self.on_index(move |i| i.upsert(docs)).await?;
-            self.dirty.store(true, Ordering::Release);
+            self.send_docs(docs).await?;
             out.extend(ups);
         }
         Ok(out)
@@ -127,15 +218,13 @@ impl Library {
             .iter()
             .map(index_doc)
             .collect();
-        self.on_index(move |i| i.upsert(docs)).await?;
-        self.dirty.store(true, Ordering::Release);
-        Ok(())
+        self.send_docs(docs).await
     }
 
     /// Commits the index if anything changed since the last commit.
     pub async fn commit(&self) -> Result<(), LibraryError> {
         if self.dirty.swap(false, Ordering::AcqRel)
-            && let Err(e) = self.on_index(|i| i.commit()).await
+            && let Err(e) = self.on_writer(|i| i.commit()).await
         {
             self.dirty.store(true, Ordering::Release);
             return Err(e);
@@ -161,7 +250,7 @@ impl Library {
         progress: &(dyn Fn(u64, u64) + Sync),
     ) -> Result<u64, LibraryError> {
         let total = self.db.count_editions().await?.max(0) as u64;
-        self.on_index(|i| i.clear()).await?;
+        self.on_writer(|i| i.clear()).await?;
         let mut after = 0;
         let mut done = 0u64;
         loop {
@@ -170,7 +259,7 @@ impl Library {
             after = last.id;
             done += page.len() as u64;
             let docs: Vec<IndexDoc> = page.iter().map(index_doc).collect();
-            self.on_index(move |i| i.upsert(docs)).await?;
+            self.send_docs(docs).await?;
             progress(done, total);
         }
         self.dirty.store(true, Ordering::Release);
@@ -178,13 +267,13 @@ impl Library {
         Ok(done)
     }
 
-    /// Searches; a query that is an identifier (ISBN, DOI, arXiv id in any
-    /// form) looks for that identifier instead.
+    /// Searches; a query that is an identifier (ISBN, DOI, arXiv id, a
+    /// Gutenberg ebook number, in any form) looks for that identifier instead.
     pub async fn search(&self, mut q: Query) -> Result<Results, LibraryError> {
         if q.identifier.is_none()
-            && let Some(id) = carrel_core::ident::Identifier::detect(&q.text)
+            && let Some(id) = carrel_core::catalog::EditionId::detect(&q.text)
         {
-            q.identifier = Some(carrel_core::catalog::EditionId::from(&id).to_string());
+            q.identifier = Some(id.to_string());
             q.text.clear();
         }
         self.on_index(move |i| i.search(&q)).await

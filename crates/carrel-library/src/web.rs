@@ -26,14 +26,24 @@ pub fn routes(lib: Arc<Library>) -> Router {
         .route("/api/library/works/{id}", get(api_work))
         .route("/library", get(search_page))
         .route("/library/works/{id}", get(work_page))
-        .with_state(lib)
+        .with_state(lib.clone())
+        .merge(crate::files::routes(lib.clone()))
+        .merge(crate::listing::routes(lib.clone()))
+        .merge(crate::reader::routes(lib))
 }
 
 impl LibraryError {
     pub fn into_http(self) -> HttpError {
         let status = match &self {
             LibraryError::NotFound => StatusCode::NOT_FOUND,
-            LibraryError::BadRequest(_) | LibraryError::BadImport(_) => StatusCode::BAD_REQUEST,
+            LibraryError::Unauthorized => StatusCode::UNAUTHORIZED,
+            LibraryError::Search(carrel_search::SearchError::ReadOnly) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            LibraryError::NotABook(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            LibraryError::BadRequest(_)
+            | LibraryError::BadImport(_)
+            | LibraryError::BadParam { .. } => StatusCode::BAD_REQUEST,
             LibraryError::Search(carrel_search::SearchError::PageTooDeep { .. })
             | LibraryError::Search(carrel_search::SearchError::InvalidQuery(_)) => {
                 StatusCode::BAD_REQUEST
@@ -207,11 +217,17 @@ async fn api_edition(
     Path(id): Path<i64>,
 ) -> Result<Json<serde_json::Value>, LibraryError> {
     let e = lib.db().edition(id).await?.ok_or(LibraryError::NotFound)?;
+    let (files, has_cover) = files_of(&lib, e.id).await?;
     Ok(Json(serde_json::json!({
         "id": e.id,
         "work_id": e.work_id,
         "record": e.record,
         "formats": e.formats,
+        "files": files,
+        "cover": has_cover.then(|| serde_json::json!({
+            "small": crate::urls::cover(e.id, false),
+            "large": crate::urls::cover(e.id, true),
+        })),
         "created_at": e.created_at.0,
     })))
 }
@@ -321,8 +337,61 @@ struct WorkPage {
     authors: Vec<String>,
     subjects: Vec<String>,
     series: Option<String>,
-    editions: Vec<ResultItem>,
+    editions: Vec<EditionView>,
     descriptions: Vec<String>,
+    /// The large cover of the first edition that has one.
+    cover: Option<String>,
+}
+
+struct EditionView {
+    e: ResultItem,
+    files: Vec<FileView>,
+}
+
+/// A library file as pages and the JSON API show it.
+#[derive(Debug, Serialize)]
+pub struct FileView {
+    pub file_id: String,
+    pub format: String,
+    pub size: i64,
+    pub pages: Option<i32>,
+    pub encrypted: bool,
+    pub problems: Vec<crate::extract::Problem>,
+    pub download: String,
+    pub read: String,
+}
+
+impl FileView {
+    fn size_text(&self) -> String {
+        let s = self.size as f64;
+        if s >= 1048576.0 {
+            format!("{:.1} MB", s / 1048576.0)
+        } else {
+            format!("{:.0} KB", (s / 1024.0).max(1.0))
+        }
+    }
+}
+
+/// The files of an edition, and whether it has a cover.
+async fn files_of(lib: &Library, edition_id: i64) -> Result<(Vec<FileView>, bool), LibraryError> {
+    let mut out = Vec::new();
+    for f in lib.db().library_files(edition_id).await? {
+        let Some(hosted) = lib.db().file(&f.file_id).await? else {
+            continue;
+        };
+        out.push(FileView {
+            file_id: f.file_id.to_string(),
+            download: crate::urls::file(&f.file_id),
+            read: crate::urls::read(&f.file_id),
+            format: f.format,
+            size: hosted.size,
+            pages: f.pages,
+            encrypted: f.encrypted,
+            problems: serde_json::from_str(&f.problems).unwrap_or_default(),
+        });
+    }
+    let cover = !out.is_empty() && lib.db().cover(edition_id, false).await?.is_some();
+    Ok((out, cover))
 }
 
 async fn work_page(
@@ -346,6 +415,19 @@ async fn work_page(
         .collect();
     descriptions.dedup();
     descriptions.truncate(1);
+    let mut editions = Vec::with_capacity(eds.len());
+    let mut cover = None;
+    for e in &eds {
+        let (files, has_cover) = files_of(&lib, e.id)
+            .await
+            .map_err(|e| e.into_http().as_page())?;
+        if has_cover && cover.is_none() {
+            cover = Some(crate::urls::cover(e.id, true));
+        }
+        editions.push(EditionView { e: item(e), files });
+    }
+    // Editions with files first.
+    editions.sort_by_key(|v| v.files.is_empty());
     let page = WorkPage {
         title: w.title.clone(),
         authors: w.authors.iter().map(|a| a.name.clone()).collect(),
@@ -354,8 +436,9 @@ async fn work_page(
             Some(i) => format!("{s} #{i}"),
             None => s.clone(),
         }),
-        editions: eds.iter().map(item).collect(),
+        editions,
         descriptions,
+        cover,
     }
     .render()
     .unwrap_or_else(|e| format!("template error: {e}"));

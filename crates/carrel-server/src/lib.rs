@@ -44,6 +44,7 @@ pub struct Server {
 pub async fn open_library(
     settings: &Settings,
     db: Arc<dyn carrel_db::Database>,
+    store: Arc<dyn carrel_blob::BlobStore>,
 ) -> anyhow::Result<Arc<carrel_library::Library>> {
     let dir = settings.index_dir();
     std::fs::create_dir_all(&dir)
@@ -60,7 +61,8 @@ pub async fn open_library(
                 .context(format!("cannot open the search index in {}", dir.display())));
         }
     };
-    let lib = carrel_library::Library::new(db, index);
+    let extractor = carrel_library::extract::Extractor::current_exe()?;
+    let lib = carrel_library::Library::new(db, index, store, extractor);
     if lib.index().is_read_only() {
         tracing::warn!(
             dir = %dir.display(),
@@ -75,6 +77,13 @@ pub async fn open_library(
         tracing::info!(editions = n, "search index rebuilt from the database");
     }
     Ok(lib)
+}
+
+/// Opens the blob store of a data directory.
+pub fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn carrel_blob::BlobStore>> {
+    let store = carrel_blob::LocalBlobStore::open(&settings.data)
+        .with_context(|| format!("cannot open the blob store in {}", settings.data.display()))?;
+    Ok(Arc::new(store))
 }
 
 /// Opens the database a settings file names (for CLI commands).
@@ -98,9 +107,13 @@ impl Server {
         let store = carrel_blob::LocalBlobStore::open(&settings.data).with_context(|| {
             format!("cannot open the blob store in {}", settings.data.display())
         })?;
-        let store = carrel_blob::MemoryCached::new(store, settings.memory_cache_bytes, 64 << 10);
-        let library = open_library(&settings, db.clone()).await?;
-        let hosting = Hosting::new(db, Arc::new(store), settings.hosting.clone());
+        let store: Arc<dyn carrel_blob::BlobStore> = Arc::new(carrel_blob::MemoryCached::new(
+            store,
+            settings.memory_cache_bytes,
+            64 << 10,
+        ));
+        let library = open_library(&settings, db.clone(), store.clone()).await?;
+        let hosting = Hosting::new(db, store, settings.hosting.clone());
         let metrics = metrics::Metrics::new(hosting.clone());
         let router = hosting
             .router()

@@ -1,0 +1,145 @@
+//! Library files over HTTP: downloads (`/library/files/{file}`, ranges and
+//! conditional requests through `carrel_http::serve`), covers
+//! (`/library/covers/{edition}/{small|large}.jpg`), and "add to library"
+//! for a hosted file (`POST /api/library/files/{file}` with the file's
+//! management token as `Authorization: Bearer …`).
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use carrel_core::ids::{FileId, Secret};
+use carrel_db::catalog::LibFile;
+use carrel_http::serve;
+
+use crate::ingest::Outcome;
+use crate::{Library, LibraryError};
+
+pub fn routes(lib: Arc<Library>) -> Router {
+    Router::new()
+        .route("/library/files/{id}", get(download))
+        .route("/library/covers/{id}/small.jpg", get(cover_small))
+        .route("/library/covers/{id}/large.jpg", get(cover_large))
+        .route("/api/library/files/{id}", post(add_hosted))
+        .with_state(lib)
+}
+
+/// A library file and its hosted file row.
+pub(crate) async fn library_file(
+    lib: &Library,
+    id: &str,
+) -> Result<(LibFile, carrel_db::File), LibraryError> {
+    let id: FileId = id.parse().map_err(|_| LibraryError::NotFound)?;
+    let lf = lib
+        .db
+        .library_file(&id)
+        .await?
+        .ok_or(LibraryError::NotFound)?;
+    let f = lib.db.file(&id).await?.ok_or(LibraryError::NotFound)?;
+    Ok((lf, f))
+}
+
+fn mtime(t: carrel_core::time::Timestamp) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(t.0.max(0) as u64)
+}
+
+async fn download(
+    State(lib): State<Arc<Library>>,
+    Path(id): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    let r = async {
+        let (_, f) = library_file(&lib, &id).await?;
+        let content = serve::Content::new(
+            f.blob,
+            f.size as u64,
+            mtime(f.created_at),
+            f.name.as_str(),
+            &f.media_type,
+            true,
+        );
+        let plan = match serve::plan(&method, &headers, &content) {
+            Ok(p) => p,
+            Err(e) => return Ok(e.into_response()),
+        };
+        Ok::<_, LibraryError>(
+            serve::respond(&method, plan, &content, lib.blobs().clone())
+                .await
+                .into_response(),
+        )
+    };
+    r.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn cover(lib: &Library, id: &str, large: bool) -> Response {
+    let r = async {
+        let id: i64 = id.parse().map_err(|_| LibraryError::NotFound)?;
+        let bytes = lib
+            .db
+            .cover(id, large)
+            .await?
+            .ok_or(LibraryError::NotFound)?;
+        let mut res = bytes.into_response();
+        let h = res.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        );
+        carrel_http::headers::safety_headers(h);
+        Ok::<_, LibraryError>(res)
+    };
+    r.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn cover_small(State(lib): State<Arc<Library>>, Path(id): Path<String>) -> Response {
+    cover(&lib, &id, false).await
+}
+
+async fn cover_large(State(lib): State<Arc<Library>>, Path(id): Path<String>) -> Response {
+    cover(&lib, &id, true).await
+}
+
+fn bearer(headers: &HeaderMap) -> Option<Secret> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let t = v
+        .strip_prefix("Bearer ")
+        .or_else(|| v.strip_prefix("bearer "))?;
+    Some(Secret::from_client(t.trim()))
+}
+
+/// Adds an uploaded file to the library: 201 with what was read, or 200
+/// when these bytes are already in the library.
+async fn add_hosted(
+    State(lib): State<Arc<Library>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let r = async {
+        let id: FileId = id.parse().map_err(|_| LibraryError::NotFound)?;
+        let f = lib.db.file(&id).await?.ok_or(LibraryError::NotFound)?;
+        let allowed = match (&f.manage_token_hash, bearer(&headers)) {
+            (Some(h), Some(t)) => h.matches(&t),
+            _ => false,
+        };
+        if !allowed {
+            return Err(LibraryError::Unauthorized);
+        }
+        if lib.index().is_read_only() {
+            return Err(LibraryError::Search(carrel_search::SearchError::ReadOnly));
+        }
+        let added = lib.add_hosted(&f).await?;
+        let status = if added.outcome == Outcome::Added {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        Ok::<_, LibraryError>((status, axum::Json(added)).into_response())
+    };
+    r.await.unwrap_or_else(IntoResponse::into_response)
+}
