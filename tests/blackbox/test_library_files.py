@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from conftest import BIN, Server, put
+from conftest import BACKENDS, BIN, Server, put
 
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "corpus")
 BOOK_DIRS = ["epub", "pdf", "mobi", "fb2", "comics"]
@@ -31,9 +31,13 @@ def results(stdout):
     return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
 
 
-@pytest.fixture
-def shelf(backend):
-    srv = Server(backend)
+@pytest.fixture(scope="module", params=BACKENDS)
+def shelf(request, postgres_ok):
+    """One data directory per backend with the whole corpus added (shared by
+    this module's tests: adding 340 files takes a while in a debug build)."""
+    if request.param == "postgres" and not postgres_ok:
+        pytest.skip("SKIPPING PostgreSQL: no server at 127.0.0.1:5432 (allowed only outside CI)")
+    srv = Server(request.param)
     srv.stop()
     r = library_add(srv, "--json", *[os.path.join(SHARED, d) for d in BOOK_DIRS])
     srv.first = results(r.stdout)
@@ -124,7 +128,7 @@ def test_an_upload_is_added_to_the_library_with_its_token(server):
     # Without the file's management token: refused.
     assert requests.post(url, timeout=30).status_code == 401
     r = requests.post(url, headers={"Authorization": "Bearer wrong"}, timeout=30)
-    assert r.status_code == 401 and r.json()["code"] == "unauthorized"
+    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
     auth = {"Authorization": f"Bearer {up['manage_token']}"}
     r = requests.post(url, headers=auth, timeout=60)
     assert r.status_code == 201, r.text
@@ -167,9 +171,28 @@ def test_non_books_and_hostile_files_are_refused_clearly(server, tmp_path):
             assert r.json()["problems"], (name, r.json())
         else:
             assert r.status_code == 422, (name, r.status_code, r.text)
-            assert r.json()["code"] == "not_a_book", r.text
+            assert r.json()["error"]["code"] == "not_a_book", r.text
     # The server is still healthy.
     assert requests.get(f"{server.url}/healthz", timeout=5).status_code == 200
     # Unknown files and malformed ids.
     for bad in ["nope", "0" * 26]:
         assert requests.post(f"{server.url}/api/library/files/{bad}", timeout=5).status_code == 404
+
+
+def test_the_upload_page_adds_a_book_to_the_library(server, backend):
+    """Chromium: tick "add books to the library", pick an EPUB, follow the
+    page's link to the work page (tests/js/upload_to_library.mjs)."""
+    from conftest import ARTIFACTS, ROOT
+    src = os.path.join(SHARED, "epub", "standard-ebooks")
+    epub = next(os.path.join(src, f) for f in sorted(os.listdir(src)) if f.endswith(".epub"))
+    out = os.path.join(ARTIFACTS, f"library-{backend}")
+    r = subprocess.run(["node", os.path.join(ROOT, "tests", "js", "upload_to_library.mjs"), server.url, epub, out],
+                       capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads(r.stdout)
+    assert res["note"].startswith("In the library:"), res
+    assert res["href"].startswith("/library/works/"), res
+    assert res["workTitle"] and res["workTitle"] in res["note"], res
+    assert res["formats"] == ["EPUB"], res
+    for shot in ["upload-to-library.png", "work-page-with-file.png"]:
+        assert os.path.getsize(os.path.join(out, shot)) > 10_000

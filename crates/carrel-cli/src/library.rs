@@ -278,9 +278,9 @@ fn collect(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
             continue;
         }
         let walk = walkdir::WalkDir::new(p).sort_by_file_name().into_iter();
-        for entry in walk.filter_entry(|e| {
-            e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.')
-        }) {
+        for entry in walk
+            .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
+        {
             let entry = entry.map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
             if entry.file_type().is_file() && is_book_name(entry.path()) {
                 out.push(entry.into_path());

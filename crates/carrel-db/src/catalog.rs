@@ -373,6 +373,24 @@ macro_rules! impl_catalog {
                     let matches: Vec<String> = records.iter().filter_map(match_key).collect();
                     let by_match =
                         lookup(&mut tx, "SELECT match_key, id FROM lib_editions WHERE match_key", &matches).await?;
+                    // Editions found by title that carry a DOI: a record with
+                    // another DOI is another article (a recurring column).
+                    let mut doi_of_match = std::collections::HashSet::<i64>::new();
+                    let matched: Vec<i64> = by_match.values().copied().collect();
+                    for chunk in matched.chunks(500) {
+                        let mut q = QueryBuilder::<$db>::new(
+                            "SELECT DISTINCT edition_id FROM lib_identifiers WHERE scheme = 'doi' AND edition_id IN (",
+                        );
+                        let mut sep = q.separated(", ");
+                        for e in chunk {
+                            sep.push_bind(*e);
+                        }
+                        q.push(")");
+                        for row in q.build().fetch_all(&mut *tx).await? {
+                            doi_of_match.insert(row.try_get(0)?);
+                        }
+                    }
+                    let has_doi = |r: &EditionRecord| r.identifiers.iter().any(|i| matches!(i, EditionId::Doi(_)));
 
                     // Decide each record's edition, remembering decisions made
                     // earlier in this batch (a batch may repeat itself).
@@ -398,8 +416,16 @@ macro_rules! impl_catalog {
                                 })
                             })
                             .or_else(|| {
+                                // (Had both a DOI in common, the identifier would have matched.)
+                                let doi = has_doi(r);
                                 mk.as_ref().and_then(|k| {
-                                    by_match.get(k).map(|&e| Ok(e)).or_else(|| batch_match.get(k).map(|&n| Err(n)))
+                                    by_match
+                                        .get(k)
+                                        .filter(|e| !(doi && doi_of_match.contains(e)))
+                                        .map(|&e| Ok(e))
+                                        .or_else(|| {
+                                            batch_match.get(k).filter(|&&n| !(doi && has_doi(&merged[n]))).map(|&n| Err(n))
+                                        })
                                 })
                             });
                         let t = match found {

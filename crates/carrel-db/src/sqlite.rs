@@ -18,11 +18,17 @@ impl SqliteDatabase {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
-            // 32 MiB of page cache per connection (SQLite's default is
+            // 64 MiB of page cache per connection (SQLite's default is
             // 2 MiB): bulk imports insert into indexes (work keys, sources,
             // identifiers) far bigger than that, at random places. The
             // cache only grows as a connection uses it.
-            .pragma("cache_size", "-32768");
+            .pragma("cache_size", "-65536")
+            // Checkpoint the WAL into the database every 64 MiB rather than
+            // every 4 MiB: an import's batches dirty the same index pages
+            // again and again, and each checkpoint copied (and fsynced)
+            // them all; this copies a page once per 64 MiB of changes.
+            // Commits stay durable as before (WAL, synchronous=NORMAL).
+            .pragma("wal_autocheckpoint", "16384");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(opts)

@@ -324,6 +324,41 @@ async fn articles_match_across_export_forms_on_every_backend() {
 }
 
 #[tokio::test]
+async fn articles_with_different_dois_never_match_by_title_on_every_backend() {
+    for (db, _dir) in backends().await {
+        let now = Timestamp(1);
+        let t = "Comments from the editor on the current issue of this journal";
+        let with_doi = |src: &str, doi: &str| {
+            let mut a = article(src, t, "Smith, J", 2011, "Radiology");
+            a.identifiers = vec![EditionId::doi(&Doi::parse(doi).unwrap())];
+            a
+        };
+        let out = db
+            .upsert_editions(
+                &[
+                    with_doi("c:1", "10.1000/col.1"),
+                    with_doi("c:2", "10.1000/col.2"),
+                    // No DOI: the same article as the first by title.
+                    article("c:3", t, "Smith, J", 2011, "Radiology"),
+                ],
+                now,
+            )
+            .await
+            .unwrap();
+        assert_ne!(out[0].edition_id, out[1].edition_id, "in one batch");
+        assert_eq!(out[2].edition_id, out[0].edition_id);
+        let later = db
+            .upsert_editions(&[with_doi("c:4", "10.1000/col.4")], now)
+            .await
+            .unwrap();
+        assert!(
+            out.iter().all(|o| o.edition_id != later[0].edition_id),
+            "across batches"
+        );
+    }
+}
+
+#[tokio::test]
 async fn catalog_state_tables_on_every_backend() {
     for (db, _dir) in backends().await {
         let now = Timestamp(5);

@@ -231,7 +231,11 @@ impl EpubBook {
         let media_type = declared
             .as_deref()
             .and_then(font_media_type)
-            .or_else(|| media_type_of(&stored).starts_with("font/").then(|| media_type_of(&stored)))
+            .or_else(|| {
+                media_type_of(&stored)
+                    .starts_with("font/")
+                    .then(|| media_type_of(&stored))
+            })
             .map(str::to_owned)
             .or(declared)
             .unwrap_or_else(|| media_type_of(&stored).to_owned());
@@ -495,7 +499,9 @@ fn media_type_of(path: &str) -> &'static str {
 /// The `font/*` type of a font's declared media type (EPUBs use several).
 fn font_media_type(declared: &str) -> Option<&'static str> {
     Some(match declared {
-        "font/otf" | "application/vnd.ms-opentype" | "application/x-font-opentype"
+        "font/otf"
+        | "application/vnd.ms-opentype"
+        | "application/x-font-opentype"
         | "application/font-sfnt" => "font/otf",
         "font/ttf" | "application/x-font-ttf" | "application/x-font-truetype" => "font/ttf",
         "font/woff" | "application/font-woff" | "application/x-font-woff" => "font/woff",

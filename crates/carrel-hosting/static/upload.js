@@ -54,7 +54,7 @@
     const ui = row(file);
     const key = "carrel-upload:" + [file.name, file.size, file.lastModified].join(":");
     const tus = { "Tus-Resumable": "1.0.0" };
-    let url = localStorage.getItem(key), offset = 0, share = null, token = null, failures = 0;
+    let url = localStorage.getItem(key), offset = 0, share = null, token = null, fileId = null, failures = 0;
     const started = Date.now(); let sentThisSession = 0;
 
     function show(done) {
@@ -84,6 +84,7 @@
             ui.status.textContent = msg; ui.status.className = "ustatus error"; return;
           }
           url = c.getResponseHeader("Location");
+          fileId = c.getResponseHeader("Carrel-File-Id");
           share = c.getResponseHeader("Carrel-Share-Url");
           token = c.getResponseHeader("Carrel-Manage-Token");
           localStorage.setItem(key, url);
@@ -100,6 +101,7 @@
           if (p.status === 409) { const h = await request("HEAD", url, tus, null); offset = parseInt(h.getResponseHeader("Upload-Offset"), 10); continue; }
           if (p.status !== 204) throw new Error("PATCH " + p.status);
           sentThisSession += end - base;
+          fileId = p.getResponseHeader("Carrel-File-Id") || fileId;
           offset = parseInt(p.getResponseHeader("Upload-Offset"), 10);
           failures = 0; show(offset);
         }
@@ -127,10 +129,30 @@
     const open = el("a", "btn secondary", "Open"); open.href = share || url; open.target = "_blank"; open.rel = "noopener";
     line.append(input, copy, open);
     ui.card.append(line);
+    if (token && fileId && document.getElementById("tolibrary").checked && BOOK.test(file.name)) {
+      addToLibrary(ui, fileId, token);
+    }
     if (token) {
       const t = el("details", "token"); t.append(el("summary", "muted", "Management token (keep it to delete the file)"), el("code", "", token));
       ui.card.append(t);
     }
+  }
+
+  const BOOK = /\.(epub|pdf|mobi|azw3?|fb2|fbz|cbz)$/i;
+
+  async function addToLibrary(ui, fileId, token) {
+    const note = el("div", "small muted libnote", "Adding to the library…");
+    ui.card.append(note);
+    try {
+      const r = await fetch("/api/library/files/" + encodeURIComponent(fileId), {
+        method: "POST", headers: { "Authorization": "Bearer " + token } });
+      const j = await r.json();
+      if (!r.ok) { note.textContent = "Not added to the library: " + ((j.error && j.error.message) || r.status); note.className = "small error libnote"; return; }
+      note.textContent = "";
+      const a = el("a", "", j.title); a.href = "/library/works/" + j.work_id;
+      note.append(j.outcome === "added" ? "In the library: " : "Already in the library: ", a,
+        j.problems.length ? " (" + j.problems.length + " problem" + (j.problems.length > 1 ? "s" : "") + " reading it)" : "");
+    } catch (e) { note.textContent = "Not added to the library: " + e.message; note.className = "small error libnote"; }
   }
 
   function start(files) { for (const f of files) upload(f); }

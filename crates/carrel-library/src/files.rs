@@ -134,6 +134,8 @@ async fn add_hosted(
             return Err(LibraryError::Search(carrel_search::SearchError::ReadOnly));
         }
         let added = lib.add_hosted(&f).await?;
+        // Someone is waiting for this one book: searchable when answered.
+        lib.commit().await?;
         let status = if added.outcome == Outcome::Added {
             StatusCode::CREATED
         } else {

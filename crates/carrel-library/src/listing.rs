@@ -30,11 +30,14 @@ pub(crate) const MAX_SUBJECTS: usize = 100;
 /// Records sampled (per sort order) to find the common subjects.
 const SUBJECT_SAMPLE: usize = 400;
 
+/// Subjects with their counts, most first.
+pub(crate) type SubjectCounts = Arc<Vec<(String, u64)>>;
+
 /// The state of the browsing pages and the feeds.
 pub(crate) struct Catalog {
     pub lib: Arc<Library>,
     facets: Mutex<HashMap<String, (Instant, Facets)>>,
-    subjects: Mutex<HashMap<bool, (Instant, Arc<Vec<(String, u64)>>)>>,
+    subjects: Mutex<HashMap<bool, (Instant, SubjectCounts)>>,
 }
 
 /// The browsing pages and both OPDS catalogs.
@@ -452,10 +455,7 @@ impl Catalog {
     /// The index counts no subjects, so the candidates are the subjects of a
     /// sample (the newest records, the first by title, the latest by year),
     /// each then counted exactly with the subject filter. Cached a minute.
-    pub(crate) async fn subjects(
-        &self,
-        files_only: bool,
-    ) -> Result<Arc<Vec<(String, u64)>>, LibraryError> {
+    pub(crate) async fn subjects(&self, files_only: bool) -> Result<SubjectCounts, LibraryError> {
         if let Some((at, s)) = self
             .subjects
             .lock()

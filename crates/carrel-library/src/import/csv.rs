@@ -359,7 +359,9 @@ fn gutenberg_record(
     aliases: &HashMap<String, Vec<String>>,
 ) -> Result<EditionRecord, String> {
     let first = &rows[0];
-    let raw_title = get(first, Some(1)).unwrap_or("");
+    // Titles come as MARC 245 with its subfield marks: "Black Beauty : $b The
+    // autobiography of a horse"; `$b` (the remainder) is the subtitle.
+    let raw_title = get(first, Some(1)).unwrap_or("").replace(" $b ", "\n");
     let mut lines = raw_title.splitn(2, '\n');
     let title = lines
         .next()
@@ -368,9 +370,14 @@ fn gutenberg_record(
         .trim_end_matches([':', ';'])
         .trim()
         .to_owned();
-    let subtitle = lines
-        .next()
-        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "));
+    let subtitle = lines.next().map(|s| {
+        let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+        // "[Peter and Wendy]": an alternative title in brackets.
+        match s.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+            Some(inner) if !inner.contains(['[', ']']) => inner.to_owned(),
+            _ => s,
+        }
+    });
     let mut authors = Vec::new();
     let mut author_aliases = Vec::new();
     for row in rows {
@@ -570,6 +577,30 @@ mod tests {
             split_series("Plain (not a series)"),
             ("Plain (not a series)", None, None)
         );
+    }
+
+    #[test]
+    fn gutenberg_subfield_marks_become_subtitles() {
+        let row = |t: &str| ::csv::StringRecord::from(vec!["16", t, "Barrie, J. M.", "10", "en"]);
+        let r = gutenberg_record(
+            16,
+            &[row("Peter Pan : $b [Peter and Wendy]")],
+            vec![],
+            &HashMap::new(),
+        )
+        .unwrap();
+        assert_eq!(r.title, "Peter Pan");
+        assert_eq!(r.subtitle.as_deref(), Some("Peter and Wendy"));
+        let r = gutenberg_record(
+            271,
+            &[row("Black Beauty : $b The autobiography of a horse")],
+            vec![],
+            &HashMap::new(),
+        )
+        .unwrap();
+        assert_eq!(r.title, "Black Beauty");
+        assert_eq!(r.subtitle.as_deref(), Some("The autobiography of a horse"));
+        assert!(!r.title.contains('$'));
     }
 
     #[test]

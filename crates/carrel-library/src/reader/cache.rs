@@ -137,6 +137,7 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    #[derive(Debug)]
     struct B(u64);
     impl Weighed for B {
         fn resident_bytes(&self) -> u64 {

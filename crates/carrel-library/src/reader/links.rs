@@ -86,6 +86,11 @@ pub(crate) fn book_path(raw: &str) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("/"))
 }
 
+/// A fragment as a book writes it (percent-encoded) as the id it names.
+pub(crate) fn decode_fragment(f: &str) -> String {
+    percent_decode(f).unwrap_or_else(|| f.to_owned())
+}
+
 fn percent_decode(s: &str) -> Option<String> {
     percent_encoding::percent_decode_str(s)
         .decode_utf8()
@@ -117,17 +122,20 @@ pub(crate) fn link_target(href: &str, l: &Linking) -> Option<(String, Option<&'s
     // Any other scheme (javascript:, data:, file:, …) and network paths.
     let resolved = resolve_href(l.chapter, h)?;
     let (path, frag) = match resolved.split_once('#') {
-        Some((p, f)) => (p, Some(f)),
+        Some((p, f)) => (p, Some(decode_fragment(f))),
         None => (resolved.as_str(), None),
     };
     if path == l.chapter {
         return Some(match frag {
-            Some(f) => (fragment(f), None),
+            Some(f) => (fragment(&f), None),
             None => ("#".to_owned(), None),
         });
     }
     let index = *l.spine.get(path)?;
-    Some((chapter_url(l.file, index + 1, frag), Some("_top")))
+    Some((
+        chapter_url(l.file, index + 1, frag.as_deref()),
+        Some("_top"),
+    ))
 }
 
 /// A chapter's sanitized HTML (serialized by ammonia: every attribute

@@ -122,6 +122,8 @@ struct Reader {
     books: cache::Lru<Book>,
 }
 
+/// Kept in an `Arc` (one per open book), so its size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Book {
     Epub(Epub),
     Comic(Mutex<ComicBook>),
@@ -410,7 +412,7 @@ async fn epub_page(
             .iter()
             .filter_map(|t| {
                 let (path, frag) = match t.href.split_once('#') {
-                    Some((p, f)) => (p, Some(f)),
+                    Some((p, f)) => (p, Some(links::decode_fragment(f))),
                     None => (t.href.as_str(), None),
                 };
                 let i = *e.by_href.get(path)?;
@@ -418,7 +420,7 @@ async fn epub_page(
                 seen_current |= current;
                 Some(TocView {
                     title: t.title.clone(),
-                    url: links::chapter_url(&file, i + 1, frag),
+                    url: links::chapter_url(&file, i + 1, frag.as_deref()),
                     depth: t.depth.min(4),
                     current,
                 })
@@ -449,10 +451,19 @@ fn render<T: Template>(t: &T) -> String {
         .unwrap_or_else(|e| format!("template error: {}", escape(&e.to_string())))
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct BookParams {
+    /// `image`: the resource itself even at a spine document's path (an
+    /// SVG spine item is shown as an image of itself).
+    #[serde(rename = "as")]
+    as_: Option<String>,
+}
+
 /// A chapter document (rendered) or a resource of the book.
 async fn book_path(
     State(r): State<Arc<Reader>>,
     Path((file, path)): Path<(String, String)>,
+    Query(q): Query<BookParams>,
 ) -> Response {
     respond(
         async {
@@ -472,8 +483,10 @@ async fn book_path(
                 return Err(not_a("an EPUB"));
             };
             match e.by_href.get(&path) {
-                Some(&i) => chapter_document(&book, &f, e, i).await,
-                None => resource(book.clone(), path).await,
+                Some(&i) if q.as_.as_deref() != Some("image") => {
+                    chapter_document(&book, &f, e, i).await
+                }
+                _ => resource(book.clone(), path).await,
             }
         }
         .await,
@@ -501,7 +514,14 @@ async fn chapter_document(
         chapter: href,
         spine: &e.by_href,
     };
-    let body = links::rewrite_links(&chapter.body_html, &linking);
+    let body = if e.spine[index].media_type.contains("svg") {
+        format!(
+            "<div class=\"carrel-plate\"><img src=\"{}?as=image\" alt=\"\"></div>",
+            escape(&links::book_url(&file, href))
+        )
+    } else {
+        links::rewrite_links(&chapter.body_html, &linking)
+    };
     let mut head = String::new();
     for css in &chapter.stylesheets {
         head.push_str(&format!(
