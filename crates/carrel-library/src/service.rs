@@ -34,10 +34,12 @@ pub struct Library {
 enum IndexJob {
     Upsert(Vec<IndexDoc>),
     Run(
-        Box<dyn FnOnce(&SearchIndex) -> Result<(), carrel_search::SearchError> + Send>,
+        IndexWork,
         tokio::sync::oneshot::Sender<Result<(), LibraryError>>,
     ),
 }
+
+type IndexWork = Box<dyn FnOnce(&SearchIndex) -> Result<(), carrel_search::SearchError> + Send>;
 
 /// Batches of documents waiting for the writer thread (backpressure beyond).
 const INDEX_QUEUE: usize = 2;
