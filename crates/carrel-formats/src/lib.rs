@@ -135,9 +135,16 @@ impl Format {
 
     /// The format named by its usual extension (`epub`, `pdf`, …), in any case.
     pub fn from_extension(ext: &str) -> Option<Format> {
-        [Format::Epub, Format::Pdf, Format::Mobi, Format::Azw3, Format::Fb2, Format::Cbz]
-            .into_iter()
-            .find(|f| f.extension().eq_ignore_ascii_case(ext))
+        [
+            Format::Epub,
+            Format::Pdf,
+            Format::Mobi,
+            Format::Azw3,
+            Format::Fb2,
+            Format::Cbz,
+        ]
+        .into_iter()
+        .find(|f| f.extension().eq_ignore_ascii_case(ext))
     }
 
     /// The usual file extension, without the dot.
