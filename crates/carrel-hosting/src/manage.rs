@@ -17,7 +17,7 @@ use argon2::password_hash::{
     PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
 };
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -76,16 +76,8 @@ pub async fn verify_password(p: String, stored: String) -> bool {
     .unwrap_or(false)
 }
 
-fn bearer(headers: &HeaderMap) -> Option<Secret> {
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let t = v
-        .strip_prefix("Bearer ")
-        .or_else(|| v.strip_prefix("bearer "))?;
-    Some(Secret::from_client(t.trim()))
-}
-
 fn authorize(stored: Option<&SecretHash>, headers: &HeaderMap) -> Result<()> {
-    match (stored, bearer(headers)) {
+    match (stored, carrel_http::headers::bearer(headers)) {
         (Some(h), Some(t)) if h.matches(&t) => Ok(()),
         _ => Err(HostingError::Unauthorized),
     }

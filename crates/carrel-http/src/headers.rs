@@ -61,6 +61,15 @@ pub fn safety_headers(h: &mut HeaderMap) {
     );
 }
 
+/// The secret of `Authorization: Bearer …` (management tokens), if any.
+pub fn bearer(headers: &HeaderMap) -> Option<carrel_core::ids::Secret> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let t = v
+        .strip_prefix("Bearer ")
+        .or_else(|| v.strip_prefix("bearer "))?;
+    Some(carrel_core::ids::Secret::from_client(t.trim()))
+}
+
 /// Adds the content type, disposition and safety headers for user content.
 /// `download` forces an attachment even for types that could be shown inline.
 pub fn user_content_headers(h: &mut HeaderMap, name: &str, media: &MediaType, download: bool) {

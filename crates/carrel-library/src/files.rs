@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use carrel_core::ids::{FileId, Secret};
+use carrel_core::ids::FileId;
 use carrel_db::catalog::LibFile;
 use carrel_http::serve;
 
@@ -105,14 +105,6 @@ async fn cover_large(State(lib): State<Arc<Library>>, Path(id): Path<String>) ->
     cover(&lib, &id, true).await
 }
 
-fn bearer(headers: &HeaderMap) -> Option<Secret> {
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let t = v
-        .strip_prefix("Bearer ")
-        .or_else(|| v.strip_prefix("bearer "))?;
-    Some(Secret::from_client(t.trim()))
-}
-
 /// Adds an uploaded file to the library: 201 with what was read, or 200
 /// when these bytes are already in the library.
 async fn add_hosted(
@@ -123,7 +115,7 @@ async fn add_hosted(
     let r = async {
         let id: FileId = id.parse().map_err(|_| LibraryError::NotFound)?;
         let f = lib.db.file(&id).await?.ok_or(LibraryError::NotFound)?;
-        let allowed = match (&f.manage_token_hash, bearer(&headers)) {
+        let allowed = match (&f.manage_token_hash, carrel_http::headers::bearer(&headers)) {
             (Some(h), Some(t)) => h.matches(&t),
             _ => false,
         };
