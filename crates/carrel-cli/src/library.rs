@@ -76,6 +76,17 @@ pub struct ImportArgs {
     data: DataArgs,
 }
 
+/// A progress bar for the library commands (`template`: indicatif's).
+fn bar(len: u64, template: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(template)
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar
+}
+
 /// The library of a data directory, for changing it: refused while a
 /// running server writes its search index.
 async fn writable_library(
@@ -109,13 +120,9 @@ pub async fn import(a: ImportArgs) -> anyhow::Result<()> {
             None
         };
         let total = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        let bar = indicatif::ProgressBar::new(total);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{prefix:20!} {bar:28.cyan/blue} {bytes:>9}/{total_bytes:9} {msg} ETA {eta}",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
+        let bar = bar(
+            total,
+            "{prefix:20!} {bar:28.cyan/blue} {bytes:>9}/{total_bytes:9} {msg} ETA {eta}",
         );
         bar.set_prefix(
             path.file_name()
@@ -199,13 +206,9 @@ pub async fn index(c: IndexCommand) -> anyhow::Result<()> {
     match c {
         IndexCommand::Rebuild { data } => {
             let lib = writable_library(&data).await?;
-            let bar = indicatif::ProgressBar::new(0);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "rebuilding {bar:30.cyan/blue} {pos}/{len} editions {per_sec} ETA {eta}",
-                )
-                .expect("valid template")
-                .progress_chars("=> "),
+            let bar = bar(
+                0,
+                "rebuilding {bar:30.cyan/blue} {pos}/{len} editions {per_sec} ETA {eta}",
             );
             let started = std::time::Instant::now();
             let n = lib
@@ -300,13 +303,9 @@ async fn add(a: AddArgs) -> anyhow::Result<()> {
     use carrel_library::ingest::Outcome;
     let files = collect(&a.paths)?;
     let lib = writable_library(&a.data).await?;
-    let bar = indicatif::ProgressBar::new(files.len() as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:30.cyan/blue} {pos}/{len} files {per_sec} ETA {eta}  {wide_msg}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
+    let bar = bar(
+        files.len() as u64,
+        "{bar:30.cyan/blue} {pos}/{len} files {per_sec} ETA {eta}  {wide_msg}",
     );
     let started = std::time::Instant::now();
     let (mut added, mut present, mut unchanged, mut failed, mut with_problems) = (0, 0, 0, 0, 0);

@@ -5,7 +5,6 @@
 //! management token as `Authorization: Bearer …`).
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -43,10 +42,6 @@ pub(crate) async fn library_file(
     Ok((lf, f))
 }
 
-fn mtime(t: carrel_core::time::Timestamp) -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::from_secs(t.0.max(0) as u64)
-}
-
 async fn download(
     State(lib): State<Arc<Library>>,
     Path(id): Path<String>,
@@ -58,7 +53,7 @@ async fn download(
         let content = serve::Content::new(
             f.blob,
             f.size as u64,
-            mtime(f.created_at),
+            f.created_at.to_system_time(),
             f.name.as_str(),
             &f.media_type,
             true,

@@ -772,8 +772,7 @@ async fn pdf(
             let content = carrel_http::serve::Content::new(
                 f.hosted.blob,
                 f.hosted.size as u64,
-                std::time::SystemTime::UNIX_EPOCH
-                    + Duration::from_secs(f.hosted.created_at.0.max(0) as u64),
+                f.hosted.created_at.to_system_time(),
                 f.hosted.name.as_str(),
                 &media,
                 false,
