@@ -69,6 +69,21 @@ impl Content {
         }
     }
 
+    /// Shown inline with its own type, whatever [`user_content_headers`]
+    /// decides for the type alone: for a viewer carrel chose for this
+    /// content (the browser's PDF viewer, under the sandboxing CSP that every
+    /// response keeps). Ranges, multipart parts and 304s follow.
+    pub fn shown_inline(mut self, name: &str, media: &MediaType) -> Self {
+        if let Ok(v) = HeaderValue::from_str(&media.header_value()) {
+            self.headers.insert(header::CONTENT_TYPE, v);
+        }
+        self.headers.insert(
+            header::CONTENT_DISPOSITION,
+            crate::headers::content_disposition("inline", name),
+        );
+        self
+    }
+
     pub fn etag(&self) -> &str {
         &self.etag
     }

@@ -769,35 +769,18 @@ async fn pdf(
             }
             let media = carrel_core::media::MediaType::new("application/pdf")
                 .map_err(HttpError::internal)?;
+            let name = f.hosted.name.as_str();
             let content = carrel_http::serve::Content::new(
                 f.hosted.blob,
                 f.hosted.size as u64,
                 f.hosted.created_at.to_system_time(),
-                f.hosted.name.as_str(),
+                name,
                 &media,
                 false,
-            );
+            )
+            .shown_inline(name, &media);
             let plan = carrel_http::serve::plan(&method, &headers, &content)?;
-            let mut res =
-                carrel_http::serve::respond(&method, plan, &content, r.lib.blobs().clone()).await?;
-            let not_modified = res.status() == StatusCode::NOT_MODIFIED;
-            let h = res.headers_mut();
-            let multipart = h
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.starts_with("multipart/"));
-            if !multipart && !not_modified {
-                h.insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/pdf"),
-                );
-            }
-            h.insert(
-                header::CONTENT_DISPOSITION,
-                carrel_http::headers::content_disposition("inline", f.hosted.name.as_str()),
-            );
-            carrel_http::headers::safety_headers(h);
-            Ok(res)
+            carrel_http::serve::respond(&method, plan, &content, r.lib.blobs().clone()).await
         }
         .await,
     )
