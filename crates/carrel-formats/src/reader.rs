@@ -108,20 +108,26 @@ pub fn resolve_href(base: &str, href: &str) -> Option<String> {
     })
 }
 
+/// Refuses what is not a regular file, or is larger than `limits` allow.
+fn regular_file_within(path: &Path, limits: &Limits) -> Result<(), FormatError> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(FormatError::NotAFile);
+    }
+    if meta.len() > limits.max_file_bytes {
+        return Err(FormatError::TooLarge {
+            size: meta.len(),
+            max: limits.max_file_bytes,
+        });
+    }
+    Ok(())
+}
+
 impl EpubBook {
     /// Opens the book: reads its package document, spine and table of
     /// contents (within `limits`).
     pub fn open(path: &Path, limits: &Limits) -> Result<EpubBook, FormatError> {
-        let meta = std::fs::metadata(path)?;
-        if !meta.is_file() {
-            return Err(FormatError::NotAFile);
-        }
-        if meta.len() > limits.max_file_bytes {
-            return Err(FormatError::TooLarge {
-                size: meta.len(),
-                max: limits.max_file_bytes,
-            });
-        }
+        regular_file_within(path, limits)?;
         let mut ctx = Ctx::new(limits);
         let mut zip = SafeZip::open(path, &mut ctx)?;
         let package = Package::open(&mut zip, &mut ctx)?;
@@ -324,16 +330,7 @@ impl ComicBook {
     /// Opens the archive and lists its pages (within `limits`); an archive
     /// without page images is [`FormatError::NotABook`].
     pub fn open(path: &Path, limits: &Limits) -> Result<ComicBook, FormatError> {
-        let meta = std::fs::metadata(path)?;
-        if !meta.is_file() {
-            return Err(FormatError::NotAFile);
-        }
-        if meta.len() > limits.max_file_bytes {
-            return Err(FormatError::TooLarge {
-                size: meta.len(),
-                max: limits.max_file_bytes,
-            });
-        }
+        regular_file_within(path, limits)?;
         let mut ctx = Ctx::new(limits);
         let zip = SafeZip::open(path, &mut ctx)?;
         ctx.check()?;

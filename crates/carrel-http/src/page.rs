@@ -33,28 +33,38 @@ pub const PAGE_CSP: &str = "default-src 'self'; img-src 'self' data: blob:; medi
 
 impl IntoResponse for Html {
     fn into_response(self) -> Response {
-        let mut res = self.0.into_response();
-        let h = res.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(PAGE_CSP),
-        );
-        h.insert(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        );
-        h.insert(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        );
-        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        res
+        html_response(self.0, PAGE_CSP, "DENY")
     }
+}
+
+/// An HTML response with carrel's page headers under another policy: `csp`
+/// and `frame_options` (`DENY` for pages, `SAMEORIGIN` for documents carrel
+/// frames itself, such as the reader's chapters). Not cached by default.
+pub fn html_response(body: String, csp: &'static str, frame_options: &'static str) -> Response {
+    let mut res = body.into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(csp),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static(frame_options),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
 }
 
 /// Escapes text for HTML element content and attribute values.

@@ -36,6 +36,21 @@ pub struct Added {
     pub problems: Vec<Problem>,
 }
 
+impl Added {
+    /// A file just added, from what was read of it.
+    fn new(file_id: FileId, edition_id: i64, work_id: i64, book: Book) -> Self {
+        Added {
+            file_id,
+            edition_id,
+            work_id,
+            title: book.record.title,
+            format: book.format,
+            outcome: Outcome::Added,
+            problems: book.problems,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
@@ -87,15 +102,18 @@ impl Library {
     }
 
     /// Stores what was read from a file as its edition (keyed by the file's
-    /// bytes), with its cover. Returns the edition and work.
+    /// bytes), with its cover, not yet indexed. Returns the edition and work.
     async fn store_book(&self, hash: &BlobHash, book: &Book) -> Result<(i64, i64), LibraryError> {
         let mut record = book.record.clone();
         record.source = Some(
             SourceKey::new("file", &hash.to_hex())
                 .map_err(|e| LibraryError::Internal(e.to_string()))?,
         );
+        // Stored without indexing: the caller attaches the file, then
+        // indexes the edition once, with its format.
         let up = self
-            .store(std::slice::from_ref(&record))
+            .db
+            .upsert_editions(std::slice::from_ref(&record), Timestamp::now())
             .await?
             .pop()
             .ok_or_else(|| LibraryError::Internal("no edition stored".into()))?;
@@ -136,15 +154,7 @@ impl Library {
             .await?;
         self.reindex(&[edition_id]).await?;
         tracing::info!(file = %file.id, edition = edition_id, format = %book.format, "file added to the library");
-        Ok(Added {
-            file_id: file.id.clone(),
-            edition_id,
-            work_id,
-            title: book.record.title.clone(),
-            format: book.format.clone(),
-            outcome: Outcome::Added,
-            problems: book.problems,
-        })
+        Ok(Added::new(file.id.clone(), edition_id, work_id, book))
     }
 
     /// Copies a blob from a store without local files into `dir`.
@@ -253,14 +263,6 @@ impl Library {
             .await?;
         self.db.set_scanned(&scanned).await?;
         self.reindex(&[edition_id]).await?;
-        Ok(Added {
-            file_id: file.id,
-            edition_id,
-            work_id,
-            title: book.record.title.clone(),
-            format: book.format.clone(),
-            outcome: Outcome::Added,
-            problems: book.problems,
-        })
+        Ok(Added::new(file.id, edition_id, work_id, book))
     }
 }

@@ -557,28 +557,8 @@ async fn chapter_document(
         base = FRAME_BASE_CSS,
         over = FRAME_OVER_CSS,
     );
-    let mut res = html.into_response();
+    let mut res = carrel_http::page::html_response(html, FRAME_CSP, "SAMEORIGIN");
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(FRAME_CSP),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::X_FRAME_OPTIONS,
-        HeaderValue::from_static("SAMEORIGIN"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
     h.insert(
         "cross-origin-resource-policy",
         HeaderValue::from_static("same-origin"),
@@ -654,17 +634,25 @@ async fn comic_page(
 ) -> Response {
     respond(
         async {
-            let f = r.file(&file).await?;
-            if f.lf.format != "cbz" {
-                return Err(not_a("a comic (CBZ)"));
-            }
-            let n = number(&n).ok_or_else(|| {
-                page_error(StatusCode::NOT_FOUND, "not_found", "There is no such page.")
-            })?;
+            let (f, n) = r.comic_page(&file, &n).await?;
             comic_view(&r, &f, n, false).await
         }
         .await,
     )
+}
+
+impl Reader {
+    /// A comic's file and a page number from the path (1-based).
+    async fn comic_page(&self, file: &str, n: &str) -> Result<(FileInfo, usize), HttpError> {
+        let f = self.file(file).await?;
+        if f.lf.format != "cbz" {
+            return Err(not_a("a comic (CBZ)"));
+        }
+        let n = number(n).ok_or_else(|| {
+            page_error(StatusCode::NOT_FOUND, "not_found", "There is no such page.")
+        })?;
+        Ok((f, n))
+    }
 }
 
 async fn comic_view(
@@ -709,13 +697,7 @@ async fn comic_image(
 ) -> Response {
     respond(
         async {
-            let f = r.file(&file).await?;
-            if f.lf.format != "cbz" {
-                return Err(not_a("a comic (CBZ)"));
-            }
-            let n = number(&n).ok_or_else(|| {
-                page_error(StatusCode::NOT_FOUND, "not_found", "There is no such page.")
-            })?;
+            let (f, n) = r.comic_page(&file, &n).await?;
             let book = r.book(&f).await?;
             let (bytes, media_type) = cache::blocking(move || {
                 let Book::Comic(c) = &*book else {
