@@ -118,6 +118,8 @@ pub trait CatalogRepo {
         now: Timestamp,
     ) -> Result<()>;
     async fn cover(&self, edition_id: i64, large: bool) -> Result<Option<Vec<u8>>>;
+    /// Which of these editions have a cover (without reading the images).
+    async fn covered(&self, edition_ids: &[i64]) -> Result<std::collections::HashSet<i64>>;
     async fn scanned(&self, path: &str) -> Result<Option<Scanned>>;
     async fn set_scanned(&self, s: &Scanned) -> Result<()>;
     async fn checkpoint(&self, name: &str) -> Result<Option<i64>>;
@@ -879,6 +881,22 @@ macro_rules! impl_catalog {
                         .await?
                         .map(|r| r.try_get(0))
                         .transpose()?)
+                }
+
+                async fn covered(&self, edition_ids: &[i64]) -> Result<std::collections::HashSet<i64>> {
+                    let mut out = std::collections::HashSet::new();
+                    for chunk in edition_ids.chunks(500) {
+                        let mut q = QueryBuilder::<$db>::new("SELECT edition_id FROM lib_covers WHERE edition_id IN (");
+                        let mut sep = q.separated(", ");
+                        for e in chunk {
+                            sep.push_bind(*e);
+                        }
+                        q.push(")");
+                        for row in q.build().fetch_all(&self.pool).await? {
+                            out.insert(row.try_get(0)?);
+                        }
+                    }
+                    Ok(out)
                 }
 
                 async fn scanned(&self, path: &str) -> Result<Option<Scanned>> {

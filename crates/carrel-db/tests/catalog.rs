@@ -378,6 +378,11 @@ async fn catalog_state_tables_on_every_backend() {
             db.cover(e, true).await.unwrap().as_deref(),
             Some(&b"large2"[..])
         );
+        assert_eq!(
+            db.covered(&[e, e + 1000, -1]).await.unwrap(),
+            std::collections::HashSet::from([e])
+        );
+        assert!(db.covered(&[]).await.unwrap().is_empty());
 
         assert_eq!(db.checkpoint("import:x").await.unwrap(), None);
         db.set_checkpoint("import:x", 10, now).await.unwrap();

@@ -73,6 +73,12 @@ struct Item {
 async fn items(cat: &Catalog, editions: &[Edition], author: Option<&str>) -> Vec<Item> {
     let mut out: Vec<Item> = Vec::new();
     let mut at: HashMap<i64, usize> = HashMap::new();
+    let with_files: Vec<i64> = editions
+        .iter()
+        .filter(|e| !e.formats.is_empty())
+        .map(|e| e.id)
+        .collect();
+    let covered = cat.lib.db().covered(&with_files).await.unwrap_or_default();
     for e in editions {
         let r = &e.record;
         if let Some(&i) = at.get(&e.work_id) {
@@ -90,17 +96,7 @@ async fn items(cat: &Catalog, editions: &[Edition], author: Option<&str>) -> Vec
             }
             continue;
         }
-        let cover = if e.formats.is_empty() {
-            None
-        } else {
-            cat.lib
-                .db()
-                .cover(e.id, false)
-                .await
-                .ok()
-                .flatten()
-                .map(|_| urls::cover(e.id, false))
-        };
+        let cover = covered.contains(&e.id).then(|| urls::cover(e.id, false));
         at.insert(e.work_id, out.len());
         out.push(Item {
             title: r.title.clone(),

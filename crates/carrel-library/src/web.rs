@@ -390,7 +390,7 @@ async fn files_of(lib: &Library, edition_id: i64) -> Result<(Vec<FileView>, bool
             problems: serde_json::from_str(&f.problems).unwrap_or_default(),
         });
     }
-    let cover = !out.is_empty() && lib.db().cover(edition_id, false).await?.is_some();
+    let cover = !out.is_empty() && lib.db().covered(&[edition_id]).await?.contains(&edition_id);
     Ok((out, cover))
 }
 

@@ -614,6 +614,8 @@ async fn acquisition(
             })
             .collect(),
     });
+    let ids: Vec<i64> = page.editions.iter().map(|e| e.id).collect();
+    let covered = cat.lib.db().covered(&ids).await?;
     let mut pubs = Vec::with_capacity(page.editions.len());
     for e in page.editions {
         let files = cat.lib.db().library_files(e.id).await?;
@@ -621,7 +623,7 @@ async fn acquisition(
             // The index has not caught up with a removed file.
             continue;
         }
-        let cover = cat.lib.db().cover(e.id, false).await?.is_some();
+        let cover = covered.contains(&e.id);
         pubs.push(Publication {
             edition: e,
             files,
