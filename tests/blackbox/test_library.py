@@ -119,7 +119,8 @@ def test_identifier_queries(library):
 
 
 def test_facets_filters_sorting_and_paging(library):
-    res = search(library, "")
+    assert search(library, "")["facets"] is None  # only on request
+    res = search(library, "", facets="true")
     kinds = dict(res["facets"]["kind"])
     assert kinds["book"] > 12000 and kinds["article"] > 400, kinds
     fr = search(library, "", lang="fr", limit=50)

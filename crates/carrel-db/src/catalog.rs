@@ -16,7 +16,7 @@ use crate::Result;
 
 /// At most this many records go to [`CatalogRepo::upsert_editions`] at once
 /// (bounded by the SQL variables one statement may carry).
-pub const MAX_BATCH: usize = 2_000;
+pub const MAX_BATCH: usize = 10_000;
 
 /// A stored edition with its identifiers and the formats of its files.
 #[derive(Clone, Debug, PartialEq)]
@@ -461,8 +461,9 @@ macro_rules! impl_catalog {
                     let work_keys: Vec<String> = new_recs.iter().map(|&i| records[i].work_key()).collect();
                     let mut works = lookup(&mut tx, "SELECT work_key, id FROM lib_works WHERE work_key", &work_keys).await?;
                     let mut fresh_works: Vec<(String, usize)> = Vec::new();
+                    let mut fresh_seen = std::collections::HashSet::new();
                     for (n, k) in work_keys.iter().enumerate() {
-                        if !works.contains_key(k) && !fresh_works.iter().any(|(f, _)| f == k) {
+                        if !works.contains_key(k) && fresh_seen.insert(k.as_str()) {
                             fresh_works.push((k.clone(), n));
                         }
                     }

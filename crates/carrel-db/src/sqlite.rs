@@ -28,7 +28,8 @@ impl SqliteDatabase {
             // again and again, and each checkpoint copied (and fsynced)
             // them all; this copies a page once per 64 MiB of changes.
             // Commits stay durable as before (WAL, synchronous=NORMAL).
-            .pragma("wal_autocheckpoint", "16384");
+            .pragma("wal_autocheckpoint", "16384")
+            .pragma("temp_store", "memory");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(opts)

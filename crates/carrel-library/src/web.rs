@@ -87,6 +87,10 @@ pub struct SearchParams {
     /// The last word is still being typed.
     #[serde(default)]
     pub prefix: bool,
+    /// Count the matches by kind, language, format, file and decade (the
+    /// API computes them only when asked: as-you-type results need none).
+    #[serde(default)]
+    pub facets: bool,
 }
 
 impl SearchParams {
@@ -209,7 +213,7 @@ async fn api_search(
     State(lib): State<Arc<Library>>,
     Query(p): Query<SearchParams>,
 ) -> Result<Json<SearchResponse>, LibraryError> {
-    Ok(Json(run_search(&lib, &p, true).await?))
+    Ok(Json(run_search(&lib, &p, p.facets).await?))
 }
 
 async fn api_edition(
