@@ -37,8 +37,9 @@ For each size N it
    seed; drawn from the records imported: whole titles, title beginnings
    typed as you type, author + title word, author names, titles with one
    typo) against /api/library/search (2 client threads, keep-alive,
-   limit 20; the API also returns the total, facets and the records read
-   from the database) and against FTS5 (2 threads, each its own connection:
+   limit 20; the API also returns the total and the records read from the
+   database; run twice, as the as-you-type requests ask (`carrel`) and with
+   `facets=true` as the search page asks (`carrel+facets`)) and against FTS5 (2 threads, each its own connection:
    every word must match, the last one as a prefix `word*` when typed as
    you type; top 20 by bm25 with the same field weights, with the records'
    fields, plus the count of matches, as a search page shows both). Each
@@ -368,13 +369,16 @@ def pct(xs, p):
     return s[min(len(s) - 1, int(len(s) * p))]
 
 
-def http_search(srv):
+def http_search(srv, facets=False):
+    """Results as the page shows them while typing; with `facets`, also the
+    counts by kind, language, format, file and decade (the search page)."""
     def make():
         return http.client.HTTPConnection(srv.host, srv.port, timeout=60)
 
     def work(conn, q):
         _, text, typing = q
-        path = "/api/library/search?limit=20&q=" + urllib.parse.quote(text) + ("&prefix=true" if typing else "")
+        path = "/api/library/search?limit=20&q=" + urllib.parse.quote(text) + ("&prefix=true" if typing else "") \
+            + ("&facets=true" if facets else "")
         conn.request("GET", path)
         r = conn.getresponse()
         body = r.read()
@@ -501,7 +505,7 @@ def main():
         try:
             make, work = http_search(srv)
             measure(queries, a.threads, make, work)  # warm-up
-            peers = {"carrel": http_search(srv)}
+            peers = {"carrel": http_search(srv), "carrel+facets": http_search(srv, True)}
             if fts:
                 measure(queries, a.threads, *fts_search(fts_path, True))  # warm-up
                 peers["fts5"] = fts_search(fts_path, False)

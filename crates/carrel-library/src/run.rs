@@ -1,5 +1,6 @@
-//! `carrel import`: a dump read on a blocking thread, stored in batches on
-//! the runtime, with a checkpoint after every batch.
+//! `carrel import`: a dump read on a blocking thread, stored in batches of
+//! [`MAX_BATCH`] records on the runtime (one transaction each), with a
+//! checkpoint after each index commit.
 //!
 //! The checkpoint counts the items of the dump already stored in the
 //! database and committed to the search index (it moves every
