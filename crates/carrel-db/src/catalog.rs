@@ -375,7 +375,9 @@ macro_rules! impl_catalog {
                         .collect();
                     let by_ident = lookup_identifiers(&mut tx, &idents).await?;
                     // 3. Articles by title, author and year.
-                    let matches: Vec<String> = records.iter().filter_map(match_key).collect();
+                    // (Folding titles costs: each record's key is made once.)
+                    let mks: Vec<Option<String>> = records.iter().map(match_key).collect();
+                    let matches: Vec<String> = mks.iter().flatten().cloned().collect();
                     let by_match =
                         lookup(&mut tx, "SELECT match_key, id FROM lib_editions WHERE match_key", &matches).await?;
                     // Editions found by title that carry a DOI: a record with
@@ -411,7 +413,7 @@ macro_rules! impl_catalog {
                     for (i, r) in records.iter().enumerate() {
                         let src = r.source.as_ref().map(|s| s.as_str().to_owned());
                         let keys: Vec<String> = r.identifiers.iter().filter(|i| i.is_edition_key()).map(ident_key).collect();
-                        let mk = match_key(r);
+                        let mk = mks[i].clone();
                         let found = src
                             .as_ref()
                             .and_then(|s| by_source.get(s).map(|&e| Ok(e)).or_else(|| batch_source.get(s).map(|&n| Err(n))))
