@@ -445,3 +445,73 @@ async fn large_batches_on_every_backend() {
         assert_eq!(db.count_editions().await.unwrap(), MAX_BATCH as i64);
     }
 }
+
+/// Migration 0004 (SQLite) rebuilds sources and identifiers as tables
+/// stored in their keys: a catalog written before it keeps every row, and
+/// dedup by source and by identifier goes on finding its editions.
+#[tokio::test]
+async fn sqlite_upgrade_to_keyed_tables_keeps_sources_and_identifiers() {
+    use std::str::FromStr;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("old.db").display());
+    let isbn = EditionId::isbn(&Isbn::parse("9780306406157").unwrap());
+    {
+        let opts = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
+            .unwrap()
+            .create_if_missing(true);
+        let pool = sqlx::SqlitePool::connect_with(opts).await.unwrap();
+        let mut before = sqlx::migrate!("./migrations/sqlite");
+        before.migrations = before
+            .migrations
+            .iter()
+            .filter(|m| m.version < 4)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into();
+        before.run(&pool).await.unwrap();
+        for sql in [
+            "INSERT INTO lib_works (id, work_key, title, authors, subjects, created_at, updated_at) \
+             VALUES (1, 'old title|author', 'Old Title', '[]', '[]', 0, 0)",
+            "INSERT INTO lib_editions (id, work_id, kind, title, authors, author_aliases, subjects, created_at, updated_at) \
+             VALUES (1, 1, 'book', 'Old Title', '[]', '[]', '[]', 0, 0)",
+            "INSERT INTO lib_sources (source_key, edition_id) VALUES ('csv:old', 1)",
+            "INSERT INTO lib_identifiers (scheme, value, edition_id) VALUES ('isbn', '9780306406157', 1)",
+        ] {
+            sqlx::query(sql).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+    }
+
+    let db = carrel_db::connect(&url).await.unwrap();
+    let src = SourceKey::new("csv", "old").unwrap();
+    assert_eq!(db.edition_of_source(&src).await.unwrap(), Some(1));
+    assert_eq!(db.editions_by_identifier(&isbn).await.unwrap(), vec![1]);
+    assert_eq!(
+        db.edition(1).await.unwrap().unwrap().record.identifiers,
+        vec![isbn.clone()]
+    );
+    // The old source updates its edition; the old ISBN under a new source joins it.
+    let mut again = rec("csv:old", "Old Title, Revised", "Some Author");
+    again.year = Some(1999);
+    let mut other = rec("csv:new", "Another Printing", "Some Author");
+    other.identifiers = vec![isbn.clone()];
+    let out = db
+        .upsert_editions(&[again, other], Timestamp(5))
+        .await
+        .unwrap();
+    assert!(
+        out.iter().all(|u| u.edition_id == 1 && !u.created),
+        "{out:?}"
+    );
+    assert_eq!(db.count_editions().await.unwrap(), 1);
+
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    for table in ["lib_sources", "lib_identifiers"] {
+        let sql: String = sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE name = $1")
+            .bind(table)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert!(sql.contains("WITHOUT ROWID"), "{table}: {sql}");
+    }
+}
