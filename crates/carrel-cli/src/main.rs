@@ -4,6 +4,7 @@
 //! The CLI composes carrel-server (for `serve`) and speaks HTTP to servers
 //! as a client; it holds no domain logic of its own.
 
+mod admin;
 mod download;
 mod library;
 mod upload;
@@ -27,7 +28,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
     Start a server with `carrel serve` (SQLite and local disk in ./carrel-data, no configuration),\n\
     then upload with `carrel upload FILE…` and fetch with `carrel download URL`.\n\n\
     The library: `carrel import DUMP…` loads catalog records (stop the server first), and the\n\
-    server's /library page searches them."
+    server's /library page searches them.\n\n\
+    Accounts: the first start logs a link that creates the administrator; or run\n\
+    `carrel admin create-user --admin EMAIL`."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -56,6 +59,9 @@ enum Command {
     /// Manage the library's search index.
     #[command(subcommand)]
     Index(library::IndexCommand),
+    /// Manage accounts: the first administrator, reset links, roles, tokens.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
     /// (internal) Read one book file with lowered limits; used by the library.
     #[command(name = "extract-book", hide = true)]
     ExtractBook {
@@ -106,6 +112,7 @@ fn main() -> std::process::ExitCode {
             Command::Import(a) => library::import(a).await,
             Command::Library(c) => library::library(c).await,
             Command::Index(c) => library::index(c).await,
+            Command::Admin(c) => admin::run(c).await,
             Command::ExtractBook { .. } => unreachable!("handled before the runtime starts"),
         }
     });

@@ -22,6 +22,10 @@ pub enum CoreError {
     InvalidIdentifier(&'static str),
     #[error("invalid catalog record: {0}")]
     InvalidCatalog(String),
+    #[error("{0}")]
+    InvalidAccount(&'static str),
+    #[error("{0}")]
+    WeakPassword(&'static str),
 }
 
 impl CoreError {
@@ -37,6 +41,8 @@ impl CoreError {
             CoreError::UnsupportedChecksum(_) => "unsupported_checksum_algorithm",
             CoreError::InvalidIdentifier(_) => "invalid_identifier",
             CoreError::InvalidCatalog(_) => "invalid_catalog_record",
+            CoreError::InvalidAccount(_) => "invalid_account",
+            CoreError::WeakPassword(_) => "weak_password",
         }
     }
 }

@@ -99,6 +99,10 @@ random_id!(
     /// The id of an account. Anonymous files have no owner.
     AccountId
 );
+random_id!(
+    /// The public id of an API token (shown in lists, used to revoke it).
+    TokenId
+);
 
 /// A bearer secret (the management token given to anonymous uploaders).
 /// 256 random bits; only its [`SecretHash`] is stored.

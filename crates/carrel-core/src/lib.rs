@@ -4,6 +4,8 @@
 //! This crate does no IO and knows nothing of async, HTTP or databases. Every
 //! other crate may depend on it; it depends on no carrel crate.
 //!
+//! - [`account`]: e-mail addresses, new passwords, roles, token scopes and
+//!   the [`account::Caller`] of a request.
 //! - [`ids`]: unguessable random ids (share links, uploads, files, folders) and
 //!   secrets (management tokens), the BLAKE3 [`ids::BlobHash`].
 //! - [`name`]: file names that are safe to store and to send back.
@@ -17,6 +19,7 @@
 //! - [`catalog`]: the library's records (work, edition, identifiers,
 //!   language tags, source keys) as they arrive from files and dumps.
 
+pub mod account;
 pub mod catalog;
 pub mod error;
 pub mod ident;

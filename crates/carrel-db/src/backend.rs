@@ -407,6 +407,26 @@ macro_rules! impl_database {
                     .map(file_from_row)
                     .collect()
             }
+
+            async fn owned_files(&self, owner: &carrel_core::ids::AccountId, offset: i64, limit: i64) -> Result<(Vec<File>, i64)> {
+                let files = sqlx::query(&format!(
+                    "SELECT {FILE_COLUMNS} FROM files WHERE owner = $1 ORDER BY created_at DESC, id LIMIT $2 OFFSET $3"
+                ))
+                .bind(owner.as_str())
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(file_from_row)
+                .collect::<Result<Vec<_>>>()?;
+                let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM files WHERE owner = $1")
+                    .bind(owner.as_str())
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get("n")?;
+                Ok((files, total))
+            }
         }
 
         #[async_trait::async_trait]

@@ -1,6 +1,7 @@
 //! carrel's metadata store. The rest of carrel talks to the database only
 //! through the repository traits here ([`UploadRepo`], [`FileRepo`],
-//! [`ShareRepo`], together [`Database`]), so the SQL lives in one crate.
+//! [`ShareRepo`], [`JobRepo`], [`CatalogRepo`], [`AccountRepo`], together
+//! [`Database`]), so the SQL lives in one crate.
 //!
 //! Two implementations, each with its own migration history under
 //! `migrations/<backend>/`: [`sqlite::SqliteDatabase`] (the embedded default,
@@ -9,6 +10,7 @@
 //!
 //! This crate does database IO only; it knows nothing of HTTP or blob bytes.
 
+pub mod accounts;
 mod backend;
 pub mod catalog;
 pub mod model;
@@ -21,6 +23,7 @@ use carrel_core::ids::{BlobHash, FileId, FolderId, ShareId, UploadId};
 use carrel_core::share::ShareRules;
 use carrel_core::time::Timestamp;
 
+pub use accounts::AccountRepo;
 pub use catalog::CatalogRepo;
 pub use model::*;
 
@@ -98,6 +101,13 @@ pub trait FileRepo {
     async fn create_folder(&self, f: &NewFolder, files: &[FileId]) -> Result<()>;
     async fn folder(&self, id: &FolderId) -> Result<Option<Folder>>;
     async fn folder_files(&self, id: &FolderId) -> Result<Vec<File>>;
+    /// An account's files, newest first, and how many it has in all.
+    async fn owned_files(
+        &self,
+        owner: &carrel_core::ids::AccountId,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<File>, i64)>;
 }
 
 /// Share links.
@@ -139,7 +149,7 @@ pub trait JobRepo {
 
 /// The whole metadata store.
 pub trait Database:
-    UploadRepo + FileRepo + ShareRepo + JobRepo + CatalogRepo + Send + Sync + 'static
+    UploadRepo + FileRepo + ShareRepo + JobRepo + CatalogRepo + AccountRepo + Send + Sync + 'static
 {
     fn backend(&self) -> Backend;
 }

@@ -38,3 +38,5 @@ async fn alloc_ids(
 }
 
 crate::catalog::impl_catalog!(super::PgDatabase, sqlx::Postgres, "BEGIN");
+
+crate::accounts::impl_accounts!(super::PgDatabase, sqlx::Postgres, "strpos");

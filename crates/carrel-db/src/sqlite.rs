@@ -63,3 +63,5 @@ async fn alloc_ids(
 }
 
 crate::catalog::impl_catalog!(super::SqliteDatabase, sqlx::Sqlite, "BEGIN IMMEDIATE");
+
+crate::accounts::impl_accounts!(super::SqliteDatabase, sqlx::Sqlite, "instr");

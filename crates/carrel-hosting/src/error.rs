@@ -38,10 +38,19 @@ pub enum HostingError {
     WrongPassword,
     #[error("too many wrong passwords; try again in {0} seconds")]
     RateLimited(u64),
-    #[error("a valid management token is required (Authorization: Bearer …)")]
+    #[error("a valid management token (Authorization: Bearer …) or the owner's log-in is required")]
     Unauthorized,
-    #[error("anonymous uploads are disabled on this server")]
+    #[error(
+        "anonymous uploads are disabled on this server: log in, or send an API token with the upload scope"
+    )]
     AnonymousDisabled,
+    #[error("this API token lacks the {0} scope")]
+    MissingScope(&'static str),
+    #[error("log in (or send an API token) first")]
+    LoginRequired,
+    /// The request's credentials were refused (a CSRF check, a bad token).
+    #[error("{0}")]
+    Http(carrel_http::HttpError),
     #[error(transparent)]
     Blob(#[from] BlobError),
     #[error(transparent)]
@@ -64,6 +73,9 @@ impl HostingError {
 
     pub fn into_http(self) -> HttpError {
         use HostingError::*;
+        if let Http(e) = self {
+            return e;
+        }
         // Internal details go to the log, never to the client.
         let internal = matches!(&self, Blob(_) | Db(_) | Io(_) | BadJob(_)) && !self.is_disk_full();
         let msg = if internal {
@@ -94,6 +106,9 @@ impl HostingError {
             RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             AnonymousDisabled => (StatusCode::FORBIDDEN, "anonymous_uploads_disabled"),
+            MissingScope(_) => (StatusCode::FORBIDDEN, "missing_scope"),
+            LoginRequired => (StatusCode::UNAUTHORIZED, "login_required"),
+            Http(_) => unreachable!("answered above"),
             Blob(e @ BlobError::StorageFull) => (StatusCode::INSUFFICIENT_STORAGE, e.code()),
             Io(e) if carrel_blob::is_disk_full(e) => (
                 StatusCode::INSUFFICIENT_STORAGE,

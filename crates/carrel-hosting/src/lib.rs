@@ -161,6 +161,34 @@ impl Hosting {
         format!("{}/s/{id}", self.base_url(headers))
     }
 
+    /// Who owns what this request uploads: the caller's account (a session
+    /// that proved itself with `X-CSRF-Token`, or a token with the `upload`
+    /// scope), or nobody when anonymous uploads are allowed. A session
+    /// without that proof uploads anonymously (a page elsewhere cannot put
+    /// files into someone's account).
+    pub fn uploader(
+        &self,
+        who: &carrel_http::auth::Who,
+    ) -> Result<Option<carrel_core::ids::AccountId>, HostingError> {
+        use carrel_core::account::{Caller, Credential, Scope};
+        match who.caller() {
+            Ok(c @ Caller::Account { id, credential, .. }) => {
+                if c.can(Scope::Upload) {
+                    return Ok(Some(id.clone()));
+                }
+                if *credential == Credential::Token {
+                    return Err(HostingError::MissingScope("upload"));
+                }
+            }
+            Ok(Caller::Anonymous) | Err(_) => {}
+        }
+        if self.config.anonymous_uploads {
+            Ok(None)
+        } else {
+            Err(HostingError::AnonymousDisabled)
+        }
+    }
+
     fn blob_lock(&self, hash: &carrel_core::ids::BlobHash) -> &tokio::sync::Mutex<()> {
         &self.blob_locks[hash.as_bytes()[0] as usize % self.blob_locks.len()]
     }

@@ -13,19 +13,18 @@
 
 use std::sync::Arc;
 
-use argon2::password_hash::{
-    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
-};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use carrel_core::ids::{FileId, FolderId, Secret, SecretHash, ShareId};
+use carrel_core::account::{Caller, Scope};
+use carrel_core::ids::{AccountId, FileId, FolderId, Secret, SecretHash, ShareId};
 use carrel_core::name::FileName;
 use carrel_core::share::{MAX_DOWNLOAD_LIMIT, ShareRules};
 use carrel_core::time::{Timestamp, parse_duration};
 use carrel_db::{NewFolder, NewShare, Share, ShareTarget};
+use carrel_http::auth::Who;
 use serde::Deserialize;
 
 use crate::Hosting;
@@ -33,6 +32,7 @@ use crate::error::{HostingError, Result};
 
 pub fn routes() -> Router<Arc<Hosting>> {
     Router::new()
+        .route("/api/files", get(my_files))
         .route("/api/files/{id}", delete(delete_file))
         .route("/api/shares/{id}", get(get_share).patch(patch_share))
         .route("/api/folders", post(create_folder))
@@ -49,36 +49,43 @@ pub async fn hash_password(p: String) -> Result<String> {
             "a password has 1 to 1024 bytes".into(),
         ));
     }
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        argon2::Argon2::default()
-            .hash_password(p.as_bytes(), &salt)
-            .map(|h| h.to_string())
-    })
-    .await
-    .map_err(std::io::Error::other)?
-    .map_err(|e| HostingError::Io(std::io::Error::other(e.to_string())))
+    tokio::task::spawn_blocking(move || carrel_core::account::hash_password(&p))
+        .await
+        .map_err(std::io::Error::other)?
+        .map_err(HostingError::Invalid)
 }
 
 /// Checks a password against a stored argon2 hash (on a blocking thread).
 pub async fn verify_password(p: String, stored: String) -> bool {
-    if p.len() > MAX_PASSWORD {
-        return false;
-    }
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&stored).is_ok_and(|h| {
-            argon2::Argon2::default()
-                .verify_password(p.as_bytes(), &h)
-                .is_ok()
-        })
-    })
-    .await
-    .unwrap_or(false)
+    tokio::task::spawn_blocking(move || carrel_core::account::verify_password(&p, &stored))
+        .await
+        .unwrap_or(false)
 }
 
-fn authorize(stored: Option<&SecretHash>, headers: &HeaderMap) -> Result<()> {
-    match (stored, carrel_http::headers::bearer(headers)) {
-        (Some(h), Some(t)) if h.matches(&t) => Ok(()),
+/// Who may change a file or link: whoever holds its management token, or
+/// its owner's account with the `manage` scope (or read-only requests
+/// with `read`).
+fn authorize(
+    stored: Option<&SecretHash>,
+    owner: Option<&AccountId>,
+    who: &Who,
+    scope: Scope,
+    headers: &HeaderMap,
+) -> Result<()> {
+    if let (Some(h), Some(t)) = (stored, carrel_http::headers::bearer(headers))
+        && h.matches(&t)
+    {
+        return Ok(());
+    }
+    let caller = who.caller().map_err(HostingError::Http)?;
+    match (caller, owner) {
+        (c @ Caller::Account { id, .. }, Some(o)) if id == o => {
+            if c.can(scope) {
+                Ok(())
+            } else {
+                Err(HostingError::MissingScope(scope.as_str()))
+            }
+        }
         _ => Err(HostingError::Unauthorized),
     }
 }
@@ -86,6 +93,7 @@ fn authorize(stored: Option<&SecretHash>, headers: &HeaderMap) -> Result<()> {
 async fn delete_file(
     State(h): State<Arc<Hosting>>,
     Path(id): Path<String>,
+    who: Who,
     headers: HeaderMap,
 ) -> Response {
     let r = async {
@@ -94,15 +102,71 @@ async fn delete_file(
             h.db.file(&id)
                 .await?
                 .ok_or(HostingError::NotFound("file"))?;
-        authorize(f.manage_token_hash.as_ref(), &headers)?;
+        authorize(
+            f.manage_token_hash.as_ref(),
+            f.owner.as_ref(),
+            &who,
+            Scope::Manage,
+            &headers,
+        )?;
         h.delete_file(&id, &f.blob).await?;
         Ok::<_, HostingError>(StatusCode::NO_CONTENT)
     };
     r.await.into_response()
 }
 
-/// The token that governs a link: its file's or its folder's.
-async fn share_and_token(h: &Hosting, id: &str) -> Result<(Share, Option<SecretHash>)> {
+#[derive(Deserialize)]
+struct Page {
+    #[serde(default)]
+    offset: i64,
+    limit: Option<i64>,
+}
+
+/// `GET /api/files`: the caller's files, newest first, with their links.
+async fn my_files(
+    State(h): State<Arc<Hosting>>,
+    who: Who,
+    headers: HeaderMap,
+    page: std::result::Result<axum::extract::Query<Page>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let r = async {
+        let axum::extract::Query(p) =
+            page.map_err(|e| HostingError::BadRequest("invalid_query", e.body_text()))?;
+        let me = match who.caller().map_err(HostingError::Http)? {
+            c @ Caller::Account { id, .. } if c.can(Scope::Read) => id.clone(),
+            Caller::Account { .. } => return Err(HostingError::MissingScope("read")),
+            Caller::Anonymous => return Err(HostingError::LoginRequired),
+        };
+        let limit = p.limit.unwrap_or(50);
+        if !(1..=500).contains(&limit) || !(0..=1_000_000).contains(&p.offset) {
+            return Err(HostingError::BadRequest(
+                "invalid_page",
+                "limit is 1 to 500 and offset 0 to 1000000".into(),
+            ));
+        }
+        let (files, total) = h.db.owned_files(&me, p.offset, limit).await?;
+        let mut out = Vec::with_capacity(files.len());
+        for f in &files {
+            let shares = h.db.shares_of_file(&f.id).await?;
+            out.push(serde_json::json!({
+                "id": f.id,
+                "name": f.name.as_str(),
+                "size": f.size,
+                "media_type": f.media_type.as_str(),
+                "created_at": f.created_at.0,
+                "links": shares.iter().map(|s| share_json(&h, &headers, s)).collect::<Vec<_>>(),
+            }));
+        }
+        Ok::<_, HostingError>(Json(serde_json::json!({ "files": out, "total": total })))
+    };
+    r.await.into_response()
+}
+
+/// The token and owner that govern a link: its file's or its folder's.
+async fn share_and_token(
+    h: &Hosting,
+    id: &str,
+) -> Result<(Share, Option<SecretHash>, Option<AccountId>)> {
     let id: ShareId = id
         .parse()
         .map_err(|_| HostingError::NotFound("share link"))?;
@@ -110,11 +174,19 @@ async fn share_and_token(h: &Hosting, id: &str) -> Result<(Share, Option<SecretH
         h.db.share(&id)
             .await?
             .ok_or(HostingError::NotFound("share link"))?;
-    let token = match &s.target {
-        ShareTarget::File(f) => h.db.file(f).await?.and_then(|f| f.manage_token_hash),
-        ShareTarget::Folder(f) => h.db.folder(f).await?.and_then(|f| f.manage_token_hash),
+    let (token, owner) = match &s.target {
+        ShareTarget::File(f) => {
+            h.db.file(f)
+                .await?
+                .map_or((None, None), |f| (f.manage_token_hash, f.owner))
+        }
+        ShareTarget::Folder(f) => {
+            h.db.folder(f)
+                .await?
+                .map_or((None, None), |f| (f.manage_token_hash, f.owner))
+        }
     };
-    Ok((s, token))
+    Ok((s, token, owner))
 }
 
 fn share_json(h: &Hosting, headers: &HeaderMap, s: &Share) -> serde_json::Value {
@@ -132,11 +204,12 @@ fn share_json(h: &Hosting, headers: &HeaderMap, s: &Share) -> serde_json::Value 
 async fn get_share(
     State(h): State<Arc<Hosting>>,
     Path(id): Path<String>,
+    who: Who,
     headers: HeaderMap,
 ) -> Response {
     let r = async {
-        let (s, token) = share_and_token(&h, &id).await?;
-        authorize(token.as_ref(), &headers)?;
+        let (s, token, owner) = share_and_token(&h, &id).await?;
+        authorize(token.as_ref(), owner.as_ref(), &who, Scope::Read, &headers)?;
         Ok::<_, HostingError>(Json(share_json(&h, &headers, &s)))
     };
     r.await.into_response()
@@ -170,12 +243,19 @@ fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
 async fn patch_share(
     State(h): State<Arc<Hosting>>,
     Path(id): Path<String>,
+    who: Who,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     let r = async {
-        let (s, token) = share_and_token(&h, &id).await?;
-        authorize(token.as_ref(), &headers)?;
+        let (s, token, owner) = share_and_token(&h, &id).await?;
+        authorize(
+            token.as_ref(),
+            owner.as_ref(),
+            &who,
+            Scope::Manage,
+            &headers,
+        )?;
         let c: ShareChange = json_body(&body)?;
         let mut rules: ShareRules = s.rules.clone();
         if let Some(e) = c.expires {

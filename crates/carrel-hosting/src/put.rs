@@ -42,10 +42,15 @@ async fn put_file(
     ConnectInfo(_peer): ConnectInfo<SocketAddr>,
     Path(name): Path<String>,
     Query(opts): Query<PutOptions>,
+    who: Result<carrel_http::auth::Who, carrel_http::HttpError>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match put_inner(h, name, opts, headers, body).await {
+    let who = match who {
+        Ok(w) => w,
+        Err(e) => return e.into_response(),
+    };
+    match put_inner(h, name, opts, who, headers, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -55,12 +60,11 @@ async fn put_inner(
     h: Arc<Hosting>,
     name: String,
     opts: PutOptions,
+    who: carrel_http::auth::Who,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    if !h.config.anonymous_uploads {
-        return Err(HostingError::AnonymousDisabled);
-    }
+    let owner = h.uploader(&who)?;
     let name = FileName::new(&name)?;
     let limit = h.config.max_file_size;
     if let Some(cl) = headers
@@ -130,7 +134,7 @@ async fn put_inner(
     let spec = FileSpec {
         name,
         media,
-        owner: None,
+        owner,
         manage_token_hash: Some(token.hash()),
         share: Some(share),
     };

@@ -261,10 +261,15 @@ fn parse_part(url: &str) -> Result<UploadId> {
 async fn create(
     State(h): State<Arc<Hosting>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    who: Result<carrel_http::auth::Who, carrel_http::HttpError>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    create_inner(h, peer, headers, body)
+    let who = match who {
+        Ok(w) => w,
+        Err(e) => return e.into_response(),
+    };
+    create_inner(h, peer, who, headers, body)
         .await
         .unwrap_or_else(tus_error)
 }
@@ -272,13 +277,12 @@ async fn create(
 async fn create_inner(
     h: Arc<Hosting>,
     peer: SocketAddr,
+    who: carrel_http::auth::Who,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
     check_version(&headers)?;
-    if !h.config.anonymous_uploads {
-        return Err(HostingError::AnonymousDisabled);
-    }
+    let owner = h.uploader(&who)?;
     let concat = header(&headers, "upload-concat")
         .map(Concat::parse)
         .transpose()?;
@@ -360,7 +364,7 @@ async fn create_inner(
         length: length.map(|l| l as i64),
         metadata: meta.to_header(),
         kind,
-        owner: None,
+        owner,
         client_ip: Some(ip),
         file_name: name,
         media_type: media,

@@ -65,6 +65,8 @@ impl std::fmt::Display for HttpError {
     }
 }
 
+impl std::error::Error for HttpError {}
+
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
         let mut res = if self.html {

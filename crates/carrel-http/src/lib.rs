@@ -1,6 +1,8 @@
 //! HTTP pieces shared by carrel's wings; the wings build their routes from
 //! them and the server only composes the wings.
 //!
+//! - [`auth`]: who is asking ([`auth::Who`]), resolved through the
+//!   [`auth::Authenticator`] the accounts wing provides; CSRF checks.
 //! - [`error`]: the JSON/HTML error response every wing maps its errors to,
 //!   with a stable code.
 //! - [`serve`]: serving immutable content with `Range` (single and
@@ -15,6 +17,7 @@
 //! This crate speaks HTTP and reads blobs through carrel-blob; it never
 //! touches the database.
 
+pub mod auth;
 pub mod conn;
 pub mod error;
 pub mod headers;

@@ -13,12 +13,14 @@
 //!   "add to library" of an upload), read by [`extract`] in a child process
 //!   with lowered limits (the only place this crate spawns a process).
 //! - [`web`]: the search API and pages under `/library`.
+//! - [`admin`]: merging works and splitting editions off (administrators).
 //! - [`reader`]: reading in the browser (`/library/read/{file}`): EPUB by
 //!   chapter in a sandboxed frame, CBZ by page, PDF in the browser's viewer.
 //!
 //! The database is the truth; the index can always be rebuilt from it. This
 //! crate never touches SQL or tantivy directly.
 
+pub mod admin;
 mod browse;
 pub mod extract;
 mod files;
@@ -53,6 +55,13 @@ pub enum LibraryError {
     NotFound,
     #[error("a management token for this file is required (Authorization: Bearer …)")]
     Unauthorized,
+    #[error("log in (or send an API token) first")]
+    LoginRequired,
+    #[error("only an administrator may do this")]
+    Forbidden,
+    /// The request's credentials were refused (a CSRF check, a bad token).
+    #[error("{0}")]
+    Http(carrel_http::HttpError),
     /// A file that could not be read as a book (the problem says why).
     #[error("{}", .0.message)]
     NotABook(extract::Problem),
@@ -83,6 +92,9 @@ impl LibraryError {
             LibraryError::Search(e) => e.code(),
             LibraryError::NotFound => "not_found",
             LibraryError::Unauthorized => "unauthorized",
+            LibraryError::LoginRequired => "login_required",
+            LibraryError::Forbidden => "forbidden",
+            LibraryError::Http(e) => e.code,
             LibraryError::NotABook(_) => "not_a_book",
             LibraryError::BadRequest(_) => "bad_request",
             LibraryError::BadParam { code, .. } => code,

@@ -29,13 +29,19 @@ pub fn routes(lib: Arc<Library>) -> Router {
         .with_state(lib.clone())
         .merge(crate::files::routes(lib.clone()))
         .merge(crate::listing::routes(lib.clone()))
+        .merge(crate::admin::routes(lib.clone()))
         .merge(crate::reader::routes(lib))
 }
 
 impl LibraryError {
     pub fn into_http(self) -> HttpError {
+        if let LibraryError::Http(e) = self {
+            return e;
+        }
         let status = match &self {
             LibraryError::NotFound => StatusCode::NOT_FOUND,
+            LibraryError::LoginRequired => StatusCode::UNAUTHORIZED,
+            LibraryError::Forbidden => StatusCode::FORBIDDEN,
             LibraryError::Unauthorized => StatusCode::UNAUTHORIZED,
             LibraryError::Search(carrel_search::SearchError::ReadOnly) => {
                 StatusCode::SERVICE_UNAVAILABLE

@@ -35,6 +35,7 @@ pub struct Server {
     metrics: Arc<metrics::Metrics>,
     hosting: Arc<Hosting>,
     library: Arc<carrel_library::Library>,
+    accounts: Arc<carrel_accounts::Accounts>,
     settings: Settings,
 }
 
@@ -113,12 +114,21 @@ impl Server {
             64 << 10,
         ));
         let library = open_library(&settings, db.clone(), store.clone()).await?;
+        let mut accounts_config = settings.accounts.clone();
+        accounts_config.public_url = settings.hosting.public_url.clone();
+        let accounts = carrel_accounts::Accounts::new(db.clone(), accounts_config);
         let hosting = Hosting::new(db, store, settings.hosting.clone());
         let metrics = metrics::Metrics::new(hosting.clone());
         let router = hosting
             .router()
+            .merge(accounts.router())
             .merge(carrel_library::web::routes(library.clone()))
-            .merge(ops_routes(metrics.clone()));
+            .merge(ops_routes(metrics.clone()))
+            // Every wing learns who is asking through the same authenticator.
+            .layer(axum::middleware::from_fn_with_state(
+                accounts.authenticator(),
+                carrel_http::auth::layer,
+            ));
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -128,6 +138,7 @@ impl Server {
             metrics,
             hosting,
             library,
+            accounts,
             settings,
         })
     }
@@ -142,6 +153,7 @@ impl Server {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send,
     ) -> anyhow::Result<()> {
+        self.first_start().await?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let housekeeping = tokio::spawn(self.hosting.clone().run_housekeeping(stop_rx));
         // Changes reach search within a second: the index commits every 500 ms while they arrive.
@@ -211,6 +223,25 @@ impl Server {
             tracing::warn!(error = %e, "final search index commit failed");
         }
         tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+impl Server {
+    /// With no account yet, makes a one-time link that creates the
+    /// administrator and logs it (the first start's set-up step).
+    async fn first_start(&self) -> anyhow::Result<()> {
+        if self.accounts.db.count_accounts().await? > 0 {
+            return Ok(());
+        }
+        let base = match &self.settings.hosting.public_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.local_addr()),
+        };
+        let link = carrel_accounts::api::invitation_link(&self.accounts, None, &base).await?;
+        tracing::warn!(
+            "no accounts yet: create the administrator at {link} (or run `carrel admin create-user --admin EMAIL`)"
+        );
         Ok(())
     }
 }

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use carrel_accounts::AccountsConfig;
 use carrel_hosting::HostingConfig;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -30,6 +31,8 @@ pub struct Settings {
     pub memory_cache_bytes: u64,
     /// File hosting: upload limits, link defaults.
     pub hosting: HostingConfig,
+    /// Accounts: who may sign up, how long log-ins last.
+    pub accounts: AccountsConfig,
 }
 
 impl Default for Settings {
@@ -43,6 +46,7 @@ impl Default for Settings {
             log_format: "text".into(),
             memory_cache_bytes: 32 << 20,
             hosting: HostingConfig::default(),
+            accounts: AccountsConfig::default(),
         }
     }
 }
@@ -57,6 +61,7 @@ const SETTINGS_KEYS: &[&str] = &[
     "log_format",
     "memory_cache_bytes",
     "hosting",
+    "accounts",
 ];
 
 impl Settings {

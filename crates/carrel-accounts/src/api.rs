@@ -1,0 +1,333 @@
+//! The JSON API of accounts, for scripts holding a token and for carrel's
+//! own pages (a session plus `X-CSRF-Token`):
+//!
+//! - `GET /api/me`: the caller's account.
+//! - `GET /api/tokens`, `POST /api/tokens` (`{"name", "scopes": ["read", …]}`;
+//!   the token is in the answer once and never again), `DELETE /api/tokens/{id}`.
+//! - Admins: `GET /api/admin/users?q=&after=`, `PATCH /api/admin/users/{id}`
+//!   (`{"role", "suspended"}`), `POST /api/admin/users/{id}/reset` (a one-time
+//!   reset link), `POST /api/admin/invitations` (an invitation link).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, patch, post};
+use axum::{Json, Router};
+use carrel_core::account::{Caller, Role, Scope, Scopes};
+use carrel_core::ids::{AccountId, Secret, TokenId};
+use carrel_core::time::Timestamp;
+use carrel_db::accounts::{Account, ApiToken, OneTimeToken};
+use carrel_http::auth::{TOKEN_PREFIX, Who};
+use serde::Deserialize;
+
+use crate::Accounts;
+use crate::error::{AccountsError, Result};
+
+pub fn routes() -> Router<Arc<Accounts>> {
+    Router::new()
+        .route("/api/me", get(me))
+        .route("/api/tokens", get(list_tokens).post(create_token))
+        .route("/api/tokens/{id}", delete(revoke_token))
+        .route("/api/admin/users", get(admin_users))
+        .route("/api/admin/users/{id}", patch(admin_patch_user))
+        .route("/api/admin/users/{id}/reset", post(admin_reset_link))
+        .route("/api/admin/invitations", post(admin_invitation))
+}
+
+/// The caller's account id and role, if its credential carries `scope`.
+pub fn require(who: &Who, scope: Scope) -> Result<(AccountId, Role)> {
+    match who.caller()? {
+        Caller::Anonymous => Err(AccountsError::LoginRequired),
+        c @ Caller::Account { id, role, .. } => {
+            if c.can(scope) {
+                Ok((id.clone(), *role))
+            } else {
+                Err(AccountsError::Forbidden(
+                    "this token lacks the scope this needs",
+                ))
+            }
+        }
+    }
+}
+
+/// The caller, if it acts as an admin (the role and the `admin` scope).
+pub fn require_admin(who: &Who) -> Result<AccountId> {
+    let (id, _) = require(who, Scope::Admin)?;
+    if who.caller()?.acts_as(Role::Admin) {
+        Ok(id)
+    } else {
+        Err(AccountsError::Forbidden(
+            "only an administrator may do this",
+        ))
+    }
+}
+
+pub fn account_json(a: &Account) -> serde_json::Value {
+    serde_json::json!({
+        "id": a.id,
+        "email": a.email.as_str(),
+        "role": a.role,
+        "plan": a.plan,
+        "suspended": a.suspended_at.is_some(),
+        "created_at": a.created_at.0,
+    })
+}
+
+fn token_json(t: &ApiToken) -> serde_json::Value {
+    serde_json::json!({
+        "id": t.id,
+        "name": t.name,
+        "scopes": t.scopes,
+        "created_at": t.created_at.0,
+        "last_used_at": t.last_used_at.map(|t| t.0),
+    })
+}
+
+async fn me(State(a): State<Arc<Accounts>>, who: Who) -> Result<Json<serde_json::Value>> {
+    let (id, _) = require(&who, Scope::Read)?;
+    let acct =
+        a.db.account(&id)
+            .await?
+            .ok_or(AccountsError::LoginRequired)?;
+    Ok(Json(account_json(&acct)))
+}
+
+async fn list_tokens(State(a): State<Arc<Accounts>>, who: Who) -> Result<Json<serde_json::Value>> {
+    let (id, _) = require(&who, Scope::Read)?;
+    let tokens = a.db.tokens(&id).await?;
+    Ok(Json(serde_json::json!({
+        "tokens": tokens.iter().map(token_json).collect::<Vec<_>>()
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    pub name: String,
+    /// Scope names (`read`, `upload`, `manage`, `admin`).
+    pub scopes: Vec<String>,
+}
+
+/// Tokens an account may hold at once.
+pub const MAX_TOKENS: usize = 100;
+
+/// Makes a token for `account`; the secret (with its prefix) is returned once.
+pub async fn make_token(
+    a: &Accounts,
+    account: &AccountId,
+    role: Role,
+    name: &str,
+    scopes: Scopes,
+) -> Result<(ApiToken, String)> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(AccountsError::BadRequest(
+            "invalid_token_name",
+            "a token's name has 1 to 100 characters".into(),
+        ));
+    }
+    if scopes
+        .iter()
+        .any(|s| !Scopes::allowed_for(role).contains(s))
+    {
+        return Err(AccountsError::Forbidden(
+            "only moderators and admins may make admin tokens",
+        ));
+    }
+    if a.db.tokens(account).await?.len() >= MAX_TOKENS {
+        return Err(AccountsError::BadRequest(
+            "too_many_tokens",
+            format!("an account holds at most {MAX_TOKENS} tokens; revoke some first"),
+        ));
+    }
+    let secret = Secret::generate();
+    let t = ApiToken {
+        id: TokenId::generate(),
+        account: account.clone(),
+        name: name.to_owned(),
+        token_hash: secret.hash(),
+        scopes,
+        created_at: Timestamp::now(),
+        last_used_at: None,
+    };
+    a.db.create_token(&t).await?;
+    Ok((t, format!("{TOKEN_PREFIX}{}", secret.expose())))
+}
+
+async fn create_token(
+    State(a): State<Arc<Accounts>>,
+    who: Who,
+    body: std::result::Result<Json<NewToken>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response> {
+    let (id, role) = require(&who, Scope::Manage)?;
+    let Json(body) = body.map_err(|e| AccountsError::BadRequest("invalid_json", e.body_text()))?;
+    let scopes: Scopes = body.scopes.join(" ").parse()?;
+    // A token cannot hand out more than the token that makes it.
+    if let Caller::Account { scopes: mine, .. } = who.caller()?
+        && scopes.iter().any(|s| !mine.contains(s))
+    {
+        return Err(AccountsError::Forbidden(
+            "a token cannot make a token with more scopes than its own",
+        ));
+    }
+    let (t, secret) = make_token(&a, &id, role, &body.name, scopes).await?;
+    let mut j = token_json(&t);
+    j["token"] = secret.into();
+    Ok((StatusCode::CREATED, Json(j)).into_response())
+}
+
+async fn revoke_token(
+    State(a): State<Arc<Accounts>>,
+    who: Who,
+    Path(tid): Path<String>,
+) -> Result<StatusCode> {
+    let (id, _) = require(&who, Scope::Manage)?;
+    let tid: TokenId = tid.parse().map_err(|_| AccountsError::NotFound("token"))?;
+    if a.db.delete_token(&id, &tid).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AccountsError::NotFound("token"))
+    }
+}
+
+#[derive(Deserialize)]
+struct UserQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    after: String,
+}
+
+async fn admin_users(
+    State(a): State<Arc<Accounts>>,
+    who: Who,
+    Query(q): Query<UserQuery>,
+) -> Result<Json<serde_json::Value>> {
+    require_admin(&who)?;
+    if q.q.len() > 254 || q.after.len() > 254 {
+        return Err(AccountsError::BadRequest(
+            "invalid_query",
+            "the query is too long".into(),
+        ));
+    }
+    let users = a.db.search_accounts(&q.q, &q.after, 101).await?;
+    let more = users.len() > 100;
+    let users = &users[..users.len().min(100)];
+    Ok(Json(serde_json::json!({
+        "users": users.iter().map(account_json).collect::<Vec<_>>(),
+        "next": if more { users.last().map(|u| u.email.as_str().to_owned()) } else { None },
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserPatch {
+    role: Option<String>,
+    suspended: Option<bool>,
+}
+
+async fn admin_patch_user(
+    State(a): State<Arc<Accounts>>,
+    who: Who,
+    Path(uid): Path<String>,
+    body: std::result::Result<Json<UserPatch>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<serde_json::Value>> {
+    let me = require_admin(&who)?;
+    let Json(p) = body.map_err(|e| AccountsError::BadRequest("invalid_json", e.body_text()))?;
+    let uid: AccountId = uid
+        .parse()
+        .map_err(|_| AccountsError::NotFound("account"))?;
+    if a.db.account(&uid).await?.is_none() {
+        return Err(AccountsError::NotFound("account"));
+    }
+    if uid == me && (p.suspended == Some(true) || p.role.as_deref().is_some_and(|r| r != "admin")) {
+        return Err(AccountsError::Forbidden(
+            "an administrator cannot suspend or demote themselves; ask another administrator",
+        ));
+    }
+    if let Some(r) = p.role {
+        a.db.set_role(&uid, r.parse()?).await?;
+    }
+    if let Some(s) = p.suspended {
+        a.db.set_suspended(&uid, s.then(Timestamp::now)).await?;
+    }
+    tracing::info!(target: "carrel::audit", event = "user_changed", admin = %me, user = %uid, "an administrator changed an account");
+    let acct =
+        a.db.account(&uid)
+            .await?
+            .ok_or(AccountsError::NotFound("account"))?;
+    Ok(Json(account_json(&acct)))
+}
+
+/// Makes a one-time reset link for an account (admin CLI and API).
+pub async fn reset_link(a: &Accounts, account: &AccountId, base: &str) -> Result<String> {
+    let secret = Secret::generate();
+    let now = Timestamp::now();
+    a.db.create_reset(&OneTimeToken {
+        token_hash: secret.hash(),
+        account: Some(account.clone()),
+        expires_at: Timestamp(now.0 + a.config.reset_minutes.clamp(1, 7 * 24 * 60) as i64 * 60),
+        created_at: now,
+    })
+    .await?;
+    Ok(format!("{base}/reset?token={}", secret.expose()))
+}
+
+/// Makes an invitation link.
+pub async fn invitation_link(a: &Accounts, by: Option<&AccountId>, base: &str) -> Result<String> {
+    let secret = Secret::generate();
+    let now = Timestamp::now();
+    a.db.create_invitation(&OneTimeToken {
+        token_hash: secret.hash(),
+        account: by.cloned(),
+        expires_at: Timestamp(now.0 + a.config.invitation_days.clamp(1, 365) as i64 * 86_400),
+        created_at: now,
+    })
+    .await?;
+    Ok(format!("{base}/signup?invitation={}", secret.expose()))
+}
+
+/// The base URL for links in answers to this request.
+pub fn base_url(a: &Accounts, headers: &HeaderMap) -> String {
+    if let Some(u) = &a.config.public_url {
+        return u.trim_end_matches('/').to_owned();
+    }
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
+
+async fn admin_reset_link(
+    State(a): State<Arc<Accounts>>,
+    who: Who,
+    Path(uid): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>> {
+    require_admin(&who)?;
+    let uid: AccountId = uid
+        .parse()
+        .map_err(|_| AccountsError::NotFound("account"))?;
+    if a.db.account(&uid).await?.is_none() {
+        return Err(AccountsError::NotFound("account"));
+    }
+    let url = reset_link(&a, &uid, &base_url(&a, &headers)).await?;
+    Ok(Json(serde_json::json!({ "url": url })))
+}
+
+async fn admin_invitation(
+    State(a): State<Arc<Accounts>>,
+    who: Who,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let me = require_admin(&who)?;
+    let url = invitation_link(&a, Some(&me), &base_url(&a, &headers)).await?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "url": url }))).into_response())
+}

@@ -1,0 +1,749 @@
+//! The wing's pages, plain HTML forms that work without JavaScript:
+//! `/signup`, `/login`, `/logout`, `/account` (password, log out
+//! everywhere, API tokens) and `/reset`. Every form carries a CSRF token:
+//! the session's, or before logging in the [`FORM_COOKIE`]'s value.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{ConnectInfo, Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use carrel_core::account::{Caller, Email, NewPassword, Role, Scope, Scopes};
+use carrel_core::ids::{Secret, TokenId};
+use carrel_core::time::Timestamp;
+use carrel_http::auth::{FORM_COOKIE, SESSION_COOKIE, Who, cookie, form_token_matches};
+use carrel_http::page::{Html, layout};
+use serde::Deserialize;
+
+use crate::error::{AccountsError, Result};
+use crate::{Accounts, Signup};
+
+pub fn routes() -> Router<Arc<Accounts>> {
+    Router::new()
+        .route("/login", get(login_page).post(login))
+        .route("/signup", get(signup_page).post(signup))
+        .route("/logout", post(logout))
+        .route("/account", get(account_page))
+        .route("/account/password", post(change_password))
+        .route("/account/logout-all", post(logout_all))
+        .route("/account/tokens", post(create_token))
+        .route("/account/tokens/{id}/revoke", post(revoke_token))
+        .route("/reset", get(reset_page).post(reset))
+}
+
+const CSS: &str = r#"
+.narrow { max-width:440px; margin-left:auto; margin-right:auto; }
+form label { display:flex; flex-direction:column; gap:.3rem; margin:.8rem 0; color:var(--muted); font-size:.92rem; }
+form label input { color:var(--fg); }
+input[type=email] { font-size:1rem; padding:.55rem .7rem; border:1px solid var(--line); border-radius:8px; background:var(--bg); color:var(--fg); width:100%; max-width:360px; }
+.narrow input { max-width:none; }
+.ok { color:var(--ok); }
+.small { font-size:.85rem; }
+.row { display:flex; justify-content:space-between; align-items:flex-start; gap:1rem; }
+h2 { font-size:1.15rem; margin:0 0 .6rem; }
+fieldset { border:1px solid var(--line); border-radius:8px; padding:.4rem .9rem .6rem; margin:.6rem 0; }
+fieldset legend { color:var(--muted); font-size:.92rem; padding:0 .3rem; }
+label.check { flex-direction:row; align-items:center; display:inline-flex; margin:.3rem 1.2rem .3rem 0; color:var(--fg); }
+.linkbtn { background:none; border:0; color:var(--bad); cursor:pointer; font-size:.95rem; padding:0; }
+.fresh { border-color:var(--ok); }
+input.wide { max-width:none; }
+.tokenform { margin-top:1rem; }
+"#;
+
+fn page(title: &str, body: String) -> Html {
+    Html(layout(title, CSS, &body))
+}
+
+/// The value of the pre-login form cookie, and a `Set-Cookie` if it is new.
+fn form_csrf(a: &Accounts, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+    match cookie(headers, FORM_COOKIE).filter(|c| c.len() >= 32) {
+        Some(c) => (c, None),
+        None => {
+            let v = Secret::generate().expose().to_owned();
+            let c = a.cookie(FORM_COOKIE, &v, Some(86_400), headers);
+            (v, Some(c))
+        }
+    }
+}
+
+fn with_cookies(mut res: Response, cookies: impl IntoIterator<Item = HeaderValue>) -> Response {
+    for c in cookies {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    res
+}
+
+/// A `next` that stays on this site: a path, not `//host` or `/\host`.
+fn local_path(next: &str) -> &str {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && next.len() <= 2000
+        && !next.chars().any(|c| c.is_control());
+    if ok { next } else { "/account" }
+}
+
+fn form_refused() -> AccountsError {
+    AccountsError::Http(carrel_http::HttpError::new(
+        StatusCode::FORBIDDEN,
+        "csrf_failed",
+        "this form has expired or did not come from carrel's own page; go back, reload it and try again",
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    csrf: &'a str,
+    next: &'a str,
+    email: &'a str,
+    error: &'a str,
+    notice: &'a str,
+    signup: bool,
+}
+
+#[derive(Deserialize, Default)]
+struct LoginQuery {
+    #[serde(default)]
+    next: String,
+    #[serde(default)]
+    reset: Option<String>,
+}
+
+fn render_login(
+    a: &Accounts,
+    headers: &HeaderMap,
+    status: StatusCode,
+    email: &str,
+    next: &str,
+    error: &str,
+    notice: &str,
+) -> Response {
+    let (csrf, set) = form_csrf(a, headers);
+    let body = LoginPage {
+        csrf: &csrf,
+        next: local_path(next),
+        email,
+        error,
+        notice,
+        signup: a.config.signup != Signup::Closed,
+    }
+    .render()
+    .unwrap_or_default();
+    with_cookies((status, page("Log in", body)).into_response(), set)
+}
+
+async fn login_page(
+    State(a): State<Arc<Accounts>>,
+    headers: HeaderMap,
+    q: std::result::Result<Query<LoginQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let q = q.map(|q| q.0).unwrap_or_default();
+    let notice = if q.reset.is_some() {
+        "Your password is set. Log in with it."
+    } else {
+        ""
+    };
+    render_login(&a, &headers, StatusCode::OK, "", &q.next, "", notice)
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn login(
+    State(a): State<Arc<Accounts>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: std::result::Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(Form(f)) = form else {
+        return render_login(
+            &a,
+            &headers,
+            StatusCode::BAD_REQUEST,
+            "",
+            "",
+            "The form was incomplete.",
+            "",
+        );
+    };
+    if !form_token_matches(&headers, &f.csrf) {
+        return form_refused().into_http().as_page().into_response();
+    }
+    let email: String = f.email.chars().take(254).collect();
+    match a.check_login(&email, &f.password, peer.ip()).await {
+        Ok(account) => {
+            // Whatever session cookie came with the form is ended: a log-in
+            // always gets a fresh secret (no session fixation).
+            if let Some(old) = cookie(&headers, SESSION_COOKIE) {
+                let _ = a.db.delete_session(&Secret::from_client(&old).hash()).await;
+            }
+            match a.start_session(&account, &headers).await {
+                Ok((_, set)) => {
+                    tracing::info!(target: "carrel::audit", event = "login", account = %account.id, "logged in");
+                    let clear = a.cookie(FORM_COOKIE, "", None, &headers);
+                    with_cookies(
+                        Redirect::to(local_path(&f.next)).into_response(),
+                        [set, clear],
+                    )
+                }
+                Err(e) => e.into_http().as_page().into_response(),
+            }
+        }
+        Err(e) => {
+            let http = e.into_http();
+            let mut res = render_login(
+                &a,
+                &headers,
+                http.status,
+                &email,
+                &f.next,
+                &http.message,
+                "",
+            );
+            for (k, v) in http.headers {
+                res.headers_mut().insert(k, v);
+            }
+            res
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "signup.html")]
+struct SignupPage<'a> {
+    csrf: &'a str,
+    email: &'a str,
+    invitation: &'a str,
+    error: &'a str,
+    admin: bool,
+}
+
+#[derive(Deserialize, Default)]
+struct SignupQuery {
+    #[serde(default)]
+    invitation: String,
+}
+
+/// Whether this sign-up would make the server's first account (its admin):
+/// only with the first-start invitation, checked when it is used.
+async fn bootstrap(a: &Accounts) -> Result<bool> {
+    Ok(a.db.count_accounts().await? == 0)
+}
+
+fn render_signup(
+    a: &Accounts,
+    headers: &HeaderMap,
+    status: StatusCode,
+    email: &str,
+    invitation: &str,
+    error: &str,
+    admin: bool,
+) -> Response {
+    let (csrf, set) = form_csrf(a, headers);
+    let body = SignupPage {
+        csrf: &csrf,
+        email,
+        invitation,
+        error,
+        admin,
+    }
+    .render()
+    .unwrap_or_default();
+    with_cookies((status, page("Sign up", body)).into_response(), set)
+}
+
+/// Why this sign-up may not go ahead (before the form is even shown).
+async fn signup_gate(a: &Accounts, invitation: &str) -> Result<bool> {
+    let first = bootstrap(a).await?;
+    if first && invitation.is_empty() {
+        return Err(AccountsError::Forbidden(
+            "this server has no administrator yet: open the first-start link from the server's log, \
+             or run `carrel admin create-user --admin EMAIL`",
+        ));
+    }
+    if invitation.is_empty() {
+        match a.config.signup {
+            Signup::Open => {}
+            Signup::Invite => return Err(AccountsError::InvitationRequired),
+            Signup::Closed => return Err(AccountsError::SignupClosed),
+        }
+    }
+    Ok(first)
+}
+
+async fn signup_page(
+    State(a): State<Arc<Accounts>>,
+    headers: HeaderMap,
+    q: std::result::Result<Query<SignupQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let q = q.map(|q| q.0).unwrap_or_default();
+    let inv: String = q.invitation.chars().take(100).collect();
+    match signup_gate(&a, &inv).await {
+        Ok(admin) => render_signup(&a, &headers, StatusCode::OK, "", &inv, "", admin),
+        Err(e) => e.into_http().as_page().into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct SignupForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    invitation: String,
+}
+
+async fn signup(
+    State(a): State<Arc<Accounts>>,
+    headers: HeaderMap,
+    form: std::result::Result<Form<SignupForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(Form(f)) = form else {
+        return render_signup(
+            &a,
+            &headers,
+            StatusCode::BAD_REQUEST,
+            "",
+            "",
+            "The form was incomplete.",
+            false,
+        );
+    };
+    if !form_token_matches(&headers, &f.csrf) {
+        return form_refused().into_http().as_page().into_response();
+    }
+    let inv: String = f.invitation.chars().take(100).collect();
+    let email_text: String = f.email.chars().take(254).collect();
+    let r = async {
+        let first = signup_gate(&a, &inv).await?;
+        let email: Email = f.email.parse()?;
+        let password = NewPassword::new(&f.password, Some(&email))?;
+        let invitation = (!inv.is_empty()).then(|| Secret::from_client(&inv));
+        // The first account, made with the first-start invitation, is the admin.
+        let role = if first { Role::Admin } else { Role::User };
+        let account = a
+            .create_account(email, password, role, invitation.as_ref())
+            .await?;
+        tracing::info!(target: "carrel::audit", event = "signup", account = %account.id, role = role.as_str(), "account created");
+        let (_, set) = a.start_session(&account, &headers).await?;
+        Ok::<_, AccountsError>(set)
+    };
+    match r.await {
+        Ok(set) => {
+            let clear = a.cookie(FORM_COOKIE, "", None, &headers);
+            with_cookies(Redirect::to("/account").into_response(), [set, clear])
+        }
+        Err(e) => {
+            let http = e.into_http();
+            render_signup(
+                &a,
+                &headers,
+                http.status,
+                &email_text,
+                &inv,
+                &http.message,
+                false,
+            )
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn logout(
+    State(a): State<Arc<Accounts>>,
+    who: Who,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if who.caller_with_form(&f.csrf).is_err() {
+        return form_refused().into_http().as_page().into_response();
+    }
+    if let Some(c) = cookie(&headers, SESSION_COOKIE) {
+        let _ = a.db.delete_session(&Secret::from_client(&c).hash()).await;
+    }
+    let clear = a.cookie(SESSION_COOKIE, "", None, &headers);
+    with_cookies(Redirect::to("/login").into_response(), [clear])
+}
+
+struct TokenRow {
+    id: String,
+    name: String,
+    scopes: String,
+    created: String,
+    last_used: String,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage<'a> {
+    csrf: &'a str,
+    email: &'a str,
+    role: &'a str,
+    plan: &'a str,
+    since: String,
+    tokens: Vec<TokenRow>,
+    new_token: &'a str,
+    notice: &'a str,
+    error: &'a str,
+    staff: bool,
+    base: String,
+}
+
+fn day(t: Timestamp) -> String {
+    chrono::DateTime::from_timestamp(t.0, 0)
+        .map_or_else(String::new, |d| d.format("%Y-%m-%d").to_string())
+}
+
+async fn render_account(
+    a: &Accounts,
+    who: &Who,
+    headers: &HeaderMap,
+    status: StatusCode,
+    new_token: &str,
+    notice: &str,
+    error: &str,
+) -> Response {
+    let Caller::Account { id, .. } = who.peek() else {
+        return Redirect::to("/login?next=/account").into_response();
+    };
+    let r = async {
+        let acct =
+            a.db.account(id)
+                .await?
+                .ok_or(AccountsError::LoginRequired)?;
+        let tokens = a.db.tokens(id).await?;
+        let body = AccountPage {
+            csrf: who.csrf().unwrap_or_default(),
+            email: acct.email.as_str(),
+            role: acct.role.as_str(),
+            plan: &acct.plan,
+            since: day(acct.created_at),
+            tokens: tokens
+                .iter()
+                .map(|t| TokenRow {
+                    id: t.id.to_string(),
+                    name: t.name.clone(),
+                    scopes: t.scopes.to_string(),
+                    created: day(t.created_at),
+                    last_used: t.last_used_at.map_or("never".into(), day),
+                })
+                .collect(),
+            new_token,
+            notice,
+            error,
+            staff: acct.role >= Role::Moderator,
+            base: crate::api::base_url(a, headers),
+        }
+        .render()
+        .unwrap_or_default();
+        Ok::<_, AccountsError>((status, page("Your account", body)).into_response())
+    };
+    r.await
+        .unwrap_or_else(|e| e.into_http().as_page().into_response())
+}
+
+async fn account_page(State(a): State<Arc<Accounts>>, who: Who, headers: HeaderMap) -> Response {
+    render_account(&a, &who, &headers, StatusCode::OK, "", "", "").await
+}
+
+/// The session's account for a form post, or the answer to send instead.
+fn form_account(
+    who: &Who,
+    csrf: &str,
+) -> std::result::Result<carrel_core::ids::AccountId, Response> {
+    match who.caller_with_form(csrf) {
+        Ok(Caller::Account { id, .. }) => Ok(id.clone()),
+        Ok(Caller::Anonymous) => Err(Redirect::to("/login?next=/account").into_response()),
+        Err(e) => Err(e.as_page().into_response()),
+    }
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn change_password(
+    State(a): State<Arc<Accounts>>,
+    who: Who,
+    headers: HeaderMap,
+    Form(f): Form<PasswordForm>,
+) -> Response {
+    let id = match form_account(&who, &f.csrf) {
+        Ok(id) => id,
+        Err(res) => return res,
+    };
+    let r = async {
+        let acct =
+            a.db.account(&id)
+                .await?
+                .ok_or(AccountsError::LoginRequired)?;
+        if !crate::verify(f.current.clone(), acct.password_hash.clone()).await {
+            return Err(AccountsError::WrongPassword);
+        }
+        let p = NewPassword::new(&f.password, Some(&acct.email))?;
+        let hash = crate::hash(p).await?;
+        let keep = cookie(&headers, SESSION_COOKIE).map(|c| Secret::from_client(&c).hash());
+        a.db.set_password(&id, &hash, keep.as_ref()).await?;
+        tracing::info!(target: "carrel::audit", event = "password_changed", account = %id, "password changed");
+        Ok(())
+    };
+    match r.await {
+        Ok(()) => {
+            render_account(
+                &a,
+                &who,
+                &headers,
+                StatusCode::OK,
+                "",
+                "Your password is changed; your other sessions have ended.",
+                "",
+            )
+            .await
+        }
+        Err(e) => {
+            let http = e.into_http();
+            render_account(&a, &who, &headers, http.status, "", "", &http.message).await
+        }
+    }
+}
+
+async fn logout_all(
+    State(a): State<Arc<Accounts>>,
+    who: Who,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let id = match form_account(&who, &f.csrf) {
+        Ok(id) => id,
+        Err(res) => return res,
+    };
+    if let Err(e) = a.db.delete_sessions(&id).await {
+        return AccountsError::from(e).into_http().as_page().into_response();
+    }
+    tracing::info!(target: "carrel::audit", event = "logout_everywhere", account = %id, "all sessions ended");
+    let clear = a.cookie(SESSION_COOKIE, "", None, &headers);
+    with_cookies(Redirect::to("/login").into_response(), [clear])
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    scope_read: Option<String>,
+    scope_upload: Option<String>,
+    scope_manage: Option<String>,
+    scope_admin: Option<String>,
+}
+
+async fn create_token(
+    State(a): State<Arc<Accounts>>,
+    who: Who,
+    headers: HeaderMap,
+    Form(f): Form<TokenForm>,
+) -> Response {
+    let id = match form_account(&who, &f.csrf) {
+        Ok(id) => id,
+        Err(res) => return res,
+    };
+    let Caller::Account { role, .. } = who.peek() else {
+        return Redirect::to("/login").into_response();
+    };
+    let mut scopes = Scopes::NONE;
+    for (on, s) in [
+        (&f.scope_read, Scope::Read),
+        (&f.scope_upload, Scope::Upload),
+        (&f.scope_manage, Scope::Manage),
+        (&f.scope_admin, Scope::Admin),
+    ] {
+        if on.is_some() {
+            scopes = scopes.with(s);
+        }
+    }
+    let r = async {
+        if scopes.is_empty() {
+            return Err(AccountsError::BadRequest(
+                "no_scope",
+                "pick at least one scope".into(),
+            ));
+        }
+        crate::api::make_token(&a, &id, *role, &f.name, scopes).await
+    };
+    match r.await {
+        Ok((_, secret)) => {
+            render_account(&a, &who, &headers, StatusCode::CREATED, &secret, "", "").await
+        }
+        Err(e) => {
+            let http = e.into_http();
+            render_account(&a, &who, &headers, http.status, "", "", &http.message).await
+        }
+    }
+}
+
+async fn revoke_token(
+    State(a): State<Arc<Accounts>>,
+    who: Who,
+    Path(tid): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let id = match form_account(&who, &f.csrf) {
+        Ok(id) => id,
+        Err(res) => return res,
+    };
+    let Ok(tid) = tid.parse::<TokenId>() else {
+        return AccountsError::NotFound("token")
+            .into_http()
+            .as_page()
+            .into_response();
+    };
+    match a.db.delete_token(&id, &tid).await {
+        Ok(_) => Redirect::to("/account").into_response(),
+        Err(e) => AccountsError::from(e).into_http().as_page().into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "reset.html")]
+struct ResetPage<'a> {
+    csrf: &'a str,
+    token: &'a str,
+    error: &'a str,
+}
+
+#[derive(Deserialize, Default)]
+struct ResetQuery {
+    #[serde(default)]
+    token: String,
+}
+
+fn render_reset(
+    a: &Accounts,
+    headers: &HeaderMap,
+    status: StatusCode,
+    token: &str,
+    error: &str,
+) -> Response {
+    let (csrf, set) = form_csrf(a, headers);
+    let body = ResetPage {
+        csrf: &csrf,
+        token,
+        error,
+    }
+    .render()
+    .unwrap_or_default();
+    with_cookies((status, page("New password", body)).into_response(), set)
+}
+
+async fn reset_page(
+    State(a): State<Arc<Accounts>>,
+    headers: HeaderMap,
+    q: std::result::Result<Query<ResetQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let token: String = q
+        .map(|q| q.0.token)
+        .unwrap_or_default()
+        .chars()
+        .take(100)
+        .collect();
+    if token.is_empty() {
+        return AccountsError::BadResetToken
+            .into_http()
+            .as_page()
+            .into_response();
+    }
+    render_reset(&a, &headers, StatusCode::OK, &token, "")
+}
+
+#[derive(Deserialize)]
+struct ResetForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn reset(
+    State(a): State<Arc<Accounts>>,
+    headers: HeaderMap,
+    Form(f): Form<ResetForm>,
+) -> Response {
+    if !form_token_matches(&headers, &f.csrf) {
+        return form_refused().into_http().as_page().into_response();
+    }
+    let token: String = f.token.chars().take(100).collect();
+    let r = async {
+        let p = NewPassword::new(&f.password, None)?;
+        let hash = crate::hash(p).await?;
+        a.db.reset_password(&Secret::from_client(&token).hash(), &hash, Timestamp::now())
+            .await?
+            .ok_or(AccountsError::BadResetToken)
+    };
+    match r.await {
+        Ok(id) => {
+            tracing::info!(target: "carrel::audit", event = "password_reset", account = %id, "password reset");
+            Redirect::to("/login?reset=1").into_response()
+        }
+        Err(e) => {
+            let http = e.into_http();
+            render_reset(&a, &headers, http.status, &token, &http.message)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(local_path("/library?q=x"), "/library?q=x");
+        for bad in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "",
+            "javascript:alert(1)",
+            "/a\nb",
+        ] {
+            assert_eq!(local_path(bad), "/account", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn days_are_civil_dates() {
+        assert_eq!(day(Timestamp(0)), "1970-01-01");
+        assert_eq!(day(Timestamp(951_782_400)), "2000-02-29");
+        assert_eq!(day(Timestamp(1_795_000_000)), "2026-11-19");
+    }
+}

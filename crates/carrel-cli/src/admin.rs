@@ -1,0 +1,200 @@
+//! `carrel admin …`: accounts from the server's own machine, straight on its
+//! database (a running server sees the changes at once): the first
+//! administrator, reset links when someone forgot their password (without
+//! SMTP), roles, suspensions, invitations and API tokens.
+
+use std::io::Read;
+
+use anyhow::Context;
+use carrel_accounts::{Accounts, AccountsError};
+use carrel_core::account::{Email, NewPassword, Role, Scopes};
+use carrel_core::ids::Secret;
+use carrel_core::time::Timestamp;
+
+use crate::library::DataArgs;
+
+#[derive(clap::Subcommand)]
+#[command(after_help = "Examples:\n  \
+    carrel admin create-user --admin you@example.org      (prints a link to set the password)\n  \
+    printf '%s' \"$PW\" | carrel admin create-user ada@example.org --password-stdin\n  \
+    carrel admin reset-link ada@example.org\n  \
+    carrel admin set-role ada@example.org moderator\n  \
+    carrel admin create-token ada@example.org --name backup --scopes read,upload")]
+pub enum AdminCommand {
+    /// Create an account (prints a one-time link to set its password unless one is piped in).
+    CreateUser {
+        email: String,
+        /// Make it an administrator.
+        #[arg(long, conflicts_with = "role")]
+        admin: bool,
+        /// Its role: user, moderator or admin.
+        #[arg(long, default_value = "user")]
+        role: String,
+        /// Read the password from standard input instead of printing a link.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Print a one-time link that sets a new password (for someone who forgot theirs).
+    ResetLink {
+        email: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Change an account's role (user, moderator, admin).
+    SetRole {
+        email: String,
+        role: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Suspend an account (ends its sessions; its tokens stop working).
+    Suspend {
+        email: String,
+        /// Lift the suspension instead.
+        #[arg(long)]
+        lift: bool,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Print an invitation link (for servers with `accounts.signup = "invite"`).
+    Invite {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Create an API token for an account and print it (shown once).
+    CreateToken {
+        email: String,
+        /// What the token is for (shown on the account page).
+        #[arg(long)]
+        name: String,
+        /// Scopes, comma-separated: read, upload, manage, admin.
+        #[arg(long, default_value = "read,upload,manage")]
+        scopes: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+async fn open(data: &DataArgs) -> anyhow::Result<(std::sync::Arc<Accounts>, String)> {
+    let settings = data.settings()?;
+    let db = carrel_server::open_database(&settings).await?;
+    let base = settings
+        .hosting
+        .public_url
+        .clone()
+        .map(|u| u.trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| format!("http://{}", settings.listen));
+    let mut config = settings.accounts.clone();
+    config.public_url = settings.hosting.public_url.clone();
+    Ok((Accounts::new(db, config), base))
+}
+
+async fn find(a: &Accounts, email: &str) -> anyhow::Result<carrel_db::accounts::Account> {
+    let e: Email = email.parse()?;
+    a.db.account_by_email(&e)
+        .await?
+        .with_context(|| format!("no account has the address {e}"))
+}
+
+fn explain(e: AccountsError) -> anyhow::Error {
+    anyhow::anyhow!("{}", e.into_http().message)
+}
+
+pub async fn run(c: AdminCommand) -> anyhow::Result<()> {
+    match c {
+        AdminCommand::CreateUser {
+            email,
+            admin,
+            role,
+            password_stdin,
+            data,
+        } => {
+            let (a, base) = open(&data).await?;
+            let email: Email = email.parse()?;
+            let role: Role = if admin { Role::Admin } else { role.parse()? };
+            let (password, link) = if password_stdin {
+                let mut p = String::new();
+                std::io::stdin()
+                    .take(4096)
+                    .read_to_string(&mut p)
+                    .context("reading the password from standard input")?;
+                let p = p.trim_end_matches(['\r', '\n']);
+                (NewPassword::new(p, Some(&email))?, false)
+            } else {
+                // A random password nobody knows; the owner sets theirs by the link.
+                (NewPassword::new(Secret::generate().expose(), None)?, true)
+            };
+            let acct = a
+                .create_account(email, password, role, None)
+                .await
+                .map_err(explain)?;
+            println!("created {} ({})", acct.email, acct.role.as_str());
+            if link {
+                let url = carrel_accounts::api::reset_link(&a, &acct.id, &base)
+                    .await
+                    .map_err(explain)?;
+                println!(
+                    "set its password within {} minutes at:\n  {url}",
+                    a.config.reset_minutes
+                );
+            }
+        }
+        AdminCommand::ResetLink { email, data } => {
+            let (a, base) = open(&data).await?;
+            let acct = find(&a, &email).await?;
+            let url = carrel_accounts::api::reset_link(&a, &acct.id, &base)
+                .await
+                .map_err(explain)?;
+            println!(
+                "a one-time link for {} (works for {} minutes; using it logs them out everywhere):\n  {url}",
+                acct.email, a.config.reset_minutes
+            );
+        }
+        AdminCommand::SetRole { email, role, data } => {
+            let (a, _) = open(&data).await?;
+            let acct = find(&a, &email).await?;
+            let role: Role = role.parse()?;
+            a.db.set_role(&acct.id, role).await?;
+            println!("{} is now {}", acct.email, role.as_str());
+        }
+        AdminCommand::Suspend { email, lift, data } => {
+            let (a, _) = open(&data).await?;
+            let acct = find(&a, &email).await?;
+            a.db.set_suspended(&acct.id, (!lift).then(Timestamp::now))
+                .await?;
+            if lift {
+                println!("{} may log in again", acct.email);
+            } else {
+                println!("{} is suspended; its sessions have ended", acct.email);
+            }
+        }
+        AdminCommand::Invite { data } => {
+            let (a, base) = open(&data).await?;
+            let url = carrel_accounts::api::invitation_link(&a, None, &base)
+                .await
+                .map_err(explain)?;
+            println!(
+                "an invitation (one account, works for {} days):\n  {url}",
+                a.config.invitation_days
+            );
+        }
+        AdminCommand::CreateToken {
+            email,
+            name,
+            scopes,
+            data,
+        } => {
+            let (a, _) = open(&data).await?;
+            let acct = find(&a, &email).await?;
+            let scopes: Scopes = scopes.parse()?;
+            let (_, secret) =
+                carrel_accounts::api::make_token(&a, &acct.id, acct.role, &name, scopes)
+                    .await
+                    .map_err(explain)?;
+            println!("{secret}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,464 @@
+//! Accounts in the database: people, their browser sessions, API tokens,
+//! one-time password resets and invitations. Secrets arrive here already
+//! hashed ([`SecretHash`]); this module never sees one in clear.
+
+use carrel_core::account::{Email, Role, Scopes};
+use carrel_core::ids::{AccountId, SecretHash, TokenId};
+use carrel_core::time::Timestamp;
+
+use crate::Result;
+
+/// An account as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    pub id: AccountId,
+    pub email: Email,
+    pub password_hash: String,
+    pub role: Role,
+    pub plan: String,
+    pub suspended_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+/// A browser session: the cookie's secret, hashed.
+#[derive(Clone, Debug)]
+pub struct NewSession {
+    pub token_hash: SecretHash,
+    pub account: AccountId,
+    pub expires_at: Timestamp,
+    pub created_at: Timestamp,
+}
+
+/// An API token as stored (its secret only as a hash).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiToken {
+    pub id: TokenId,
+    pub account: AccountId,
+    pub name: String,
+    pub token_hash: SecretHash,
+    pub scopes: Scopes,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// A one-time token: a password reset (for an account) or an invitation.
+#[derive(Clone, Debug)]
+pub struct OneTimeToken {
+    pub token_hash: SecretHash,
+    /// The account to reset, or the inviting account.
+    pub account: Option<AccountId>,
+    pub expires_at: Timestamp,
+    pub created_at: Timestamp,
+}
+
+/// Accounts, sessions and tokens.
+#[async_trait::async_trait]
+pub trait AccountRepo {
+    /// Creates an account; [`crate::DbError::Conflict`] if the e-mail address is
+    /// taken. With `invitation`, the invitation is used up in the same
+    /// transaction, and an unknown, used or expired one is
+    /// [`crate::DbError::NotFound`] (and no account is made).
+    async fn create_account(&self, a: &Account, invitation: Option<&SecretHash>) -> Result<()>;
+    async fn account(&self, id: &AccountId) -> Result<Option<Account>>;
+    async fn account_by_email(&self, email: &Email) -> Result<Option<Account>>;
+    async fn count_accounts(&self) -> Result<i64>;
+    /// Accounts whose e-mail address contains `query`, by address, after `after`.
+    async fn search_accounts(&self, query: &str, after: &str, limit: i64) -> Result<Vec<Account>>;
+    /// Changes a password and ends every session of the account but `keep`.
+    async fn set_password(
+        &self,
+        id: &AccountId,
+        password_hash: &str,
+        keep: Option<&SecretHash>,
+    ) -> Result<bool>;
+    async fn set_role(&self, id: &AccountId, role: Role) -> Result<bool>;
+    /// Suspends (ending its sessions) or, with `None`, reinstates an account.
+    async fn set_suspended(&self, id: &AccountId, at: Option<Timestamp>) -> Result<bool>;
+
+    async fn create_session(&self, s: &NewSession) -> Result<()>;
+    /// The account of a session that has not expired.
+    async fn session_account(
+        &self,
+        token_hash: &SecretHash,
+        now: Timestamp,
+    ) -> Result<Option<Account>>;
+    async fn delete_session(&self, token_hash: &SecretHash) -> Result<()>;
+    /// Ends every session of an account ("log out everywhere"); how many there were.
+    async fn delete_sessions(&self, account: &AccountId) -> Result<u64>;
+    /// Forgets sessions, resets and invitations that expired before `now`.
+    async fn purge_expired_credentials(&self, now: Timestamp) -> Result<u64>;
+
+    async fn create_token(&self, t: &ApiToken) -> Result<()>;
+    async fn tokens(&self, account: &AccountId) -> Result<Vec<ApiToken>>;
+    /// The token and its account, noting its use at `now`.
+    async fn token_account(
+        &self,
+        token_hash: &SecretHash,
+        now: Timestamp,
+    ) -> Result<Option<(ApiToken, Account)>>;
+    /// Revokes one of an account's tokens; false if it has no such token.
+    async fn delete_token(&self, account: &AccountId, id: &TokenId) -> Result<bool>;
+
+    async fn create_reset(&self, r: &OneTimeToken) -> Result<()>;
+    /// In one transaction: uses up an unexpired, unused reset token, sets
+    /// the account's password and ends all its sessions. `None` if the
+    /// token is unknown, used or expired.
+    async fn reset_password(
+        &self,
+        token_hash: &SecretHash,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<AccountId>>;
+    async fn create_invitation(&self, i: &OneTimeToken) -> Result<()>;
+}
+
+macro_rules! impl_accounts {
+    ($ty:ty, $db:ty, $strpos:literal) => {
+        mod accounts_impl {
+            use carrel_core::account::{Email, Role, Scopes};
+            use carrel_core::ids::{AccountId, SecretHash, TokenId};
+            use carrel_core::time::Timestamp;
+            use sqlx::Row;
+
+            use $crate::accounts::{Account, AccountRepo, ApiToken, NewSession, OneTimeToken};
+            use $crate::backend::corrupt;
+            use $crate::{DbError, Result};
+
+            type DbRow = <$db as sqlx::Database>::Row;
+
+            const ACCOUNT_COLUMNS: &str = "a.id, a.email, a.password_hash, a.role, a.plan, a.suspended_at, a.created_at";
+
+            fn account_from_row(r: &DbRow) -> Result<Account> {
+                Ok(Account {
+                    id: r.try_get::<String, _>("id")?.parse().map_err(corrupt)?,
+                    email: r.try_get::<String, _>("email")?.parse().map_err(corrupt)?,
+                    password_hash: r.try_get("password_hash")?,
+                    role: r.try_get::<String, _>("role")?.parse().map_err(corrupt)?,
+                    plan: r.try_get("plan")?,
+                    suspended_at: r.try_get::<Option<i64>, _>("suspended_at")?.map(Timestamp),
+                    created_at: Timestamp(r.try_get("created_at")?),
+                })
+            }
+
+            fn token_from_row(r: &DbRow) -> Result<ApiToken> {
+                Ok(ApiToken {
+                    id: r.try_get::<String, _>("token_id")?.parse().map_err(corrupt)?,
+                    account: r.try_get::<String, _>("account_id")?.parse().map_err(corrupt)?,
+                    name: r.try_get("name")?,
+                    token_hash: SecretHash::from_stored(r.try_get("token_hash")?),
+                    scopes: r.try_get::<String, _>("scopes")?.parse::<Scopes>().map_err(corrupt)?,
+                    created_at: Timestamp(r.try_get("token_created_at")?),
+                    last_used_at: r.try_get::<Option<i64>, _>("last_used_at")?.map(Timestamp),
+                })
+            }
+
+            fn unique(e: sqlx::Error) -> DbError {
+                match &e {
+                    sqlx::Error::Database(d) if d.is_unique_violation() => DbError::Conflict,
+                    _ => DbError::Sqlx(e),
+                }
+            }
+
+            const TOKEN_COLUMNS: &str = "t.id AS token_id, t.account_id, t.name, t.token_hash, t.scopes, \
+                 t.created_at AS token_created_at, t.last_used_at";
+
+            #[async_trait::async_trait]
+            impl AccountRepo for $ty {
+                async fn create_account(&self, a: &Account, invitation: Option<&SecretHash>) -> Result<()> {
+                    let mut tx = self.pool.begin().await?;
+                    sqlx::query(
+                        "INSERT INTO accounts (id, email, password_hash, role, plan, suspended_at, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(a.id.as_str())
+                    .bind(a.email.as_str())
+                    .bind(&a.password_hash)
+                    .bind(a.role.as_str())
+                    .bind(&a.plan)
+                    .bind(a.suspended_at.map(|t| t.0))
+                    .bind(a.created_at.0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unique)?;
+                    if let Some(inv) = invitation {
+                        let r = sqlx::query(
+                            "UPDATE invitations SET used_by = $1, used_at = $2 \
+                             WHERE token_hash = $3 AND used_at IS NULL AND expires_at > $2",
+                        )
+                        .bind(a.id.as_str())
+                        .bind(a.created_at.0)
+                        .bind(inv.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                        if r.rows_affected() != 1 {
+                            return Err(DbError::NotFound);
+                        }
+                    }
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn account(&self, id: &AccountId) -> Result<Option<Account>> {
+                    sqlx::query(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = $1"))
+                        .bind(id.as_str())
+                        .fetch_optional(&self.pool)
+                        .await?
+                        .map(|r| account_from_row(&r))
+                        .transpose()
+                }
+
+                async fn account_by_email(&self, email: &Email) -> Result<Option<Account>> {
+                    sqlx::query(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.email = $1"))
+                        .bind(email.as_str())
+                        .fetch_optional(&self.pool)
+                        .await?
+                        .map(|r| account_from_row(&r))
+                        .transpose()
+                }
+
+                async fn count_accounts(&self) -> Result<i64> {
+                    Ok(sqlx::query("SELECT COUNT(*) AS n FROM accounts").fetch_one(&self.pool).await?.try_get("n")?)
+                }
+
+                async fn search_accounts(&self, query: &str, after: &str, limit: i64) -> Result<Vec<Account>> {
+                    // A substring match (instr/strpos, not LIKE: no wildcards to escape).
+                    let sql = format!(
+                        "SELECT {ACCOUNT_COLUMNS} FROM accounts a \
+                         WHERE {}(a.email, $1) > 0 AND a.email > $2 ORDER BY a.email LIMIT $3",
+                        $strpos
+                    );
+                    sqlx::query(&sql)
+                        .bind(query.to_lowercase())
+                        .bind(after)
+                        .bind(limit)
+                        .fetch_all(&self.pool)
+                        .await?
+                        .iter()
+                        .map(account_from_row)
+                        .collect()
+                }
+
+                async fn set_password(&self, id: &AccountId, password_hash: &str, keep: Option<&SecretHash>) -> Result<bool> {
+                    let mut tx = self.pool.begin().await?;
+                    let r = sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
+                        .bind(password_hash)
+                        .bind(id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND token_hash <> $2")
+                        .bind(id.as_str())
+                        .bind(keep.map_or("", |k| k.as_str()))
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(r.rows_affected() == 1)
+                }
+
+                async fn set_role(&self, id: &AccountId, role: Role) -> Result<bool> {
+                    let r = sqlx::query("UPDATE accounts SET role = $1 WHERE id = $2")
+                        .bind(role.as_str())
+                        .bind(id.as_str())
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(r.rows_affected() == 1)
+                }
+
+                async fn set_suspended(&self, id: &AccountId, at: Option<Timestamp>) -> Result<bool> {
+                    let mut tx = self.pool.begin().await?;
+                    let r = sqlx::query("UPDATE accounts SET suspended_at = $1 WHERE id = $2")
+                        .bind(at.map(|t| t.0))
+                        .bind(id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    if at.is_some() {
+                        sqlx::query("DELETE FROM sessions WHERE account_id = $1")
+                            .bind(id.as_str())
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    tx.commit().await?;
+                    Ok(r.rows_affected() == 1)
+                }
+
+                async fn create_session(&self, s: &NewSession) -> Result<()> {
+                    sqlx::query("INSERT INTO sessions (token_hash, account_id, expires_at, created_at) VALUES ($1, $2, $3, $4)")
+                        .bind(s.token_hash.as_str())
+                        .bind(s.account.as_str())
+                        .bind(s.expires_at.0)
+                        .bind(s.created_at.0)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(unique)?;
+                    Ok(())
+                }
+
+                async fn session_account(&self, token_hash: &SecretHash, now: Timestamp) -> Result<Option<Account>> {
+                    sqlx::query(&format!(
+                        "SELECT {ACCOUNT_COLUMNS} FROM sessions s JOIN accounts a ON a.id = s.account_id \
+                         WHERE s.token_hash = $1 AND s.expires_at > $2"
+                    ))
+                    .bind(token_hash.as_str())
+                    .bind(now.0)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(|r| account_from_row(&r))
+                    .transpose()
+                }
+
+                async fn delete_session(&self, token_hash: &SecretHash) -> Result<()> {
+                    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+                        .bind(token_hash.as_str())
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(())
+                }
+
+                async fn delete_sessions(&self, account: &AccountId) -> Result<u64> {
+                    Ok(sqlx::query("DELETE FROM sessions WHERE account_id = $1")
+                        .bind(account.as_str())
+                        .execute(&self.pool)
+                        .await?
+                        .rows_affected())
+                }
+
+                async fn purge_expired_credentials(&self, now: Timestamp) -> Result<u64> {
+                    let mut n = 0;
+                    for sql in [
+                        "DELETE FROM sessions WHERE expires_at <= $1",
+                        "DELETE FROM password_resets WHERE expires_at <= $1",
+                        "DELETE FROM invitations WHERE expires_at <= $1 AND used_at IS NULL",
+                    ] {
+                        n += sqlx::query(sql).bind(now.0).execute(&self.pool).await?.rows_affected();
+                    }
+                    Ok(n)
+                }
+
+                async fn create_token(&self, t: &ApiToken) -> Result<()> {
+                    sqlx::query(
+                        "INSERT INTO api_tokens (id, account_id, name, token_hash, scopes, created_at, last_used_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(t.id.as_str())
+                    .bind(t.account.as_str())
+                    .bind(&t.name)
+                    .bind(t.token_hash.as_str())
+                    .bind(t.scopes.to_string())
+                    .bind(t.created_at.0)
+                    .bind(t.last_used_at.map(|t| t.0))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(unique)?;
+                    Ok(())
+                }
+
+                async fn tokens(&self, account: &AccountId) -> Result<Vec<ApiToken>> {
+                    sqlx::query(&format!(
+                        "SELECT {TOKEN_COLUMNS} FROM api_tokens t WHERE t.account_id = $1 ORDER BY t.created_at, t.id"
+                    ))
+                    .bind(account.as_str())
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(token_from_row)
+                    .collect()
+                }
+
+                async fn token_account(&self, token_hash: &SecretHash, now: Timestamp) -> Result<Option<(ApiToken, Account)>> {
+                    let Some(r) = sqlx::query(&format!(
+                        "SELECT {TOKEN_COLUMNS}, {ACCOUNT_COLUMNS} FROM api_tokens t \
+                         JOIN accounts a ON a.id = t.account_id WHERE t.token_hash = $1"
+                    ))
+                    .bind(token_hash.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    else {
+                        return Ok(None);
+                    };
+                    let token = token_from_row(&r)?;
+                    let account = account_from_row(&r)?;
+                    // Noted at most once a minute: a busy script should not write on every request.
+                    if token.last_used_at.is_none_or(|t| now.0 - t.0 >= 60) {
+                        sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+                            .bind(now.0)
+                            .bind(token.id.as_str())
+                            .execute(&self.pool)
+                            .await?;
+                    }
+                    Ok(Some((token, account)))
+                }
+
+                async fn delete_token(&self, account: &AccountId, id: &TokenId) -> Result<bool> {
+                    let r = sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND account_id = $2")
+                        .bind(id.as_str())
+                        .bind(account.as_str())
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(r.rows_affected() == 1)
+                }
+
+                async fn create_reset(&self, r: &OneTimeToken) -> Result<()> {
+                    let account = r.account.as_ref().ok_or(DbError::NotFound)?;
+                    sqlx::query(
+                        "INSERT INTO password_resets (token_hash, account_id, expires_at, used_at, created_at) \
+                         VALUES ($1, $2, $3, NULL, $4)",
+                    )
+                    .bind(r.token_hash.as_str())
+                    .bind(account.as_str())
+                    .bind(r.expires_at.0)
+                    .bind(r.created_at.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(unique)?;
+                    Ok(())
+                }
+
+                async fn reset_password(&self, token_hash: &SecretHash, password_hash: &str, now: Timestamp) -> Result<Option<AccountId>> {
+                    let mut tx = self.pool.begin().await?;
+                    let row = sqlx::query(
+                        "UPDATE password_resets SET used_at = $1 \
+                         WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING account_id",
+                    )
+                    .bind(now.0)
+                    .bind(token_hash.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let Some(row) = row else {
+                        return Ok(None);
+                    };
+                    let id: String = row.try_get("account_id")?;
+                    sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
+                        .bind(password_hash)
+                        .bind(&id)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(&id).execute(&mut *tx).await?;
+                    // Every other reset token of the account dies with this one.
+                    sqlx::query("UPDATE password_resets SET used_at = $1 WHERE account_id = $2 AND used_at IS NULL")
+                        .bind(now.0)
+                        .bind(&id)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(Some(id.parse().map_err(corrupt)?))
+                }
+
+                async fn create_invitation(&self, i: &OneTimeToken) -> Result<()> {
+                    sqlx::query(
+                        "INSERT INTO invitations (token_hash, created_by, expires_at, used_by, used_at, created_at) \
+                         VALUES ($1, $2, $3, NULL, NULL, $4)",
+                    )
+                    .bind(i.token_hash.as_str())
+                    .bind(i.account.as_ref().map(|a| a.as_str().to_owned()))
+                    .bind(i.expires_at.0)
+                    .bind(i.created_at.0)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(unique)?;
+                    Ok(())
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use impl_accounts;
