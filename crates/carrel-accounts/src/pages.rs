@@ -371,13 +371,20 @@ struct CsrfForm {
     csrf: String,
 }
 
+/// The `csrf` field of a form that carries nothing else (empty if the body is not a form).
+fn csrf_field(
+    form: std::result::Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
+) -> String {
+    form.map(|f| f.0.csrf).unwrap_or_default()
+}
+
 async fn logout(
     State(a): State<Arc<Accounts>>,
     who: Who,
     headers: HeaderMap,
-    Form(f): Form<CsrfForm>,
+    form: std::result::Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    if who.caller_with_form(&f.csrf).is_err() {
+    if who.caller_with_form(&csrf_field(form)).is_err() {
         return form_refused().into_http().as_page().into_response();
     }
     if let Some(c) = cookie(&headers, SESSION_COOKIE) {
@@ -472,11 +479,13 @@ async fn account_page(State(a): State<Arc<Accounts>>, who: Who, headers: HeaderM
 fn form_account(
     who: &Who,
     csrf: &str,
-) -> std::result::Result<carrel_core::ids::AccountId, Response> {
+) -> std::result::Result<carrel_core::ids::AccountId, Box<Response>> {
     match who.caller_with_form(csrf) {
         Ok(Caller::Account { id, .. }) => Ok(id.clone()),
-        Ok(Caller::Anonymous) => Err(Redirect::to("/login?next=/account").into_response()),
-        Err(e) => Err(e.as_page().into_response()),
+        Ok(Caller::Anonymous) => Err(Box::new(
+            Redirect::to("/login?next=/account").into_response(),
+        )),
+        Err(e) => Err(Box::new(e.as_page().into_response())),
     }
 }
 
@@ -498,7 +507,7 @@ async fn change_password(
 ) -> Response {
     let id = match form_account(&who, &f.csrf) {
         Ok(id) => id,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let r = async {
         let acct =
@@ -539,11 +548,11 @@ async fn logout_all(
     State(a): State<Arc<Accounts>>,
     who: Who,
     headers: HeaderMap,
-    Form(f): Form<CsrfForm>,
+    form: std::result::Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let id = match form_account(&who, &f.csrf) {
+    let id = match form_account(&who, &csrf_field(form)) {
         Ok(id) => id,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     if let Err(e) = a.db.delete_sessions(&id).await {
         return AccountsError::from(e).into_http().as_page().into_response();
@@ -573,7 +582,7 @@ async fn create_token(
 ) -> Response {
     let id = match form_account(&who, &f.csrf) {
         Ok(id) => id,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let Caller::Account { role, .. } = who.peek() else {
         return Redirect::to("/login").into_response();
@@ -613,11 +622,11 @@ async fn revoke_token(
     State(a): State<Arc<Accounts>>,
     who: Who,
     Path(tid): Path<String>,
-    Form(f): Form<CsrfForm>,
+    form: std::result::Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let id = match form_account(&who, &f.csrf) {
+    let id = match form_account(&who, &csrf_field(form)) {
         Ok(id) => id,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let Ok(tid) = tid.parse::<TokenId>() else {
         return AccountsError::NotFound("token")
@@ -744,6 +753,6 @@ mod tests {
     fn days_are_civil_dates() {
         assert_eq!(day(Timestamp(0)), "1970-01-01");
         assert_eq!(day(Timestamp(951_782_400)), "2000-02-29");
-        assert_eq!(day(Timestamp(1_795_000_000)), "2026-11-19");
+        assert_eq!(day(Timestamp(1_795_000_000)), "2026-11-18");
     }
 }

@@ -132,7 +132,7 @@ impl Server {
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
-        Ok(Self {
+        let server = Self {
             listener,
             router,
             metrics,
@@ -140,7 +140,9 @@ impl Server {
             library,
             accounts,
             settings,
-        })
+        };
+        server.first_start().await?;
+        Ok(server)
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -153,7 +155,6 @@ impl Server {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send,
     ) -> anyhow::Result<()> {
-        self.first_start().await?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let housekeeping = tokio::spawn(self.hosting.clone().run_housekeeping(stop_rx));
         // Changes reach search within a second: the index commits every 500 ms while they arrive.
