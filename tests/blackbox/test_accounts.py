@@ -406,3 +406,30 @@ def test_library_merge_and_split_are_for_administrators(backend, tmp_path):
         assert requests.post(f"{srv.url}/api/library/editions/99999999/split", headers=H(adm)).status_code == 404
     finally:
         srv.close()
+
+
+def test_account_pages_in_chromium(server, backend):
+    """The forms work in a real browser with JavaScript off; screenshots kept."""
+    import os
+    from conftest import ARTIFACTS, ROOT
+    link = re.search(r"create the administrator at (\S+)", server.read_log()).group(1)
+    out_dir = os.path.join(ARTIFACTS, f"accounts-{backend}")
+    r = subprocess.run(["node", os.path.join(ROOT, "tests", "js", "account_pages.mjs"), link,
+                        "first@example.org", PW, out_dir], capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads(r.stdout)
+    assert not res["errors"], res["errors"]
+    steps = res["steps"]
+    assert steps["account"]["url"].endswith("/account") and steps["account"]["title"].startswith("Your account")
+    assert steps["logged-out"]["url"].endswith("/login")
+    assert steps["login-error"]["url"].endswith("/login")
+    assert steps["logged-in"]["url"].endswith("/account")
+    # The token shown once works, with the scopes ticked (read by default, and upload).
+    tok = res["token"]
+    assert tok and tok.startswith("crl_")
+    me = requests.get(f"{server.url}/api/me", headers={"Authorization": f"Bearer {tok}"}).json()
+    assert me["email"] == "first@example.org" and me["role"] == "admin"
+    r = requests.put(f"{server.url}/u/x.txt", data=b"x", headers={"Authorization": f"Bearer {tok}"})
+    assert r.status_code == 201
+    for name in ["signup-admin", "account", "account-new-token", "logged-out", "login-error", "logged-in"]:
+        assert os.path.getsize(os.path.join(out_dir, f"{name}.png")) > 5000
