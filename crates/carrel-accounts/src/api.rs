@@ -291,18 +291,7 @@ pub async fn invitation_link(a: &Accounts, by: Option<&AccountId>, base: &str) -
 
 /// The base URL for links in answers to this request.
 pub fn base_url(a: &Accounts, headers: &HeaderMap) -> String {
-    if let Some(u) = &a.config.public_url {
-        return u.trim_end_matches('/').to_owned();
-    }
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            h.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        })
-        .unwrap_or("localhost");
-    format!("http://{host}")
+    carrel_http::headers::base_url(a.config.public_url.as_deref(), headers)
 }
 
 async fn admin_reset_link(

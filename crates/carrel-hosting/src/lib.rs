@@ -143,18 +143,7 @@ impl Hosting {
 
     /// The base URL for links in a response to this request.
     pub fn base_url(&self, headers: &HeaderMap) -> String {
-        if let Some(u) = &self.config.public_url {
-            return u.trim_end_matches('/').to_owned();
-        }
-        let host = headers
-            .get(axum::http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .filter(|h| {
-                h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-            })
-            .unwrap_or("localhost");
-        format!("http://{host}")
+        carrel_http::headers::base_url(self.config.public_url.as_deref(), headers)
     }
 
     pub fn share_url(&self, headers: &HeaderMap, id: &ShareId) -> String {

@@ -61,6 +61,23 @@ pub fn safety_headers(h: &mut HeaderMap) {
     );
 }
 
+/// The base URL for links in a response: the configured public address,
+/// or else `http://` and the request's `Host` (if it is a plain host name).
+pub fn base_url(public_url: Option<&str>, headers: &HeaderMap) -> String {
+    if let Some(u) = public_url {
+        return u.trim_end_matches('/').to_owned();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
+
 /// The secret of `Authorization: Bearer …` (management tokens), if any.
 pub fn bearer(headers: &HeaderMap) -> Option<carrel_core::ids::Secret> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
