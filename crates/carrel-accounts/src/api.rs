@@ -5,7 +5,7 @@
 //! - `GET /api/tokens`, `POST /api/tokens` (`{"name", "scopes": ["read", …]}`;
 //!   the token is in the answer once and never again), `DELETE /api/tokens/{id}`.
 //! - Admins: `GET /api/admin/users?q=&after=`, `PATCH /api/admin/users/{id}`
-//!   (`{"role", "suspended"}`), `POST /api/admin/users/{id}/reset` (a one-time
+//!   (`{"role", "suspended", "plan"}`), `POST /api/admin/users/{id}/reset` (a one-time
 //!   reset link), `POST /api/admin/invitations` (an invitation link).
 
 use std::sync::Arc;
@@ -91,7 +91,23 @@ async fn me(State(a): State<Arc<Accounts>>, who: Who) -> Result<Json<serde_json:
         a.db.account(&id)
             .await?
             .ok_or(AccountsError::LoginRequired)?;
-    Ok(Json(account_json(&acct)))
+    let mut j = account_json(&acct);
+    j["usage"] = usage_json(&a, &acct).await?;
+    Ok(Json(j))
+}
+
+/// An account's plan limits and what it uses of them now.
+pub async fn usage_json(a: &Accounts, acct: &Account) -> Result<serde_json::Value> {
+    let limits = a.plans.limits_of(&acct.plan);
+    let used = a.db.storage_used(&acct.id, Timestamp::now()).await?;
+    let today = a
+        .meter
+        .volume_today(&carrel_http::meter::Key::Account(acct.id.clone()));
+    Ok(serde_json::json!({
+        "storage_used": used,
+        "downloaded_today": today,
+        "limits": limits,
+    }))
 }
 
 async fn list_tokens(State(a): State<Arc<Accounts>>, who: Who) -> Result<Json<serde_json::Value>> {
@@ -226,6 +242,7 @@ async fn admin_users(
 struct UserPatch {
     role: Option<String>,
     suspended: Option<bool>,
+    plan: Option<String>,
 }
 
 async fn admin_patch_user(
@@ -247,8 +264,12 @@ async fn admin_patch_user(
             "an administrator cannot suspend or demote themselves; ask another administrator",
         ));
     }
+    let plan = p.plan.map(|name| a.plans.known(&name)).transpose()?;
     if let Some(r) = p.role {
         a.db.set_role(&uid, r.parse()?).await?;
+    }
+    if let Some(plan) = plan {
+        a.db.set_plan(&uid, plan.as_str()).await?;
     }
     if let Some(s) = p.suspended {
         a.db.set_suspended(&uid, s.then(Timestamp::now)).await?;

@@ -34,6 +34,8 @@ pub enum AccountsError {
     Forbidden(&'static str),
     #[error("{0} not found")]
     NotFound(&'static str),
+    #[error("{0}")]
+    BadSignature(String),
     #[error(transparent)]
     Invalid(#[from] CoreError),
     #[error("{1}")]
@@ -65,6 +67,7 @@ impl AccountsError {
             LoginRequired => (StatusCode::UNAUTHORIZED, "login_required"),
             Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            BadSignature(_) => (StatusCode::UNAUTHORIZED, "bad_signature"),
             Invalid(e) => (StatusCode::BAD_REQUEST, e.code()),
             BadRequest(code, _) => (StatusCode::BAD_REQUEST, *code),
             Http(_) => unreachable!("answered above"),

@@ -9,6 +9,9 @@
 //!   CSRF tokens that work without JavaScript.
 //! - [`api`]: the same for scripts (`/api/me`, `/api/tokens`) and the
 //!   admin's user API (`/api/admin/users`, invitations, reset links).
+//! - [`webhook`]: `POST /api/webhooks/plan`, where a payment system sets a
+//!   user's plan (HMAC-SHA256 signature over a timestamp and the body,
+//!   replays refused).
 //! - [`limiter`]: log-in throttling with back-off per account and address.
 //!
 //! Sessions are random 256-bit secrets in an `HttpOnly`, `SameSite=Lax`
@@ -21,6 +24,7 @@ pub mod api;
 pub mod error;
 pub mod limiter;
 pub mod pages;
+pub mod webhook;
 
 use std::sync::Arc;
 
@@ -60,6 +64,9 @@ pub struct AccountsConfig {
     pub reset_minutes: u64,
     /// How long an invitation link works, in days.
     pub invitation_days: u64,
+    /// The shared secret of the plan webhook (`POST /api/webhooks/plan`);
+    /// unset turns the webhook off. At least 32 characters.
+    pub webhook_secret: Option<String>,
     /// The address people reach carrel at; an `https://` one makes cookies `Secure`.
     /// (Filled from `hosting.public_url` by the server.)
     #[serde(skip)]
@@ -73,6 +80,7 @@ impl Default for AccountsConfig {
             session_days: 30,
             reset_minutes: 60,
             invitation_days: 7,
+            webhook_secret: None,
             public_url: None,
         }
     }
@@ -83,16 +91,27 @@ pub struct Accounts {
     pub db: Arc<dyn Database>,
     pub config: AccountsConfig,
     pub throttle: limiter::LoginThrottle,
+    /// The plans, as configured.
+    pub plans: Arc<carrel_core::plan::Plans>,
+    /// Today's download volume per account (shown on the account page).
+    pub meter: Arc<carrel_http::meter::Meter>,
     /// Verified against when an address has no account, so a failed log-in
     /// takes as long whether or not the account exists.
     dummy_hash: String,
 }
 
 impl Accounts {
-    pub fn new(db: Arc<dyn Database>, config: AccountsConfig) -> Arc<Self> {
+    pub fn new(
+        db: Arc<dyn Database>,
+        config: AccountsConfig,
+        plans: Arc<carrel_core::plan::Plans>,
+        meter: Arc<carrel_http::meter::Meter>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             db,
             config,
+            plans,
+            meter,
             throttle: limiter::LoginThrottle::default(),
             dummy_hash: carrel_core::account::hash_password("carrel: no such account")
                 .expect("argon2 hashes a constant"),
@@ -104,6 +123,7 @@ impl Accounts {
         Router::new()
             .merge(pages::routes())
             .merge(api::routes())
+            .merge(webhook::routes())
             .with_state(self.clone())
     }
 
@@ -138,7 +158,7 @@ impl Accounts {
             email,
             password_hash: hash,
             role,
-            plan: "free".into(),
+            plan: self.plan_for_new(role).to_string(),
             suspended_at: None,
             created_at: Timestamp::now(),
         };
@@ -151,6 +171,15 @@ impl Accounts {
             Err(carrel_db::DbError::Conflict) => Err(AccountsError::EmailTaken),
             Err(carrel_db::DbError::NotFound) => Err(AccountsError::BadInvitation),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The plan of a new account: the configured default; administrators
+    /// get `unlimited` when such a plan is configured (it is their server).
+    pub fn plan_for_new(&self, role: Role) -> &carrel_core::plan::PlanName {
+        match self.plans.get("unlimited") {
+            Some((name, _)) if role == Role::Admin => name,
+            _ => &self.plans.default,
         }
     }
 
@@ -240,6 +269,7 @@ fn caller(a: &Account, scopes: Scopes, credential: Credential) -> Option<Caller>
         role: a.role,
         scopes,
         credential,
+        plan: a.plan.clone(),
     })
 }
 

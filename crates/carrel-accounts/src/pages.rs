@@ -416,6 +416,23 @@ struct AccountPage<'a> {
     error: &'a str,
     staff: bool,
     base: String,
+    storage: String,
+    storage_pct: Option<u64>,
+    max_file: String,
+    downloaded: String,
+    speed: String,
+    concurrent: String,
+    retention: String,
+    /// (file name, day of deletion)
+    expiring: Vec<(String, String)>,
+}
+
+fn size(b: u64) -> String {
+    carrel_core::plan::Bytes(b).to_string()
+}
+
+fn limit(l: Option<carrel_core::plan::Bytes>, unit: &str) -> String {
+    l.map_or("unlimited".into(), |b| format!("{b}{unit}"))
 }
 
 fn day(t: Timestamp) -> String {
@@ -441,7 +458,43 @@ async fn render_account(
                 .await?
                 .ok_or(AccountsError::LoginRequired)?;
         let tokens = a.db.tokens(id).await?;
+        let limits = a.plans.limits_of(&acct.plan).clone();
+        let now = Timestamp::now();
+        let used = a.db.storage_used(id, now).await?.max(0) as u64;
+        let today = a
+            .meter
+            .volume_today(&carrel_http::meter::Key::Account(id.clone()));
+        let mut expiring = Vec::new();
+        if let Some(days) = limits.retention_days {
+            let notice = i64::from(a.plans.retention_notice_days.min(days));
+            let keep = i64::from(days) * 86_400;
+            // Files within the notice period of their deletion.
+            let before = Timestamp(now.0 - keep + notice * 86_400);
+            for (f, active) in a.db.owner_inactive_files(id, before, 50).await? {
+                expiring.push((f.name.to_string(), day(Timestamp(active.0 + keep))));
+            }
+        }
         let body = AccountPage {
+            storage: match limits.storage {
+                Some(q) => format!("{} of {}", size(used), q),
+                None => format!("{} (no limit)", size(used)),
+            },
+            storage_pct: limits
+                .storage
+                .map(|q| (used.saturating_mul(100) / q.0.max(1)).min(100)),
+            max_file: limit(limits.max_file, ""),
+            downloaded: match limits.daily_download {
+                Some(d) => format!("{} of {d}", size(today)),
+                None => format!("{} (no limit)", size(today)),
+            },
+            speed: limit(limits.speed, "/s"),
+            concurrent: limits
+                .concurrent_downloads
+                .map_or("unlimited".into(), |n| n.to_string()),
+            retention: limits
+                .retention_days
+                .map_or("forever".into(), |d| format!("{d} days after the last download")),
+            expiring,
             csrf: who.csrf().unwrap_or_default(),
             email: acct.email.as_str(),
             role: acct.role.as_str(),

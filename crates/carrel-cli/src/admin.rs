@@ -19,6 +19,8 @@ use crate::library::DataArgs;
     printf '%s' \"$PW\" | carrel admin create-user ada@example.org --password-stdin\n  \
     carrel admin reset-link ada@example.org\n  \
     carrel admin set-role ada@example.org moderator\n  \
+    carrel admin set-plan ada@example.org premium\n  \
+    carrel admin retention --ahead 30d --dry-run   (what the sweep would delete in 30 days)\n  \
     carrel admin create-token ada@example.org --name backup --scopes read,upload")]
 pub enum AdminCommand {
     /// Create an account (prints a one-time link to set its password unless one is piped in).
@@ -46,6 +48,27 @@ pub enum AdminCommand {
     SetRole {
         email: String,
         role: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Put an account on a plan (one of `plans.tiers` in the settings).
+    SetPlan {
+        email: String,
+        plan: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Delete files past their plan's retention now (the server does this every hour).
+    Retention {
+        /// Pretend the time is this much later (e.g. 30d), to preview or test the sweep.
+        #[arg(long, value_name = "DURATION", conflicts_with = "at")]
+        ahead: Option<String>,
+        /// Pretend the time is this moment (RFC 3339, e.g. 2027-01-31T00:00:00Z).
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+        /// List the files that would go, and delete nothing.
+        #[arg(long)]
+        dry_run: bool,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -88,7 +111,10 @@ async fn open(data: &DataArgs) -> anyhow::Result<(std::sync::Arc<Accounts>, Stri
         .unwrap_or_else(|| format!("http://{}", settings.listen));
     let mut config = settings.accounts.clone();
     config.public_url = settings.hosting.public_url.clone();
-    Ok((Accounts::new(db, config), base))
+    settings.plans.validate()?;
+    let plans = std::sync::Arc::new(settings.plans.clone());
+    let meter = std::sync::Arc::new(carrel_http::meter::Meter::new());
+    Ok((Accounts::new(db, config, plans, meter), base))
 }
 
 async fn find(a: &Accounts, email: &str) -> anyhow::Result<carrel_db::accounts::Account> {
@@ -158,6 +184,44 @@ pub async fn run(c: AdminCommand) -> anyhow::Result<()> {
             let role: Role = role.parse()?;
             a.db.set_role(&acct.id, role).await?;
             println!("{} is now {}", acct.email, role.as_str());
+        }
+        AdminCommand::SetPlan { email, plan, data } => {
+            let (a, _) = open(&data).await?;
+            let acct = find(&a, &email).await?;
+            let plan = a.plans.known(&plan).map_err(|e| {
+                let names: Vec<_> = a.plans.tiers.keys().map(|p| p.as_str()).collect();
+                anyhow::anyhow!("{e}; the plans are: {}", names.join(", "))
+            })?;
+            a.db.set_plan(&acct.id, plan.as_str()).await?;
+            println!("{} is now on the {plan} plan", acct.email);
+        }
+        AdminCommand::Retention {
+            ahead,
+            at,
+            dry_run,
+            data,
+        } => {
+            let now = match (ahead, at) {
+                (Some(d), _) => Timestamp::now().plus(carrel_core::time::parse_duration(&d)?),
+                (None, Some(t)) => Timestamp(
+                    chrono::DateTime::parse_from_rfc3339(&t)
+                        .with_context(|| format!("{t:?} is not an RFC 3339 time"))?
+                        .timestamp(),
+                ),
+                (None, None) => Timestamp::now(),
+            };
+            let settings = data.settings()?;
+            let hosting = carrel_server::open_hosting(&settings).await?;
+            let due = hosting.retention_due(now).await?;
+            if dry_run {
+                for (id, name) in &due {
+                    println!("{id}\t{name}");
+                }
+                println!("{} file(s) would be deleted", due.len());
+            } else {
+                let n = hosting.sweep_retention(now).await?;
+                println!("{n} file(s) past their plan's retention deleted");
+            }
         }
         AdminCommand::Suspend { email, lift, data } => {
             let (a, _) = open(&data).await?;

@@ -312,6 +312,8 @@ pub enum Caller {
         /// What this credential may do (a session may do all its role allows).
         scopes: Scopes,
         credential: Credential,
+        /// The account's plan, as stored (see [`crate::plan::Plans::limits_of`]).
+        plan: String,
     },
 }
 
@@ -408,6 +410,7 @@ mod tests {
             role: Role::Admin,
             scopes: "read".parse().unwrap(),
             credential: Credential::Token,
+            plan: "free".into(),
         };
         assert!(
             !admin_token.acts_as(Role::Admin),
@@ -418,6 +421,7 @@ mod tests {
             role: Role::Admin,
             scopes: Scopes::ALL,
             credential: Credential::Session,
+            plan: "free".into(),
         };
         assert!(admin.acts_as(Role::Moderator) && admin.acts_as(Role::Admin));
         let moderator = Caller::Account {
@@ -425,6 +429,7 @@ mod tests {
             role: Role::Moderator,
             scopes: Scopes::ALL,
             credential: Credential::Session,
+            plan: "free".into(),
         };
         assert!(moderator.acts_as(Role::Moderator) && !moderator.acts_as(Role::Admin));
         assert!(!Caller::Anonymous.can(Scope::Read));

@@ -26,6 +26,12 @@ pub enum CoreError {
     InvalidAccount(&'static str),
     #[error("{0}")]
     WeakPassword(&'static str),
+    #[error("invalid plan name {0:?}: use 1 to 32 of a-z, 0-9, - and _")]
+    InvalidPlan(String),
+    #[error("there is no plan called {0:?}")]
+    UnknownPlan(String),
+    #[error("invalid size {0:?}: use a number of bytes or a size such as 10 GiB or 500 MB")]
+    InvalidSize(String),
 }
 
 impl CoreError {
@@ -43,6 +49,9 @@ impl CoreError {
             CoreError::InvalidCatalog(_) => "invalid_catalog_record",
             CoreError::InvalidAccount(_) => "invalid_account",
             CoreError::WeakPassword(_) => "weak_password",
+            CoreError::InvalidPlan(_) => "invalid_plan",
+            CoreError::UnknownPlan(_) => "unknown_plan",
+            CoreError::InvalidSize(_) => "invalid_size",
         }
     }
 }

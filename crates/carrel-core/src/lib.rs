@@ -9,6 +9,8 @@
 //! - [`ids`]: unguessable random ids (share links, uploads, files, folders) and
 //!   secrets (management tokens), the BLAKE3 [`ids::BlobHash`].
 //! - [`name`]: file names that are safe to store and to send back.
+//! - [`plan`]: plans and their limits (storage, file size, daily download
+//!   volume, speed, concurrent downloads, retention) as configured.
 //! - [`share`]: the rules of a share link (expiry, download limit, disabled).
 //! - [`tus`]: pure parts of the tus 1.0.0 protocol (metadata, checksums).
 //! - [`time`]: unix timestamps and human durations (`7d`, `12h`).
@@ -26,6 +28,7 @@ pub mod ident;
 pub mod ids;
 pub mod media;
 pub mod name;
+pub mod plan;
 pub mod share;
 pub mod text;
 pub mod time;

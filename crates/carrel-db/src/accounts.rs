@@ -72,6 +72,10 @@ pub trait AccountRepo {
         keep: Option<&SecretHash>,
     ) -> Result<bool>;
     async fn set_role(&self, id: &AccountId, role: Role) -> Result<bool>;
+    /// Puts an account on a plan (the name is checked against the configuration by the caller).
+    async fn set_plan(&self, id: &AccountId, plan: &str) -> Result<bool>;
+    /// Remembers a webhook event id; false when it was seen before (a replay).
+    async fn record_webhook_event(&self, id: &str, now: Timestamp) -> Result<bool>;
     /// Suspends (ending its sessions) or, with `None`, reinstates an account.
     async fn set_suspended(&self, id: &AccountId, at: Option<Timestamp>) -> Result<bool>;
 
@@ -263,6 +267,26 @@ macro_rules! impl_accounts {
                     Ok(r.rows_affected() == 1)
                 }
 
+                async fn set_plan(&self, id: &AccountId, plan: &str) -> Result<bool> {
+                    let r = sqlx::query("UPDATE accounts SET plan = $1 WHERE id = $2")
+                        .bind(plan)
+                        .bind(id.as_str())
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(r.rows_affected() == 1)
+                }
+
+                async fn record_webhook_event(&self, id: &str, now: Timestamp) -> Result<bool> {
+                    let r = sqlx::query(
+                        "INSERT INTO webhook_events (id, received_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+                    )
+                    .bind(id)
+                    .bind(now.0)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(r.rows_affected() == 1)
+                }
+
                 async fn set_suspended(&self, id: &AccountId, at: Option<Timestamp>) -> Result<bool> {
                     let mut tx = self.pool.begin().await?;
                     let r = sqlx::query("UPDATE accounts SET suspended_at = $1 WHERE id = $2")
@@ -330,6 +354,11 @@ macro_rules! impl_accounts {
                     ] {
                         n += sqlx::query(sql).bind(now.0).execute(&self.pool).await?.rows_affected();
                     }
+                    // Webhook ids only need to outlive the signature's tolerance (minutes).
+                    sqlx::query("DELETE FROM webhook_events WHERE received_at <= $1")
+                        .bind(now.0 - 7 * 86_400)
+                        .execute(&self.pool)
+                        .await?;
                     Ok(n)
                 }
 

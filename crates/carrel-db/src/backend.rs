@@ -427,6 +427,83 @@ macro_rules! impl_database {
                     .try_get("n")?;
                 Ok((files, total))
             }
+
+            async fn storage_used(&self, owner: &carrel_core::ids::AccountId, now: Timestamp) -> Result<i64> {
+                let files: i64 = sqlx::query("SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) AS n FROM files WHERE owner = $1")
+                    .bind(owner.as_str())
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get("n")?;
+                let uploads: i64 = sqlx::query(
+                    "SELECT CAST(COALESCE(SUM(COALESCE(length, \"offset\")), 0) AS BIGINT) AS n FROM uploads \
+                     WHERE owner = $1 AND completed = $2 AND expires_at > $3 AND kind <> 'final'",
+                )
+                .bind(owner.as_str())
+                .bind(false)
+                .bind(now.0)
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("n")?;
+                Ok(files + uploads)
+            }
+
+            async fn touch_files(&self, ids: &[FileId], at: Timestamp) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                for id in ids {
+                    sqlx::query("UPDATE files SET last_access = $1 WHERE id = $2")
+                        .bind(at.0)
+                        .bind(id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn inactive_files(&self, plan: Option<&str>, before: Timestamp, limit: i64) -> Result<Vec<FileId>> {
+                let rows = match plan {
+                    None => sqlx::query(
+                        "SELECT id FROM files WHERE owner IS NULL AND COALESCE(last_access, created_at) < $1 \
+                         ORDER BY COALESCE(last_access, created_at), id LIMIT $2",
+                    )
+                    .bind(before.0)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?,
+                    Some(plan) => sqlx::query(
+                        "SELECT f.id FROM files f JOIN accounts a ON a.id = f.owner \
+                         WHERE a.plan = $1 AND COALESCE(f.last_access, f.created_at) < $2 \
+                         ORDER BY COALESCE(f.last_access, f.created_at), f.id LIMIT $3",
+                    )
+                    .bind(plan)
+                    .bind(before.0)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?,
+                };
+                rows.iter().map(|r| r.try_get::<String, _>("id")?.parse().map_err(corrupt)).collect()
+            }
+
+            async fn owner_inactive_files(
+                &self,
+                owner: &carrel_core::ids::AccountId,
+                before: Timestamp,
+                limit: i64,
+            ) -> Result<Vec<(File, Timestamp)>> {
+                sqlx::query(&format!(
+                    "SELECT {FILE_COLUMNS}, COALESCE(last_access, created_at) AS active_at FROM files \
+                     WHERE owner = $1 AND COALESCE(last_access, created_at) < $2 \
+                     ORDER BY COALESCE(last_access, created_at), id LIMIT $3"
+                ))
+                .bind(owner.as_str())
+                .bind(before.0)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| Ok((file_from_row(r)?, Timestamp(r.try_get("active_at")?))))
+                .collect()
+            }
         }
 
         #[async_trait::async_trait]

@@ -20,6 +20,7 @@ use base64::Engine;
 use carrel_core::ids::{FileId, ShareId};
 use carrel_core::time::Timestamp;
 use carrel_db::{Share, ShareTarget};
+use carrel_http::auth::Who;
 use carrel_http::serve;
 use sha2::Digest;
 
@@ -165,26 +166,39 @@ impl Hosting {
         Ok(())
     }
 
-    /// Serves a file's bytes for a link.
+    /// Serves a file's bytes for a link, under the downloader's plan.
     async fn serve_file(
         &self,
         share: &Share,
         file: &ServedFile,
-        method: &Method,
-        headers: &HeaderMap,
+        req: (&Method, &HeaderMap, &Who, IpAddr),
         download: bool,
     ) -> Result<Response> {
+        let (method, headers, who, ip) = req;
         let content = file.content(download);
         let plan = match serve::plan(method, headers, content) {
             Ok(p) => p,
             Err(e) => return Ok(e.into_response()),
         };
+        let sends_bytes = *method == Method::GET && !matches!(plan, serve::Plan::NotModified);
+        let tap = if sends_bytes {
+            Some(self.download_tap(who, ip)?)
+        } else {
+            None
+        };
         if *method == Method::GET && plan.starts_at_zero() {
             self.count_download(share).await?;
         }
-        Ok(serve::respond(method, plan, content, self.store.clone())
+        if sends_bytes {
+            self.touch(&file.id);
+        }
+        let mut res = serve::respond(method, plan, content, self.store.clone())
             .await
-            .into_response())
+            .into_response();
+        if let Some(tap) = tap {
+            carrel_http::meter::meter(&mut res, tap);
+        }
+        Ok(res)
     }
 }
 
@@ -212,6 +226,7 @@ async fn direct(
     State(h): State<Arc<Hosting>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
+    who: Who,
     req: Request,
 ) -> Response {
     let (method, headers) = (req.method(), req.headers());
@@ -221,7 +236,8 @@ async fn direct(
         match &share.target {
             ShareTarget::File(f) => {
                 let file = h.file(f).await?.ok_or(HostingError::NotFound("file"))?;
-                h.serve_file(&share, &file, method, headers, download).await
+                h.serve_file(&share, &file, (method, headers, &who, peer.ip()), download)
+                    .await
             }
             ShareTarget::Folder(f) => {
                 let folder =
@@ -229,14 +245,23 @@ async fn direct(
                         .await?
                         .ok_or(HostingError::NotFound("folder"))?;
                 let files = h.db.folder_files(f).await?;
-                if method == Method::GET {
+                let tap = if method == Method::GET {
+                    let tap = h.download_tap(&who, peer.ip())?;
                     h.count_download(&share).await?;
-                }
-                Ok(crate::zip::zip_response(
+                    files.iter().for_each(|f| h.touch(&f.id));
+                    Some(tap)
+                } else {
+                    None
+                };
+                let mut res = crate::zip::zip_response(
                     h.store.clone(),
                     &format!("{}.zip", folder.name),
                     files,
-                ))
+                );
+                if let Some(tap) = tap {
+                    carrel_http::meter::meter(&mut res, tap);
+                }
+                Ok(res)
             }
         }
     };
@@ -247,6 +272,7 @@ async fn direct_in_folder(
     State(h): State<Arc<Hosting>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path((id, file)): Path<(String, String)>,
+    who: Who,
     req: Request,
 ) -> Response {
     let (method, headers) = (req.method(), req.headers());
@@ -262,7 +288,8 @@ async fn direct_in_folder(
             .await?
             .filter(|f| f.folder.as_ref() == Some(folder))
             .ok_or(HostingError::NotFound("file"))?;
-        h.serve_file(&share, &file, method, headers, download).await
+        h.serve_file(&share, &file, (method, headers, &who, peer.ip()), download)
+            .await
     };
     r.await.unwrap_or_else(|e| wants_page(headers, e))
 }

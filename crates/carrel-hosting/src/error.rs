@@ -26,6 +26,16 @@ pub enum HostingError {
     Locked,
     #[error("the upload is larger than allowed ({0} bytes at most)")]
     TooLarge(u64),
+    #[error("files on your plan may be at most {} ({}); this one is larger", carrel_core::plan::Bytes(*.0), .1)]
+    PlanFileTooLarge(u64, String),
+    #[error(
+        "this upload needs {} but your plan's storage has {} left of {}: delete files, or ask for a larger plan",
+        carrel_core::plan::Bytes(*needed), carrel_core::plan::Bytes(*left), carrel_core::plan::Bytes(*quota)
+    )]
+    QuotaExceeded { needed: u64, left: u64, quota: u64 },
+    /// A download the plan does not allow now.
+    #[error("{}", .0.into_http().message)]
+    Refused(carrel_http::meter::Refusal),
     #[error("the body does not match Upload-Checksum")]
     ChecksumMismatch,
     #[error("PATCH bodies must be sent as application/offset+octet-stream")]
@@ -95,6 +105,9 @@ impl HostingError {
             OffsetMismatch { .. } => (StatusCode::CONFLICT, "upload_offset_mismatch"),
             Locked => (StatusCode::LOCKED, "upload_locked"),
             TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            PlanFileTooLarge(..) => (StatusCode::PAYLOAD_TOO_LARGE, "plan_file_too_large"),
+            QuotaExceeded { .. } => (StatusCode::INSUFFICIENT_STORAGE, "quota_exceeded"),
+            Refused(r) => return r.into_http(),
             ChecksumMismatch => (
                 StatusCode::from_u16(460).expect("valid"),
                 "checksum_mismatch",

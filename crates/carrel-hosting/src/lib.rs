@@ -10,6 +10,8 @@
 //! - [`download`]: share links at `/s/{id}` (landing page, password) and
 //!   `/d/{id}` (direct bytes; folders as a streaming ZIP).
 //! - [`manage`]: the JSON API for uploaders holding a management token.
+//! - [`quota`]: plans on these paths (file size and storage at upload,
+//!   daily volume, speed and downloads at once as bytes leave, retention).
 //! - [`pages`]: the upload page and the link pages.
 //!
 //! The wing owns its routes and talks to the database only through
@@ -24,6 +26,7 @@ pub mod links;
 pub mod manage;
 pub mod pages;
 pub mod put;
+pub mod quota;
 pub mod staging;
 pub mod stats;
 pub mod tus;
@@ -87,6 +90,13 @@ impl Default for HostingConfig {
     }
 }
 
+/// Who owns an upload, and on which plan.
+#[derive(Clone, Debug)]
+pub struct Uploader {
+    pub account: Option<carrel_core::ids::AccountId>,
+    pub plan: Option<String>,
+}
+
 /// The wing's shared state.
 pub struct Hosting {
     pub db: Arc<dyn Database>,
@@ -105,6 +115,12 @@ pub struct Hosting {
     pending_downloads: Mutex<HashMap<ShareId, i64>>,
     /// Links and files read a moment ago.
     links: links::LinkCache,
+    /// The plans, as configured.
+    pub plans: Arc<carrel_core::plan::Plans>,
+    /// Download volume, speed and concurrency per account or address.
+    pub meter: Arc<carrel_http::meter::Meter>,
+    /// Files downloaded since the last flush (their last access, for retention).
+    touched: Mutex<std::collections::HashSet<carrel_core::ids::FileId>>,
 }
 
 impl Hosting {
@@ -112,6 +128,8 @@ impl Hosting {
         db: Arc<dyn Database>,
         store: Arc<dyn BlobStore>,
         config: HostingConfig,
+        plans: Arc<carrel_core::plan::Plans>,
+        meter: Arc<carrel_http::meter::Meter>,
     ) -> Arc<Self> {
         Arc::new(Self {
             db,
@@ -124,6 +142,9 @@ impl Hosting {
             pending_downloads: Mutex::default(),
             links: links::LinkCache::new(Duration::from_millis(config.link_cache_ms)),
             config,
+            plans,
+            meter,
+            touched: Mutex::default(),
         })
     }
 
@@ -155,15 +176,22 @@ impl Hosting {
     /// scope), or nobody when anonymous uploads are allowed. A session
     /// without that proof uploads anonymously (a page elsewhere cannot put
     /// files into someone's account).
-    pub fn uploader(
-        &self,
-        who: &carrel_http::auth::Who,
-    ) -> Result<Option<carrel_core::ids::AccountId>, HostingError> {
+    pub fn uploader(&self, who: &carrel_http::auth::Who) -> Result<Uploader, HostingError> {
         use carrel_core::account::{Caller, Credential, Scope};
         match who.caller() {
-            Ok(c @ Caller::Account { id, credential, .. }) => {
+            Ok(
+                c @ Caller::Account {
+                    id,
+                    credential,
+                    plan,
+                    ..
+                },
+            ) => {
                 if c.can(Scope::Upload) {
-                    return Ok(Some(id.clone()));
+                    return Ok(Uploader {
+                        account: Some(id.clone()),
+                        plan: Some(plan.clone()),
+                    });
                 }
                 if *credential == Credential::Token {
                     return Err(HostingError::MissingScope("upload"));
@@ -172,10 +200,19 @@ impl Hosting {
             Ok(Caller::Anonymous) | Err(_) => {}
         }
         if self.config.anonymous_uploads {
-            Ok(None)
+            Ok(Uploader {
+                account: None,
+                plan: None,
+            })
         } else {
             Err(HostingError::AnonymousDisabled)
         }
+    }
+
+    /// What an upload by `who` may hold (file size, storage left).
+    pub async fn allowance_for(&self, u: &Uploader) -> Result<quota::Allowance, HostingError> {
+        self.allowance(u.account.as_ref(), u.plan.as_deref(), 0)
+            .await
     }
 
     fn blob_lock(&self, hash: &carrel_core::ids::BlobHash) -> &tokio::sync::Mutex<()> {
@@ -202,10 +239,19 @@ impl Hosting {
             if let Err(e) = self.flush_downloads().await {
                 tracing::warn!(error = %e, "could not record download counts");
             }
+            if let Err(e) = self.flush_touched().await {
+                tracing::warn!(error = %e, "could not record when files were downloaded");
+            }
             match self.run_due_jobs(carrel_core::time::Timestamp::now()).await {
                 Ok(0) => {}
                 Ok(k) => tracing::debug!(count = k, "jobs done"),
                 Err(e) => tracing::warn!(error = %e, "the job queue could not be read"),
+            }
+            if n % 3600 == 60 {
+                self.meter.forget_old();
+                if let Err(e) = self.sweep_retention(carrel_core::time::Timestamp::now()).await {
+                    tracing::warn!(error = %e, "retention sweep failed");
+                }
             }
             if n.is_multiple_of(sweep_every) {
                 match tus::expire_uploads(&self).await {
@@ -217,6 +263,9 @@ impl Hosting {
         }
         if let Err(e) = self.flush_downloads().await {
             tracing::warn!(error = %e, "could not record download counts at shutdown");
+        }
+        if let Err(e) = self.flush_touched().await {
+            tracing::warn!(error = %e, "could not record when files were downloaded at shutdown");
         }
     }
 

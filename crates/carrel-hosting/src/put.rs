@@ -66,14 +66,14 @@ async fn put_inner(
 ) -> Result<Response> {
     let owner = h.uploader(&who)?;
     let name = FileName::new(&name)?;
-    let limit = h.config.max_file_size;
+    let allowance = h.allowance_for(&owner).await?;
+    let limit = allowance.limit();
     if let Some(cl) = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
-        && cl > limit
     {
-        return Err(HostingError::TooLarge(limit));
+        allowance.check(cl)?;
     }
     // The same option rules as tus metadata.
     let mut meta = Metadata::default();
@@ -106,7 +106,7 @@ async fn put_inner(
                 )
             })?;
             if w.offset() + b.len() as u64 > limit {
-                return Err(HostingError::TooLarge(limit));
+                allowance.check(w.offset() + b.len() as u64)?;
             }
             Stats::add(&h.stats.upload_bytes, b.len() as u64);
             w.write(b).await?;
@@ -134,7 +134,7 @@ async fn put_inner(
     let spec = FileSpec {
         name,
         media,
-        owner,
+        owner: owner.account.clone(),
         manage_token_hash: Some(token.hash()),
         share: Some(share),
     };

@@ -348,8 +348,11 @@ async fn create_inner(
             "Upload-Length or Upload-Defer-Length: 1 is required".into(),
         ));
     }
-    if length.is_some_and(|l| l > h.config.max_file_size) {
-        return Err(HostingError::TooLarge(h.config.max_file_size));
+    // A final concatenation's parts were checked when they were created.
+    if let Some(l) = length
+        && !matches!(kind, UploadKind::Final(_))
+    {
+        h.allowance_for(&owner).await?.check(l)?;
     }
 
     let becomes_file = kind != UploadKind::Partial;
@@ -364,7 +367,7 @@ async fn create_inner(
         length: length.map(|l| l as i64),
         metadata: meta.to_header(),
         kind,
-        owner,
+        owner: owner.account.clone(),
         client_ip: Some(ip),
         file_name: name,
         media_type: media,
@@ -527,9 +530,7 @@ async fn patch_inner(
     if let Some(l) = parse_u64(&headers, "upload-length")? {
         match u.length {
             None => {
-                if l > h.config.max_file_size {
-                    return Err(HostingError::TooLarge(h.config.max_file_size));
-                }
+                h.allowance_of_upload(&u).await?.check(l)?;
                 h.db.set_upload_length(&u.id, l as i64).await?;
                 u.new.length = Some(l as i64);
             }
@@ -595,11 +596,25 @@ async fn write_body(
     let checksum = header(headers, "upload-checksum")
         .map(Checksum::parse)
         .transpose()?;
-    let limit = u.length.map(|l| l as u64).unwrap_or(h.config.max_file_size);
+    // A declared length was checked against the plan when it was set; a
+    // deferred one is held to what the plan allows now, as bytes arrive.
+    let allowance = match u.length {
+        Some(_) => None,
+        None => Some(h.allowance_of_upload(u).await?),
+    };
+    let limit = match (u.length, &allowance) {
+        (Some(l), _) => l as u64,
+        (None, Some(a)) => a.limit(),
+        (None, None) => h.config.max_file_size,
+    };
+    let too_much = |total: u64| match &allowance {
+        Some(a) => a.check(total).err().unwrap_or(HostingError::TooLarge(limit)),
+        None => HostingError::TooLarge(limit),
+    };
     if let Some(cl) = parse_u64(headers, "content-length")?
         && sent + cl > limit
     {
-        return Err(HostingError::TooLarge(limit));
+        return Err(too_much(sent + cl));
     }
     let hasher = h
         .hashers
@@ -618,7 +633,7 @@ async fn write_body(
         match chunk {
             Ok(b) => {
                 if w.offset() + b.len() as u64 > limit {
-                    failure = Some(HostingError::TooLarge(limit));
+                    failure = Some(too_much(w.offset() + b.len() as u64));
                     break;
                 }
                 Stats::add(&h.stats.upload_bytes, b.len() as u64);

@@ -291,6 +291,7 @@ async fn write_response(
 ) -> io::Result<()> {
     let (mut parts, body) = res.into_parts();
     let file = parts.extensions.remove::<FileRange>();
+    let tap = parts.extensions.remove::<std::sync::Arc<crate::meter::Tap>>();
     let status = parts.status;
     // As hyper: these never have a body nor a length.
     let no_length = status.is_informational()
@@ -343,7 +344,7 @@ async fn write_response(
         // bytes leave in full segments; uncorking sends what is left.
         let _ = rustix::net::sockopt::set_tcp_cork(stream.as_fd(), true);
         stream.write_all(out).await?;
-        let sent = send_file(stream, &range).await;
+        let sent = send_file(stream, &range, tap.as_deref()).await;
         let _ = rustix::net::sockopt::set_tcp_cork(stream.as_fd(), false);
         return sent;
     }
@@ -391,12 +392,24 @@ async fn write_response(
 /// thread, and every connection on it, while the disk reads) is read on the
 /// blocking pool instead and written from memory; by then the kernel's
 /// read-ahead usually has the next pieces cached for `sendfile` again.
-async fn send_file(stream: &mut TcpStream, range: &FileRange) -> io::Result<()> {
+async fn send_file(
+    stream: &mut TcpStream,
+    range: &FileRange,
+    tap: Option<&crate::meter::Tap>,
+) -> io::Result<()> {
     let mut offset = range.offset;
     let end = range.offset + range.len;
     let mut _streaming = None;
+    // Bytes the plan's speed cap has granted and that have not left yet.
+    let mut granted = 0u64;
     while offset < end {
-        let count = (end - offset).min(SENDFILE_CHUNK as u64) as usize;
+        let mut count = (end - offset).min(SENDFILE_CHUNK as u64) as usize;
+        if let Some(tap) = tap {
+            if granted == 0 {
+                granted = tap.grant(count as u64).await;
+            }
+            count = count.min(granted as usize);
+        }
         if !in_page_cache(&range.file, offset, count) {
             COLD_READS.fetch_add(1, Ordering::Relaxed);
             // Counted like a streamed file, so its read shares the budget.
@@ -414,6 +427,10 @@ async fn send_file(stream: &mut TcpStream, range: &FileRange) -> io::Result<()> 
             }
             stream.write_all(&buf).await?;
             offset += buf.len() as u64;
+            if let Some(tap) = tap {
+                tap.sent(buf.len() as u64);
+                granted = granted.saturating_sub(buf.len() as u64);
+            }
             continue;
         }
         let sent = stream.try_io(Interest::WRITABLE, || {
@@ -422,7 +439,13 @@ async fn send_file(stream: &mut TcpStream, range: &FileRange) -> io::Result<()> 
         });
         match sent {
             Ok(0) => return Err(shorter()),
-            Ok(_) => tokio::task::consume_budget().await,
+            Ok(n) => {
+                if let Some(tap) = tap {
+                    tap.sent(n as u64);
+                    granted = granted.saturating_sub(n as u64);
+                }
+                tokio::task::consume_budget().await
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => stream.writable().await?,
             Err(e) => return Err(e),
         }

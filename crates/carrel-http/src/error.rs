@@ -39,6 +39,10 @@ impl HttpError {
         self.headers.push((name, value));
         self
     }
+    /// Adds `Retry-After: secs`.
+    pub fn with_retry_after(self, secs: u64) -> Self {
+        self.with_header(header::RETRY_AFTER, HeaderValue::from(secs))
+    }
     /// Show this error as a page (for routes browsers open).
     pub fn as_page(mut self) -> Self {
         self.html = true;

@@ -9,6 +9,8 @@
 //!   multiple), `If-Range`, `If-None-Match`, `If-Modified-Since` and `HEAD`.
 //! - [`headers`]: a safe `Content-Disposition` and the headers that keep
 //!   user content from ever being active on carrel's origin.
+//! - [`meter`]: plan limits on bytes as they leave (daily volume, speed
+//!   cap shared per account or address, downloads at once).
 //! - [`page`]: the HTML layout of carrel's pages.
 //! - [`conn`]: the connection loop: plain `GET`/`HEAD` requests on a small
 //!   HTTP/1.1 path of carrel's own (files go out with `sendfile(2)`),
@@ -21,6 +23,7 @@ pub mod auth;
 pub mod conn;
 pub mod error;
 pub mod headers;
+pub mod meter;
 pub mod page;
 pub mod serve;
 

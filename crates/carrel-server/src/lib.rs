@@ -80,6 +80,24 @@ pub async fn open_library(
     Ok(lib)
 }
 
+/// The file-hosting wing on a settings file's database and blob store, for
+/// CLI commands (no listener; nothing runs in the background).
+pub async fn open_hosting(settings: &Settings) -> anyhow::Result<Arc<Hosting>> {
+    settings
+        .plans
+        .validate()
+        .context("the plans in the settings are inconsistent")?;
+    let db = open_database(settings).await?;
+    let store = open_store(settings)?;
+    Ok(Hosting::new(
+        db,
+        store,
+        settings.hosting.clone(),
+        Arc::new(settings.plans.clone()),
+        Arc::new(carrel_http::meter::Meter::new()),
+    ))
+}
+
 /// Opens the blob store of a data directory.
 pub fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn carrel_blob::BlobStore>> {
     let store = carrel_blob::LocalBlobStore::open(&settings.data)
@@ -116,8 +134,19 @@ impl Server {
         let library = open_library(&settings, db.clone(), store.clone()).await?;
         let mut accounts_config = settings.accounts.clone();
         accounts_config.public_url = settings.hosting.public_url.clone();
-        let accounts = carrel_accounts::Accounts::new(db.clone(), accounts_config);
-        let hosting = Hosting::new(db, store, settings.hosting.clone());
+        settings
+            .plans
+            .validate()
+            .context("the plans in the settings are inconsistent")?;
+        let plans = Arc::new(settings.plans.clone());
+        let meter = Arc::new(carrel_http::meter::Meter::new());
+        let accounts = carrel_accounts::Accounts::new(
+            db.clone(),
+            accounts_config,
+            plans.clone(),
+            meter.clone(),
+        );
+        let hosting = Hosting::new(db, store, settings.hosting.clone(), plans, meter);
         let metrics = metrics::Metrics::new(hosting.clone());
         let router = hosting
             .router()

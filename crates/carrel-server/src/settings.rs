@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use carrel_accounts::AccountsConfig;
+use carrel_core::plan::Plans;
 use carrel_hosting::HostingConfig;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -33,6 +34,8 @@ pub struct Settings {
     pub hosting: HostingConfig,
     /// Accounts: who may sign up, how long log-ins last.
     pub accounts: AccountsConfig,
+    /// Plans: storage, file size, download volume, speed, downloads at once, retention.
+    pub plans: Plans,
 }
 
 impl Default for Settings {
@@ -47,6 +50,7 @@ impl Default for Settings {
             memory_cache_bytes: 32 << 20,
             hosting: HostingConfig::default(),
             accounts: AccountsConfig::default(),
+            plans: Plans::default(),
         }
     }
 }
@@ -62,6 +66,7 @@ const SETTINGS_KEYS: &[&str] = &[
     "memory_cache_bytes",
     "hosting",
     "accounts",
+    "plans",
 ];
 
 impl Settings {
@@ -124,5 +129,25 @@ mod tests {
             "unknown keys are refused"
         );
         assert!(Settings::load(Some(&dir.join("missing.toml"))).is_err());
+        // One limit of a plan is changed; the rest keep their defaults.
+        std::fs::write(
+            &p,
+            "[plans.tiers.free]\nspeed = \"1 MiB\"\n[plans.tiers.tiny]\nstorage = 1000\n",
+        )
+        .unwrap();
+        let s = Settings::load(Some(&p)).unwrap();
+        let free = s.plans.limits_of("free");
+        assert_eq!(free.speed, Some(carrel_core::plan::Bytes(1 << 20)));
+        assert_eq!(free, &{
+            let mut d = Plans::default().limits_of("free").clone();
+            d.speed = free.speed;
+            d
+        });
+        assert_eq!(
+            s.plans.limits_of("tiny").storage,
+            Some(carrel_core::plan::Bytes(1000))
+        );
+        std::fs::write(&p, "[plans.tiers.free]\nspeed = \"fast\"\n").unwrap();
+        assert!(Settings::load(Some(&p)).is_err());
     }
 }

@@ -1,0 +1,171 @@
+//! What plans need from the database, on both backends: the storage an
+//! account uses (files and unfinished uploads), when files were last
+//! downloaded, which files are inactive for retention (by plan, under an
+//! injected clock), plan changes and webhook replays.
+
+use carrel_core::account::{Email, Role};
+use carrel_core::ids::{AccountId, BlobHash, FileId, Secret, UploadId};
+use carrel_core::media::MediaType;
+use carrel_core::name::FileName;
+use carrel_core::time::Timestamp;
+use carrel_db::accounts::Account;
+use carrel_db::*;
+
+mod common;
+use common::backends;
+
+fn account(email: &str, plan: &str) -> Account {
+    Account {
+        id: AccountId::generate(),
+        email: email.parse::<Email>().unwrap(),
+        password_hash: "$argon2id$stub".into(),
+        role: Role::User,
+        plan: plan.into(),
+        suspended_at: None,
+        created_at: Timestamp(1000),
+    }
+}
+
+fn upload(owner: Option<&AccountId>, length: Option<i64>) -> NewUpload {
+    NewUpload {
+        id: UploadId::generate(),
+        length,
+        metadata: String::new(),
+        kind: UploadKind::Single,
+        owner: owner.cloned(),
+        client_ip: Some("127.0.0.1".into()),
+        file_name: FileName::new("a.bin").unwrap(),
+        media_type: MediaType::new("application/octet-stream").unwrap(),
+        share: None,
+        manage_token_hash: Some(Secret::generate().hash()),
+        expires_at: Timestamp(5000),
+        created_at: Timestamp(1000),
+    }
+}
+
+/// Stores a complete file of `size` bytes owned by `owner`, created at `at`.
+async fn file(db: &dyn Database, owner: Option<&AccountId>, size: i64, at: i64) -> FileId {
+    let u = upload(owner, Some(size));
+    db.create_upload(&u).await.unwrap();
+    let mut h = [0u8; 32];
+    h[..16].copy_from_slice(&rand_bytes());
+    let blob = BlobHash::from_bytes(h);
+    let f = NewFile {
+        id: FileId::generate(),
+        name: FileName::new("a.bin").unwrap(),
+        media_type: MediaType::new("application/octet-stream").unwrap(),
+        size,
+        blob,
+        owner: owner.cloned(),
+        folder: None,
+        manage_token_hash: None,
+        created_at: Timestamp(at),
+    };
+    let id = f.id.clone();
+    db.complete_upload(&Completion {
+        upload: u.id.clone(),
+        blob,
+        file: f,
+        share: None,
+    })
+    .await
+    .unwrap();
+    id
+}
+
+fn rand_bytes() -> [u8; 16] {
+    FileId::generate().as_str().as_bytes()[..16].try_into().unwrap()
+}
+
+#[tokio::test]
+async fn plans_on_every_backend() {
+    for (db, _dir) in backends().await {
+        let b = db.backend();
+        let db: &dyn Database = &*db;
+        let ada = account("ada@example.org", "free");
+        let bob = account("bob@example.org", "premium");
+        db.create_account(&ada, None).await.unwrap();
+        db.create_account(&bob, None).await.unwrap();
+
+        // Storage: files, plus unfinished uploads at their declared length
+        // (or what arrived while the length is deferred); others' files do
+        // not count, nor expired uploads.
+        assert_eq!(db.storage_used(&ada.id, Timestamp(1000)).await.unwrap(), 0);
+        let a1 = file(db, Some(&ada.id), 100, 1000).await;
+        let a2 = file(db, Some(&ada.id), 50, 1000).await;
+        let _b1 = file(db, Some(&bob.id), 7, 1000).await;
+        let anon = file(db, None, 9, 1000).await;
+        let pending = upload(Some(&ada.id), Some(1000));
+        db.create_upload(&pending).await.unwrap();
+        let deferred = upload(Some(&ada.id), None);
+        db.create_upload(&deferred).await.unwrap();
+        assert!(
+            db.advance_upload(&deferred.id, 0, 30, Timestamp(5000))
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            db.storage_used(&ada.id, Timestamp(1000)).await.unwrap(),
+            100 + 50 + 1000 + 30,
+            "{b:?}"
+        );
+        assert_eq!(
+            db.storage_used(&ada.id, Timestamp(6000)).await.unwrap(),
+            150,
+            "{b:?}: expired uploads no longer count"
+        );
+
+        // Retention: a file is inactive from its last download (or its
+        // creation); the clock is passed in.
+        db.touch_files(std::slice::from_ref(&a2), Timestamp(3000))
+            .await
+            .unwrap();
+        let free_inactive = db
+            .inactive_files(Some("free"), Timestamp(2000), 10)
+            .await
+            .unwrap();
+        assert_eq!(free_inactive, vec![a1.clone()], "{b:?}");
+        let free_later = db
+            .inactive_files(Some("free"), Timestamp(3001), 10)
+            .await
+            .unwrap();
+        assert_eq!(free_later.len(), 2, "{b:?}");
+        assert_eq!(free_later[0], a1, "{b:?}: least recently used first");
+        assert_eq!(
+            db.inactive_files(None, Timestamp(2000), 10).await.unwrap(),
+            vec![anon.clone()],
+            "{b:?}: anonymous files"
+        );
+        assert!(
+            db.inactive_files(Some("premium"), Timestamp(1000), 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{b:?}: created at 1000 is not before 1000"
+        );
+        let notice = db
+            .owner_inactive_files(&ada.id, Timestamp(2000), 10)
+            .await
+            .unwrap();
+        assert_eq!(notice.len(), 1);
+        assert_eq!(notice[0].0.id, a1);
+        assert_eq!(notice[0].1, Timestamp(1000));
+
+        // Plans change; the retention query follows.
+        assert!(db.set_plan(&bob.id, "free").await.unwrap());
+        assert!(!db.set_plan(&AccountId::generate(), "free").await.unwrap());
+        assert_eq!(
+            db.inactive_files(Some("free"), Timestamp(3001), 10)
+                .await
+                .unwrap()
+                .len(),
+            3,
+            "{b:?}"
+        );
+
+        // Webhook events are applied once.
+        assert!(db.record_webhook_event("evt_1", Timestamp(1000)).await.unwrap());
+        assert!(!db.record_webhook_event("evt_1", Timestamp(1001)).await.unwrap());
+        assert!(db.record_webhook_event("evt_2", Timestamp(1000)).await.unwrap());
+    }
+}
