@@ -468,8 +468,8 @@ async fn render_account(
         if let Some(days) = limits.retention_days {
             let notice = i64::from(a.plans.retention_notice_days.min(days));
             let keep = i64::from(days) * 86_400;
-            // Files within the notice period of their deletion.
-            let before = Timestamp(now.0 - keep + notice * 86_400);
+            // Files to be deleted within the notice period: active + keep <= now + notice.
+            let before = Timestamp(now.0 - keep + notice * 86_400 + 1);
             for (f, active) in a.db.owner_inactive_files(id, before, 50).await? {
                 expiring.push((f.name.to_string(), day(Timestamp(active.0 + keep))));
             }
