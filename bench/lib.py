@@ -74,7 +74,9 @@ class Carrel:
         self.data = os.path.join(WORK, name)
         shutil.rmtree(self.data, ignore_errors=True)
         os.makedirs(self.data)
-        e = dict(os.environ, CARREL_LOG="warn", **(env or {}))
+        # Anonymous downloads on the `unlimited` plan unless `env` says otherwise
+        # (the default free plan caps speed, which would be measured instead).
+        e = {**os.environ, "CARREL_LOG": "warn", "CARREL_PLANS__ANONYMOUS": "unlimited", **(env or {})}
         self.log = open(os.path.join(WORK, f"{name}.log"), "ab")
         self.proc = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0", "--data", self.data],
                                      stdout=subprocess.PIPE, stderr=self.log, env=e)
@@ -239,19 +241,34 @@ def table(rows, header):
         print(line(r))
 
 
+# A plan with every download limit set, none of them reached in a benchmark:
+# each request checks the day's volume and the downloads running, takes a
+# tap, and paces its bytes through the address's token bucket.
+ENFORCED_PLAN = {
+    "CARREL_PLANS__ANONYMOUS": "bench",
+    "CARREL_PLANS__TIERS__BENCH__DAILY_DOWNLOAD": str(1 << 60),
+    "CARREL_PLANS__TIERS__BENCH__SPEED": str(1 << 50),
+    "CARREL_PLANS__TIERS__BENCH__CONCURRENT_DOWNLOADS": "100000",
+}
+
+
 class DownloadPeers:
     """carrel (the file uploaded, served through its share link), both nginx
     shapes and, unless left out, dufs, all serving the same file `path`
     (which must lie in the directory the peers serve). `urls` maps each
     server to the file's URL. A context manager: leaving it stops them all."""
 
-    def __init__(self, path, dufs=True):
+    def __init__(self, path, dufs=True, enforced=False):
         directory, name = os.path.split(path)
         self.urls, self._stops = {}, []
         try:
             c = Carrel()
             self._stops.append(c.stop)
             self.urls["carrel"] = c.put(path)[0]
+            if enforced:
+                c = Carrel("carrel-enforced", env=ENFORCED_PLAN)
+                self._stops.append(c.stop)
+                self.urls["carrel-enforced"] = c.put(path)[0]
             n = Nginx(directory)
             self._stops.append(n.stop)
             for k, u in n.urls.items():
@@ -295,3 +312,7 @@ def report_vs_nginx(title, medians, show, target):
     table([[k, show(v), f"{v / best:.2f}x"] for k, v in medians.items()],
           ["server", "median", "vs best nginx"])
     print(f"RATIO carrel/nginx = {medians['carrel'] / best:.2f} (target >= {target:.2f})")
+    if "carrel-enforced" in medians:
+        print(f"RATIO carrel-enforced/nginx = {medians['carrel-enforced'] / best:.2f} (target >= {target:.2f})")
+        print(f"RATIO carrel-enforced/carrel = {medians['carrel-enforced'] / medians['carrel']:.3f} "
+              "(plan enforcement's cost; target >= 0.95)")

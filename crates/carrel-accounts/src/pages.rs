@@ -491,9 +491,9 @@ async fn render_account(
             concurrent: limits
                 .concurrent_downloads
                 .map_or("unlimited".into(), |n| n.to_string()),
-            retention: limits
-                .retention_days
-                .map_or("forever".into(), |d| format!("{d} days after the last download")),
+            retention: limits.retention_days.map_or("forever".into(), |d| {
+                format!("{d} days after the last download")
+            }),
             expiring,
             csrf: who.csrf().unwrap_or_default(),
             email: acct.email.as_str(),

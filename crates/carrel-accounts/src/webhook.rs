@@ -108,9 +108,7 @@ async fn plan_webhook(
         let now = Timestamp::now();
         verify(
             secret,
-            headers
-                .get(SIGNATURE_HEADER)
-                .and_then(|v| v.to_str().ok()),
+            headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()),
             &body,
             now.0,
         )?;

@@ -110,12 +110,21 @@ pub trait FileRepo {
     ) -> Result<(Vec<File>, i64)>;
     /// Bytes an account uses: its files, plus its unfinished uploads at
     /// their declared length (or what has arrived, while it is deferred).
-    async fn storage_used(&self, owner: &carrel_core::ids::AccountId, now: Timestamp) -> Result<i64>;
+    async fn storage_used(
+        &self,
+        owner: &carrel_core::ids::AccountId,
+        now: Timestamp,
+    ) -> Result<i64>;
     /// Records that these files were downloaded at `at` (retention).
     async fn touch_files(&self, ids: &[FileId], at: Timestamp) -> Result<()>;
     /// Files not downloaded (nor uploaded) since `before`, of accounts on
     /// `plan`, or anonymous files when `plan` is `None`; at most `limit`.
-    async fn inactive_files(&self, plan: Option<&str>, before: Timestamp, limit: i64) -> Result<Vec<FileId>>;
+    async fn inactive_files(
+        &self,
+        plan: Option<&str>,
+        before: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<FileId>>;
     /// An account's files not downloaded since `before`, with the time of
     /// their last activity, least recent first (the retention notice).
     async fn owner_inactive_files(

@@ -74,7 +74,9 @@ async fn file(db: &dyn Database, owner: Option<&AccountId>, size: i64, at: i64) 
 }
 
 fn rand_bytes() -> [u8; 16] {
-    FileId::generate().as_str().as_bytes()[..16].try_into().unwrap()
+    FileId::generate().as_str().as_bytes()[..16]
+        .try_into()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -164,8 +166,20 @@ async fn plans_on_every_backend() {
         );
 
         // Webhook events are applied once.
-        assert!(db.record_webhook_event("evt_1", Timestamp(1000)).await.unwrap());
-        assert!(!db.record_webhook_event("evt_1", Timestamp(1001)).await.unwrap());
-        assert!(db.record_webhook_event("evt_2", Timestamp(1000)).await.unwrap());
+        assert!(
+            db.record_webhook_event("evt_1", Timestamp(1000))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !db.record_webhook_event("evt_1", Timestamp(1001))
+                .await
+                .unwrap()
+        );
+        assert!(
+            db.record_webhook_event("evt_2", Timestamp(1000))
+                .await
+                .unwrap()
+        );
     }
 }

@@ -249,7 +249,10 @@ impl Hosting {
             }
             if n % 3600 == 60 {
                 self.meter.forget_old();
-                if let Err(e) = self.sweep_retention(carrel_core::time::Timestamp::now()).await {
+                if let Err(e) = self
+                    .sweep_retention(carrel_core::time::Timestamp::now())
+                    .await
+                {
                     tracing::warn!(error = %e, "retention sweep failed");
                 }
             }

@@ -68,7 +68,12 @@ impl Hosting {
         }
     }
 
-    fn allowance_with(&self, limits: &Limits, plan: &str, storage: Option<(u64, u64)>) -> Allowance {
+    fn allowance_with(
+        &self,
+        limits: &Limits,
+        plan: &str,
+        storage: Option<(u64, u64)>,
+    ) -> Allowance {
         let server = self.config.max_file_size;
         match limits.max_file {
             Some(m) if m.0 < server => Allowance {
@@ -94,10 +99,7 @@ impl Hosting {
     ) -> Result<Allowance> {
         let (limits, plan) = match (owner, plan) {
             (Some(_), Some(p)) => (self.plans.limits_of(p), p),
-            _ => (
-                self.plans.anonymous_limits(),
-                self.plans.anonymous.as_str(),
-            ),
+            _ => (self.plans.anonymous_limits(), self.plans.anonymous.as_str()),
         };
         let storage = match (owner, limits.storage) {
             (Some(o), Some(q)) => {
@@ -215,5 +217,46 @@ impl Hosting {
             tracing::info!(count = n, "files past their plan's retention deleted");
         }
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_allowance_names_the_limit_that_applies() {
+        let a = Allowance {
+            max_file: 100,
+            plan_max: Some("tiny".into()),
+            storage: Some((1000, 60)),
+        };
+        assert_eq!(a.limit(), 60);
+        assert!(a.check(60).is_ok());
+        assert!(matches!(
+            a.check(61),
+            Err(HostingError::QuotaExceeded {
+                needed: 61,
+                left: 60,
+                quota: 1000
+            })
+        ));
+        assert!(matches!(
+            a.check(101),
+            Err(HostingError::PlanFileTooLarge(100, ref p)) if p == "tiny"
+        ));
+        let server = Allowance {
+            max_file: 100,
+            plan_max: None,
+            storage: None,
+        };
+        assert_eq!(server.limit(), 100);
+        assert!(matches!(
+            server.check(101),
+            Err(HostingError::TooLarge(100))
+        ));
+        let e = a.check(61).unwrap_err().into_http();
+        assert_eq!((e.status.as_u16(), e.code), (507, "quota_exceeded"));
+        assert!(e.message.contains("60 B left of 1000 B"), "{}", e.message);
     }
 }

@@ -608,7 +608,10 @@ async fn write_body(
         (None, None) => h.config.max_file_size,
     };
     let too_much = |total: u64| match &allowance {
-        Some(a) => a.check(total).err().unwrap_or(HostingError::TooLarge(limit)),
+        Some(a) => a
+            .check(total)
+            .err()
+            .unwrap_or(HostingError::TooLarge(limit)),
         None => HostingError::TooLarge(limit),
     };
     if let Some(cl) = parse_u64(headers, "content-length")?

@@ -291,7 +291,9 @@ async fn write_response(
 ) -> io::Result<()> {
     let (mut parts, body) = res.into_parts();
     let file = parts.extensions.remove::<FileRange>();
-    let tap = parts.extensions.remove::<std::sync::Arc<crate::meter::Tap>>();
+    let tap = parts
+        .extensions
+        .remove::<std::sync::Arc<crate::meter::Tap>>();
     let status = parts.status;
     // As hyper: these never have a body nor a length.
     let no_length = status.is_informational()

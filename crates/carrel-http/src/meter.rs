@@ -42,9 +42,7 @@ impl Key {
                 Some(v4) => IpAddr::V4(v4),
                 None => {
                     let s = v6.segments();
-                    IpAddr::V6(std::net::Ipv6Addr::new(
-                        s[0], s[1], s[2], s[3], 0, 0, 0, 0,
-                    ))
+                    IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
                 }
             },
             v4 => v4,
@@ -81,9 +79,7 @@ impl Refusal {
             ),
             Refusal::Concurrent { limit } => (
                 "too_many_downloads",
-                format!(
-                    "your plan allows {limit} downloads at once; wait for one to finish"
-                ),
+                format!("your plan allows {limit} downloads at once; wait for one to finish"),
             ),
         };
         crate::HttpError::new(axum::http::StatusCode::TOO_MANY_REQUESTS, code, message)
@@ -91,45 +87,63 @@ impl Refusal {
     }
 }
 
-/// A token bucket: `rate` bytes per second, holding at most `burst`.
-/// Reservations may drive it below zero; the reserver then waits until the
-/// debt is paid, so waiters are served in the order they asked.
+/// A token bucket of `rate` bytes per second holding at most `burst`, kept
+/// as one atomic "theoretical arrival time" (the generic cell rate
+/// algorithm): taking `n` bytes moves that time `n / rate` forward from
+/// `max(it, now)`, and whoever moves it more than `burst` ahead of now
+/// waits the difference. Lock-free, and waiters are served in the order
+/// they asked.
 #[derive(Debug)]
 pub struct Bucket {
-    rate: f64,
-    burst: f64,
-    state: Mutex<(f64, Instant)>,
+    rate: u64,
+    /// Nanoseconds the bucket may run ahead of now (its burst).
+    burst_ns: u64,
+    /// Nanoseconds since `base` when the bucket is next empty.
+    tat: AtomicU64,
+    base: Instant,
 }
 
 impl Bucket {
     pub fn new(rate: u64) -> Self {
-        let rate = rate.max(1) as f64;
+        let rate = rate.max(1);
         // About an eighth of a second of bytes, between 4 KiB and 1 MiB.
-        let burst = (rate / 8.0).clamp(4096.0, (1 << 20) as f64);
+        let burst = (rate / 8).clamp(4096, 1 << 20);
         Self {
             rate,
-            burst,
-            state: Mutex::new((burst, Instant::now())),
+            burst_ns: Self::ns(burst, rate),
+            tat: AtomicU64::new(0),
+            base: Instant::now(),
         }
     }
+    fn ns(bytes: u64, rate: u64) -> u64 {
+        ((bytes as u128 * 1_000_000_000) / rate as u128).min(u64::MAX as u128) as u64
+    }
     pub fn rate(&self) -> u64 {
-        self.rate as u64
+        self.rate
     }
     /// The largest piece one reservation takes.
     pub fn piece(&self) -> u64 {
-        self.burst as u64
+        (self.rate / 8).clamp(4096, 1 << 20)
     }
     /// Takes `n` bytes; returns how long to wait before sending them.
     pub fn reserve(&self, n: u64) -> Duration {
-        let mut s = self.state.lock().expect("lock");
-        let now = Instant::now();
-        let refill = now.duration_since(s.1).as_secs_f64() * self.rate;
-        s.0 = (s.0 + refill).min(self.burst) - n as f64;
-        s.1 = now;
-        if s.0 >= 0.0 {
-            Duration::ZERO
-        } else {
-            Duration::from_secs_f64(-s.0 / self.rate)
+        let now = self.base.elapsed().as_nanos() as u64;
+        let cost = Self::ns(n, self.rate);
+        let mut cur = self.tat.load(Ordering::Relaxed);
+        loop {
+            // An idle bucket is full: its time is now, `burst` of credit ahead.
+            let next = cur.max(now).saturating_add(cost);
+            match self
+                .tat
+                .compare_exchange_weak(cur, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    return Duration::from_nanos(
+                        next.saturating_sub(now.saturating_add(self.burst_ns)),
+                    );
+                }
+                Err(seen) => cur = seen,
+            }
         }
     }
 }

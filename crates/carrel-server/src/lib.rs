@@ -138,6 +138,16 @@ impl Server {
             .plans
             .validate()
             .context("the plans in the settings are inconsistent")?;
+        if settings
+            .accounts
+            .webhook_secret
+            .as_ref()
+            .is_some_and(|s| s.len() < 32)
+        {
+            anyhow::bail!(
+                "accounts.webhook_secret must be at least 32 characters (for example: openssl rand -hex 32)"
+            );
+        }
         let plans = Arc::new(settings.plans.clone());
         let meter = Arc::new(carrel_http::meter::Meter::new());
         let accounts = carrel_accounts::Accounts::new(
