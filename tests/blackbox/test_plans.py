@@ -159,7 +159,7 @@ def test_speed_cap_is_measured_at_the_configured_rate(make_server):
 
 def test_retention_deletes_exactly_the_inactive_files(make_server):
     srv = make_server(env=plans_env(anonymous="free", short={"retention_days": 10},
-                                    long={"retention_days": 60}, notice={"retention_days": 1}))
+                                    long={"retention_days": 60}, notice={"retention_days": 1, "storage": 100}))
     ada = user_with_token(srv, "ada@example.org", "short")
     bob = user_with_token(srv, "bob@example.org", "long")
     j = {"Accept": "application/json"}
@@ -194,6 +194,17 @@ def test_retention_deletes_exactly_the_inactive_files(make_server):
     s, _ = login(srv, "cy@example.org")
     page = s.get(f"{srv.url}/account").text
     assert "will be deleted" in page and "old-report.pdf" in page
+    # The same page in Chromium, logged in through the form; screenshot kept.
+    from conftest import ARTIFACTS, ROOT
+    png = os.path.join(ARTIFACTS, f"plans-{srv.backend}", "account-retention-notice.png")
+    r = subprocess.run(["node", os.path.join(ROOT, "tests", "js", "plan_page.mjs"), srv.url,
+                        "cy@example.org", PW, png], capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads(r.stdout)
+    assert not res["errors"], res["errors"]
+    assert "1 file will be deleted" in res["usage"] and "old-report.pdf" in res["usage"], res["usage"]
+    assert "8 B of 100 B" in res["usage"] and "1 day after the last download" in res["usage"], res["usage"]
+    assert os.path.getsize(png) > 5000
     # An unknown plan is refused by name, with the list.
     r = cli(srv, "set-plan", "cy@example.org", "gold", check=False)
     assert r.returncode != 0 and "premium" in r.stderr

@@ -492,7 +492,8 @@ async fn render_account(
                 .concurrent_downloads
                 .map_or("unlimited".into(), |n| n.to_string()),
             retention: limits.retention_days.map_or("forever".into(), |d| {
-                format!("{d} days after the last download")
+                let s = if d == 1 { "" } else { "s" };
+                format!("{d} day{s} after the last download")
             }),
             expiring,
             csrf: who.csrf().unwrap_or_default(),
