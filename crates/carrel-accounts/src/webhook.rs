@@ -49,12 +49,16 @@ struct PlanEvent {
     plan: String,
 }
 
-/// The signature of `body` at `t` (hex), as the sender computes it.
-pub fn sign(secret: &str, t: i64, body: &[u8]) -> String {
+fn mac(secret: &str, t: i64, body: &[u8]) -> Hmac<sha2::Sha256> {
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
     mac.update(format!("{t}.").as_bytes());
     mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
+    mac
+}
+
+/// The signature of `body` at `t` (hex), as the sender computes it.
+pub fn sign(secret: &str, t: i64, body: &[u8]) -> String {
+    hex::encode(mac(secret, t, body).finalize().into_bytes())
 }
 
 fn bad_signature(why: &str) -> AccountsError {
@@ -79,16 +83,9 @@ pub fn verify(secret: &str, header: Option<&str>, body: &[u8], now: i64) -> Resu
             "the signature's timestamp is more than five minutes from the server's clock",
         ));
     }
-    let ok = sigs.iter().any(|s| {
-        let Ok(raw) = hex::decode(s) else {
-            return false;
-        };
-        let mut mac =
-            Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-        mac.update(format!("{t}.").as_bytes());
-        mac.update(body);
-        mac.verify_slice(&raw).is_ok()
-    });
+    let ok = sigs
+        .iter()
+        .any(|s| hex::decode(s).is_ok_and(|raw| mac(secret, t, body).verify_slice(&raw).is_ok()));
     if ok {
         Ok(())
     } else {
