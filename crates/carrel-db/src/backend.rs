@@ -434,13 +434,19 @@ macro_rules! impl_database {
                     .fetch_one(&self.pool)
                     .await?
                     .try_get("n")?;
+                // Unfinished uploads; a final concatenation counts through its
+                // parts, and parts already joined into a file count no more.
                 let uploads: i64 = sqlx::query(
-                    "SELECT CAST(COALESCE(SUM(COALESCE(length, \"offset\")), 0) AS BIGINT) AS n FROM uploads \
-                     WHERE owner = $1 AND completed = $2 AND expires_at > $3 AND kind <> 'final'",
+                    "SELECT CAST(COALESCE(SUM(COALESCE(u.length, u.\"offset\")), 0) AS BIGINT) AS n FROM uploads u \
+                     WHERE u.owner = $1 AND u.completed = $2 AND u.expires_at > $3 AND u.kind <> 'final' \
+                     AND NOT (u.kind = 'partial' AND EXISTS (SELECT 1 FROM uploads f \
+                         WHERE f.owner = u.owner AND f.kind = 'final' AND f.completed = $4 \
+                         AND (' ' || f.parts || ' ') LIKE ('% ' || replace(u.id, '_', '\\_') || ' %') ESCAPE '\\'))",
                 )
                 .bind(owner.as_str())
                 .bind(false)
                 .bind(now.0)
+                .bind(true)
                 .fetch_one(&self.pool)
                 .await?
                 .try_get("n")?;

@@ -117,6 +117,47 @@ async fn plans_on_every_backend() {
             "{b:?}: expired uploads no longer count"
         );
 
+        // Parts of a concatenation count until their final upload is a
+        // file; then only the file counts (the parts wait for expiry).
+        let mut parts = Vec::new();
+        for _ in 0..2 {
+            let mut p = upload(Some(&bob.id), Some(10));
+            p.kind = UploadKind::Partial;
+            db.create_upload(&p).await.unwrap();
+            assert!(db.advance_upload(&p.id, 0, 10, Timestamp(5000)).await.unwrap());
+            parts.push(p.id);
+        }
+        let bob_before = db.storage_used(&bob.id, Timestamp(1000)).await.unwrap();
+        assert_eq!(bob_before, 7 + 20, "{b:?}");
+        let mut fin = upload(Some(&bob.id), Some(20));
+        fin.kind = UploadKind::Final(parts.clone());
+        db.create_upload(&fin).await.unwrap();
+        assert_eq!(db.storage_used(&bob.id, Timestamp(1000)).await.unwrap(), 27, "{b:?}");
+        let f = NewFile {
+            id: FileId::generate(),
+            name: FileName::new("joined.bin").unwrap(),
+            media_type: MediaType::new("application/octet-stream").unwrap(),
+            size: 20,
+            blob: BlobHash::from_bytes([9; 32]),
+            owner: Some(bob.id.clone()),
+            folder: None,
+            manage_token_hash: None,
+            created_at: Timestamp(1000),
+        };
+        db.complete_upload(&Completion {
+            upload: fin.id.clone(),
+            blob: f.blob,
+            file: f,
+            share: None,
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            db.storage_used(&bob.id, Timestamp(1000)).await.unwrap(),
+            7 + 20,
+            "{b:?}: the parts of a finished concatenation are not counted again"
+        );
+
         // Retention: a file is inactive from its last download (or its
         // creation); the clock is passed in.
         db.touch_files(std::slice::from_ref(&a2), Timestamp(3000))
@@ -161,7 +202,7 @@ async fn plans_on_every_backend() {
                 .await
                 .unwrap()
                 .len(),
-            3,
+            4,
             "{b:?}"
         );
 
