@@ -115,12 +115,27 @@ def test_daily_volume_is_refused_with_retry_after(make_server):
     assert r.json()["error"]["code"] == "daily_volume_exceeded"
     retry = int(r.headers["Retry-After"])
     assert 0 < retry <= 86_400
-    # An account on a plan without a volume limit is not held back.
+    # Folder links are held to the same volume: the ZIP and each file in it.
+    _, f = put(srv, "f.bin", os.urandom(1000))
+    r = requests.post(f"{srv.url}/api/folders", json={"name": "bundle", "files": [
+        {"id": f["file_id"], "manage_token": f["manage_token"]}]})
+    assert r.status_code == 201, r.text
+    folder = direct(r.json()["url"])
+    for u in (folder, f"{folder}/{f['file_id']}"):
+        r = requests.get(u)
+        assert r.status_code == 429 and r.json()["error"]["code"] == "daily_volume_exceeded", (u, r.text)
+    # An account on a plan without a volume limit is not held back, and
+    # every byte it takes is counted: the file, the ZIP, a file of the folder.
     auth = user_with_token(srv, "ada@example.org", "unlimited")
     r = requests.get(direct(url), headers=auth)
     assert r.status_code == 200 and len(r.content) == 60_000
+    z = requests.get(folder, headers=auth)
+    assert z.status_code == 200 and z.headers["Content-Type"] == "application/zip"
+    one = requests.get(f"{folder}/{f['file_id']}", headers=auth)
+    assert one.status_code == 200 and len(one.content) == 1000
     time.sleep(0.1)
-    assert requests.get(f"{srv.url}/api/me", headers=auth).json()["usage"]["downloaded_today"] == 60_000
+    today = requests.get(f"{srv.url}/api/me", headers=auth).json()["usage"]["downloaded_today"]
+    assert today == 60_000 + len(z.content) + 1000, today
 
 
 def curl_speed(url, *extra):

@@ -118,17 +118,6 @@ pub struct Limits {
     pub retention_days: Option<u32>,
 }
 
-impl Limits {
-    /// Whether a file of `size` bytes is too large for this plan.
-    pub fn file_too_large(&self, size: u64) -> bool {
-        self.max_file.is_some_and(|m| size > m.0)
-    }
-    /// Bytes still free for an account that uses `used` bytes (`None`: unlimited).
-    pub fn storage_left(&self, used: u64) -> Option<u64> {
-        self.storage.map(|q| q.0.saturating_sub(used))
-    }
-}
-
 /// Every plan by name, the plan of new accounts, and the plan whose limits
 /// apply to anonymous uploads and downloads (per address).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -285,19 +274,5 @@ mod tests {
             }))
             .is_err()
         );
-    }
-
-    #[test]
-    fn limits() {
-        let l = Limits {
-            storage: Some(Bytes(100)),
-            max_file: Some(Bytes(10)),
-            ..Limits::default()
-        };
-        assert!(l.file_too_large(11));
-        assert!(!l.file_too_large(10));
-        assert_eq!(l.storage_left(30), Some(70));
-        assert_eq!(l.storage_left(300), Some(0));
-        assert_eq!(Limits::default().storage_left(300), None);
     }
 }

@@ -124,7 +124,11 @@ async fn plans_on_every_backend() {
             let mut p = upload(Some(&bob.id), Some(10));
             p.kind = UploadKind::Partial;
             db.create_upload(&p).await.unwrap();
-            assert!(db.advance_upload(&p.id, 0, 10, Timestamp(5000)).await.unwrap());
+            assert!(
+                db.advance_upload(&p.id, 0, 10, Timestamp(5000))
+                    .await
+                    .unwrap()
+            );
             parts.push(p.id);
         }
         let bob_before = db.storage_used(&bob.id, Timestamp(1000)).await.unwrap();
@@ -132,7 +136,11 @@ async fn plans_on_every_backend() {
         let mut fin = upload(Some(&bob.id), Some(20));
         fin.kind = UploadKind::Final(parts.clone());
         db.create_upload(&fin).await.unwrap();
-        assert_eq!(db.storage_used(&bob.id, Timestamp(1000)).await.unwrap(), 27, "{b:?}");
+        assert_eq!(
+            db.storage_used(&bob.id, Timestamp(1000)).await.unwrap(),
+            27,
+            "{b:?}"
+        );
         let f = NewFile {
             id: FileId::generate(),
             name: FileName::new("joined.bin").unwrap(),

@@ -142,7 +142,6 @@ impl Hosting {
         if !t.contains(id) {
             t.insert(id.clone());
         }
-        drop(t);
     }
 
     pub(crate) async fn flush_touched(&self) -> Result<()> {

@@ -96,6 +96,8 @@ impl Refusal {
 #[derive(Debug)]
 pub struct Bucket {
     rate: u64,
+    /// Bytes one reservation may take at once.
+    burst: u64,
     /// Nanoseconds the bucket may run ahead of now (its burst).
     burst_ns: u64,
     /// Nanoseconds since `base` when the bucket is next empty.
@@ -110,6 +112,7 @@ impl Bucket {
         let burst = (rate / 8).clamp(4096, 1 << 20);
         Self {
             rate,
+            burst,
             burst_ns: Self::ns(burst, rate),
             tat: AtomicU64::new(0),
             base: Instant::now(),
@@ -123,7 +126,7 @@ impl Bucket {
     }
     /// The largest piece one reservation takes.
     pub fn piece(&self) -> u64 {
-        (self.rate / 8).clamp(4096, 1 << 20)
+        self.burst
     }
     /// Takes `n` bytes; returns how long to wait before sending them.
     pub fn reserve(&self, n: u64) -> Duration {
