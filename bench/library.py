@@ -470,6 +470,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--keep", action="store_true", help="keep the data directories and FTS5 databases")
     ap.add_argument("--no-fts", action="store_true")
+    ap.add_argument("--reuse-data", action="store_true",
+                    help="search a data directory kept by --keep instead of importing again (no import figures)")
     a = ap.parse_args()
     lib.build()
     lib.log(f"work directory {lib.WORK}")
@@ -489,10 +491,14 @@ def main():
 
         data = os.path.join(lib.WORK, f"library-{size}-data")
         imps = []
-        for k in range(a.imports):
-            imps.append(carrel_import(src, data))
-            lib.log(f"import {k + 1}: {imps[-1]['records'] / imps[-1]['seconds']:.0f} records/s")
-        imp = sorted(imps, key=lambda x: x["seconds"])[len(imps) // 2]
+        if a.reuse_data and os.path.exists(os.path.join(data, "library-index")):
+            lib.log(f"searching the data kept in {data} (not imported again)")
+            imp = None
+        else:
+            for k in range(a.imports):
+                imps.append(carrel_import(src, data))
+                lib.log(f"import {k + 1}: {imps[-1]['records'] / imps[-1]['seconds']:.0f} records/s")
+            imp = sorted(imps, key=lambda x: x["seconds"])[len(imps) // 2]
         fts_path = os.path.join(lib.WORK, f"library-{size}-fts.db")
         fts = None
         if not a.no_fts:
@@ -526,11 +532,17 @@ def main():
             srv.stop()
         med = {k: tuple(lib.median([r[i] for r in v]) for i in range(3)) for k, v in runs.items()}
 
-        print(f"\n## {size} records ({imp['records']} imported, {imp['created']} new; "
-              f"{len(queries)} queries, {a.threads} clients, {a.rounds} rounds)")
-        rows = [["carrel import", f"{imp['records'] / imp['seconds']:,.0f} rec/s",
-                 f"{imp['seconds']:.1f} s", f"peak RSS {lib.mib(imp['rss']):.0f} MiB",
-                 f"DB {lib.mib(imp['db_bytes']):.0f} MiB, index {lib.mib(imp['index_bytes']):.0f} MiB"]]
+        if imp:
+            print(f"\n## {size} records ({imp['records']} imported, {imp['created']} new; "
+                  f"{len(queries)} queries, {a.threads} clients, {a.rounds} rounds)")
+            rows = [["carrel import", f"{imp['records'] / imp['seconds']:,.0f} rec/s",
+                     f"{imp['seconds']:.1f} s", f"peak RSS {lib.mib(imp['rss']):.0f} MiB",
+                     f"DB {lib.mib(imp['db_bytes']):.0f} MiB, index {lib.mib(imp['index_bytes']):.0f} MiB"]]
+        else:
+            print(f"\n## {size} records (kept data, not imported again; "
+                  f"{len(queries)} queries, {a.threads} clients, {a.rounds} rounds)")
+            rows = [["carrel import", "not run", "", "",
+                     f"index {lib.mib(dir_size(os.path.join(data, 'library-index'))):.0f} MiB"]]
         if fts:
             rows.append(["FTS5 load", f"{fts['records'] / fts['seconds']:,.0f} rec/s",
                          f"{fts['seconds']:.1f} s (+{fts['optimize_seconds']:.1f} s optimize)", "",
@@ -551,7 +563,7 @@ def main():
         print(f"carrel serve peak RSS during queries: {lib.mib(serve_rss):.0f} MiB")
         summary.append({"size": size, "import": imp, "imports": imps, "fts": fts, "search": med,
                         "empty": empty, "serve_rss": serve_rss})
-        if not a.keep:
+        if not a.keep and not a.reuse_data:
             shutil.rmtree(data, ignore_errors=True)
             for ext in ("", "-wal", "-shm"):
                 if os.path.exists(fts_path + ext):

@@ -11,8 +11,8 @@ use carrel_core::catalog::Kind;
 use levenshtein_automata::{DFA, Distance, LevenshteinAutomatonBuilder, SINK_STATE};
 use tantivy::columnar::StrColumn;
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhraseQuery, Query as TQuery,
-    RangeQuery, TermQuery, TermSetQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query as TQuery, RangeQuery,
+    TermQuery, TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{Searcher, Term};
@@ -21,7 +21,7 @@ use crate::SearchError;
 use crate::analysis::{EDGE_MAX, EDGE_MIN, is_cjk, tokens};
 use crate::columns::Columns;
 use crate::schema::{Fields, kind_code, normalize_code, normalize_identifier, title_key};
-use crate::union::{PhraseBonus, UnionQuery};
+use crate::union::{BoundedPhrase, PhraseBonus, UnionQuery};
 
 /// Only this much of a query's text is read.
 pub const MAX_QUERY_BYTES: usize = 4096;
@@ -55,6 +55,10 @@ const PHRASE_SCORE: f32 = 2.0;
 /// at most [`MAX_PREFIX_TERMS`] for a prefix longer than the prefix field's.
 const MAX_FUZZY_TERMS: usize = 8;
 const MAX_PREFIX_TERMS: usize = 16;
+/// Records having all the words of the whole-query phrase that a search
+/// looks at, at most, for the matches with the phrase (see
+/// [`BoundedPhrase`]).
+const PHRASE_SCAN: u64 = 30_000;
 /// A word in this many titles and author names (and at least one in
 /// [`COMMON_SHARE`] of all records) is matched without typos.
 const COMMON_MIN_DOCS: u64 = 1_000;
@@ -175,6 +179,16 @@ const STOP_WORDS: &[&str] = &[
 
 fn is_stop_word(w: &str) -> bool {
     STOP_WORDS.contains(&w)
+}
+
+/// `words` without the stop words at either end.
+fn trim_stop_words(words: &[String]) -> &[String] {
+    let start = words.iter().position(|w| !is_stop_word(w));
+    let end = words.iter().rposition(|w| !is_stop_word(w));
+    match (start, end) {
+        (Some(s), Some(e)) => &words[s..=e],
+        _ => &[],
+    }
 }
 
 /// Edits allowed for a word of this many characters.
@@ -472,13 +486,18 @@ impl Builder<'_> {
             let terms = ws.iter().map(|w| Term::from_field_text(field, w)).collect();
             Box::new(PhraseBonus::new(terms, boost * PHRASE_SCORE))
         };
-        // In the walk of the matches of "best" the phrase must be selective:
-        // tantivy's phrase query, which goes from phrase to phrase.
+        // In the walk of the matches of "best" the phrase must be selective
+        // (it goes from phrase to phrase), and bounded: it looks at no more
+        // than PHRASE_SCAN records having its words. Stop words at its ends
+        // add nothing to it there ("the quantum" is "quantum").
+        let docs = self.searcher.num_docs();
         let selective = |field: Field, ws: &[String], boost: f32| -> Box<dyn TQuery> {
             let terms = ws.iter().map(|w| Term::from_field_text(field, w)).collect();
-            Box::new(ConstScoreQuery::new(
-                Box::new(PhraseQuery::new(terms)),
+            Box::new(BoundedPhrase::new(
+                terms,
                 boost * PHRASE_SCORE,
+                PHRASE_SCAN,
+                docs,
             ))
         };
         // Strong signals: the whole query as the title or in it.
@@ -486,7 +505,14 @@ impl Builder<'_> {
         let mut best_selective: Vec<Box<dyn TQuery>> = Vec::new();
         if complete.len() >= 2 {
             best.push(phrase(self.f.title, complete, PHRASE_TITLE));
-            best_selective.push(selective(self.f.title, complete, PHRASE_TITLE));
+            let core = if only_stop_words {
+                complete
+            } else {
+                trim_stop_words(complete)
+            };
+            if core.len() >= 2 {
+                best_selective.push(selective(self.f.title, core, PHRASE_TITLE));
+            }
         }
         if !words.last_is_prefix {
             let title = title_key(&words.all.join(" "));

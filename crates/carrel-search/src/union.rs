@@ -186,48 +186,66 @@ impl Query for PhraseBonus {
 
 impl Weight for PhraseBonus {
     fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
-        let Some(first) = self.terms.first() else {
-            return Ok(Box::new(EmptyScorer));
-        };
-        let index = reader.inverted_index(first.field())?;
-        let mut postings = Vec::with_capacity(self.terms.len());
-        for t in &self.terms {
-            match index.read_postings(t, IndexRecordOption::WithFreqsAndPositions)? {
-                Some(p) => postings.push(p),
-                None => return Ok(Box::new(EmptyScorer)),
-            }
-        }
-        let mut s = PhraseBonusScorer {
-            postings,
-            doc: 0,
-            score: self.score * boost,
-            positions: Vec::new(),
-            next: Vec::new(),
-        };
-        s.go(0);
-        Ok(Box::new(s))
+        Ok(match Conjunction::open(reader, &self.terms)? {
+            Some(all) => Box::new(PhraseBonusScorer {
+                all,
+                score: self.score * boost,
+            }),
+            None => Box::new(EmptyScorer),
+        })
     }
 
     fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
-        let mut scorer = self.scorer(reader, 1.0)?;
-        if scorer.seek(doc) != doc {
-            return Err(TantivyError::InvalidArgument(format!(
-                "document #{doc} does not match"
-            )));
-        }
-        Ok(Explanation::new("phrase bonus", scorer.score()))
+        explain(self.scorer(reader, 1.0)?, doc, "phrase bonus")
     }
 }
 
-struct PhraseBonusScorer {
+fn explain(
+    mut scorer: Box<dyn Scorer>,
+    doc: DocId,
+    what: &'static str,
+) -> tantivy::Result<Explanation> {
+    if scorer.seek(doc) != doc {
+        return Err(TantivyError::InvalidArgument(format!(
+            "document #{doc} does not match"
+        )));
+    }
+    Ok(Explanation::new(what, scorer.score()))
+}
+
+/// The records having every term of a phrase, and whether one has them
+/// one after the other.
+struct Conjunction {
     postings: Vec<SegmentPostings>,
     doc: DocId,
-    score: Score,
     positions: Vec<u32>,
     next: Vec<u32>,
 }
 
-impl PhraseBonusScorer {
+impl Conjunction {
+    /// `None` when a term is in no record of the segment.
+    fn open(reader: &SegmentReader, terms: &[Term]) -> tantivy::Result<Option<Self>> {
+        let Some(first) = terms.first() else {
+            return Ok(None);
+        };
+        let index = reader.inverted_index(first.field())?;
+        let mut postings = Vec::with_capacity(terms.len());
+        for t in terms {
+            match index.read_postings(t, IndexRecordOption::WithFreqsAndPositions)? {
+                Some(p) => postings.push(p),
+                None => return Ok(None),
+            }
+        }
+        let mut c = Self {
+            postings,
+            doc: 0,
+            positions: Vec::new(),
+            next: Vec::new(),
+        };
+        c.go(0);
+        Ok(Some(c))
+    }
+
     /// The first record at or after `target` having every term.
     fn go(&mut self, target: DocId) -> DocId {
         let mut candidate = target;
@@ -251,38 +269,9 @@ impl PhraseBonusScorer {
             return candidate;
         }
     }
-}
 
-impl DocSet for PhraseBonusScorer {
-    fn advance(&mut self) -> DocId {
-        if self.doc == TERMINATED {
-            return TERMINATED;
-        }
-        self.go(self.doc + 1)
-    }
-
-    fn seek(&mut self, target: DocId) -> DocId {
-        if self.doc >= target {
-            return self.doc;
-        }
-        self.go(target)
-    }
-
-    fn doc(&self) -> DocId {
-        self.doc
-    }
-
-    fn size_hint(&self) -> u32 {
-        self.postings
-            .iter()
-            .map(|p| p.size_hint())
-            .min()
-            .unwrap_or(0)
-    }
-}
-
-impl Scorer for PhraseBonusScorer {
-    fn score(&mut self) -> Score {
+    /// Whether the current record has the terms as a phrase.
+    fn is_phrase(&mut self) -> bool {
         // Start positions where the phrase so far holds, term by term.
         let (first, rest) = self.postings.split_first_mut().expect("terms");
         self.positions.clear();
@@ -298,10 +287,174 @@ impl Scorer for PhraseBonusScorer {
             self.positions
                 .retain(|start| next.binary_search(&(start + offset)).is_ok());
         }
-        if self.positions.is_empty() {
-            0.0
-        } else {
-            self.score
+        !self.positions.is_empty()
+    }
+
+    fn size_hint(&self) -> u32 {
+        self.postings
+            .iter()
+            .map(|p| p.size_hint())
+            .min()
+            .unwrap_or(0)
+    }
+}
+
+struct PhraseBonusScorer {
+    all: Conjunction,
+    score: Score,
+}
+
+impl DocSet for PhraseBonusScorer {
+    fn advance(&mut self) -> DocId {
+        if self.all.doc == TERMINATED {
+            return TERMINATED;
         }
+        self.all.go(self.all.doc + 1)
+    }
+
+    fn seek(&mut self, target: DocId) -> DocId {
+        if self.all.doc >= target {
+            return self.all.doc;
+        }
+        self.all.go(target)
+    }
+
+    fn doc(&self) -> DocId {
+        self.all.doc
+    }
+
+    fn size_hint(&self) -> u32 {
+        self.all.size_hint()
+    }
+}
+
+impl Scorer for PhraseBonusScorer {
+    fn score(&mut self) -> Score {
+        if self.all.is_phrase() {
+            self.score
+        } else {
+            0.0
+        }
+    }
+}
+
+/// The records having `terms` as a phrase, found by looking at no more than
+/// about `scan` records having all of them (shared out over the segments
+/// by size): a phrase of frequent words ("the quantum") may be in few of
+/// the millions of records having both, and going through them all to find
+/// it would cost more than the whole rest of a search. Scores `score`.
+#[derive(Clone, Debug)]
+pub(crate) struct BoundedPhrase {
+    terms: Vec<Term>,
+    score: Score,
+    scan: u64,
+    /// Records in the whole index (to share `scan` out).
+    docs: u64,
+}
+
+impl BoundedPhrase {
+    pub(crate) fn new(terms: Vec<Term>, score: Score, scan: u64, docs: u64) -> Self {
+        Self {
+            terms,
+            score,
+            scan,
+            docs,
+        }
+    }
+}
+
+impl Query for BoundedPhrase {
+    fn weight(&self, _: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(self.clone()))
+    }
+
+    fn query_terms<'a>(&'a self, visitor: &mut dyn FnMut(&'a Term, bool)) {
+        for t in &self.terms {
+            visitor(t, true);
+        }
+    }
+}
+
+impl Weight for BoundedPhrase {
+    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        let Some(all) = Conjunction::open(reader, &self.terms)? else {
+            return Ok(Box::new(EmptyScorer));
+        };
+        let share = self.scan * u64::from(reader.max_doc()) / self.docs.max(1);
+        let mut s = BoundedPhraseScorer {
+            all,
+            left: share.max(MIN_SCAN),
+            score: self.score * boost,
+        };
+        s.settle();
+        Ok(Box::new(s))
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
+        explain(self.scorer(reader, 1.0)?, doc, "phrase")
+    }
+}
+
+/// Records with all the terms a segment's phrase looks at, at least.
+const MIN_SCAN: u64 = 1_000;
+
+struct BoundedPhraseScorer {
+    all: Conjunction,
+    /// Records with all the terms still to look at.
+    left: u64,
+    score: Score,
+}
+
+impl BoundedPhraseScorer {
+    /// From the conjunction's current record on, the first with the phrase
+    /// (or the end, when the scan is used up).
+    fn settle(&mut self) -> DocId {
+        loop {
+            let doc = self.all.doc;
+            if doc == TERMINATED {
+                return TERMINATED;
+            }
+            if self.left == 0 {
+                self.all.doc = TERMINATED;
+                return TERMINATED;
+            }
+            self.left -= 1;
+            if self.all.is_phrase() {
+                return doc;
+            }
+            self.all.go(doc + 1);
+        }
+    }
+}
+
+impl DocSet for BoundedPhraseScorer {
+    fn advance(&mut self) -> DocId {
+        if self.all.doc == TERMINATED {
+            return TERMINATED;
+        }
+        self.all.go(self.all.doc + 1);
+        self.settle()
+    }
+
+    fn seek(&mut self, target: DocId) -> DocId {
+        if self.all.doc >= target {
+            return self.all.doc;
+        }
+        self.all.go(target);
+        self.settle()
+    }
+
+    fn doc(&self) -> DocId {
+        self.all.doc
+    }
+
+    fn size_hint(&self) -> u32 {
+        self.all.size_hint()
+    }
+}
+
+impl Scorer for BoundedPhraseScorer {
+    fn score(&mut self) -> Score {
+        self.score
     }
 }

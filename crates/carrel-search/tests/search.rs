@@ -830,3 +830,35 @@ fn too_many_matches_are_estimated() {
     let (_, exact) = idx.search_with_exactness(&q("volume 7")).unwrap();
     assert!(exact.total_exact);
 }
+
+#[test]
+fn a_rare_phrase_among_many_matches_comes_first() {
+    // Every record has both words, two have them as a phrase, and those two
+    // lie beyond the matches a search ranks one by one: the bounded phrase
+    // walk still finds them (and stop words at the query's ends do not
+    // hide it).
+    let n = 40_000i64;
+    let idx = SearchIndex::open_in_ram(IndexOptions {
+        writer_heap_bytes: 64 << 20,
+        writer_threads: 1,
+    })
+    .unwrap();
+    let phrase = [15_000, 20_000];
+    idx.upsert((1..=n).map(|i| {
+        let title = if phrase.contains(&i) {
+            format!("Great history of many faraway things, volume {i}")
+        } else {
+            format!("History of great things {i}")
+        };
+        doc(i, &title, &["Writer"])
+    }))
+    .unwrap();
+    idx.commit().unwrap();
+    for text in ["great history", "the great history of"] {
+        let (r, exact) = idx.search_with_exactness(&q(text)).unwrap();
+        assert!(!exact.total_exact, "{text}: more matches than ranked");
+        let mut first = r.edition_ids()[..2].to_vec();
+        first.sort();
+        assert_eq!(first, phrase, "{text}: {r:?}");
+    }
+}
