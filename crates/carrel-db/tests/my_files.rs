@@ -276,7 +276,12 @@ async fn my_files_on_every_backend() {
             db.file(&report).await.unwrap().unwrap().folder,
             Some(docs.id.clone())
         );
-        assert_eq!(db.move_files(&[ete.clone()], None).await.unwrap(), 1);
+        assert_eq!(
+            db.move_files(std::slice::from_ref(&ete), None)
+                .await
+                .unwrap(),
+            1
+        );
         assert_eq!(db.file(&ete).await.unwrap().unwrap().folder, None);
 
         // Renames keep the search and the name order in step.
