@@ -6,6 +6,7 @@
 
 mod admin;
 mod download;
+mod files;
 mod library;
 mod upload;
 
@@ -30,7 +31,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
     The library: `carrel import DUMP…` loads catalog records (stop the server first), and the\n\
     server's /library page searches them.\n\n\
     Accounts: the first start logs a link that creates the administrator; or run\n\
-    `carrel admin create-user --admin EMAIL`."
+    `carrel admin create-user --admin EMAIL`.\n\n\
+    Your files on a server (with an API token in CARREL_TOKEN, CARREL_SERVER for the server):\n\
+    `carrel ls`, `carrel rm ID…`, `carrel mv ID… --to FOLDER`, `carrel mkdir NAME`,\n\
+    `carrel rename ID NAME`, `carrel share create|show|edit|disable|enable|rm`."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -51,6 +55,19 @@ enum Command {
     Upload(upload::Args),
     /// Download a share link (resumes a partial file).
     Download(download::Args),
+    /// List your files and folders on a server (search, sort, pages).
+    Ls(files::LsArgs),
+    /// Delete your files (all the ids named, or none).
+    Rm(files::RmArgs),
+    /// Move your files into a folder, or out of theirs (`--to none`).
+    Mv(files::MvArgs),
+    /// Make an empty folder.
+    Mkdir(files::MkdirArgs),
+    /// Rename a file (or a folder, with --folder).
+    Rename(files::RenameArgs),
+    /// Your share links: create another, show, edit, disable, enable, delete.
+    #[command(subcommand)]
+    Share(files::ShareCommand),
     /// Import catalog records from dumps (Gutenberg, goodbooks, Crossref, OpenAlex, Open Library, OAI-PMH, CSV).
     Import(library::ImportArgs),
     /// Add book files to the library.
@@ -109,6 +126,12 @@ fn main() -> std::process::ExitCode {
             Command::Serve { listen, data } => serve(listen, data).await,
             Command::Upload(a) => upload::run(a).await,
             Command::Download(a) => download::run(a).await,
+            Command::Ls(a) => files::ls(a).await,
+            Command::Rm(a) => files::rm(a).await,
+            Command::Mv(a) => files::mv(a).await,
+            Command::Mkdir(a) => files::mkdir(a).await,
+            Command::Rename(a) => files::rename(a).await,
+            Command::Share(c) => files::share(c).await,
             Command::Import(a) => library::import(a).await,
             Command::Library(c) => library::library(c).await,
             Command::Index(c) => library::index(c).await,

@@ -259,8 +259,8 @@ macro_rules! impl_database {
 
         async fn insert_file(tx: &mut sqlx::Transaction<'_, $db>, f: &NewFile) -> Result<()> {
             sqlx::query(
-                "INSERT INTO files (id, name, media_type, size, blob_hash, owner, folder_id, manage_token_hash, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                "INSERT INTO files (id, name, media_type, size, blob_hash, owner, folder_id, manage_token_hash, created_at, name_lower) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(f.id.as_str())
             .bind(f.name.as_str())
@@ -271,10 +271,71 @@ macro_rules! impl_database {
             .bind(f.folder.as_ref().map(|o| o.as_str().to_owned()))
             .bind(f.manage_token_hash.as_ref().map(|h| h.as_str().to_owned()))
             .bind(f.created_at.0)
+            .bind(name_key(&f.name))
             .execute(&mut **tx)
             .await
             .map_err(unique_violation)?;
             Ok(())
+        }
+
+        /// Deletes one file and its links inside `tx` (see `FileRepo::delete_file`).
+        async fn delete_file_in(tx: &mut sqlx::Transaction<'_, $db>, id: &FileId) -> Result<Option<BlobRelease>> {
+            let Some(row) = sqlx::query("DELETE FROM files WHERE id = $1 RETURNING blob_hash")
+                .bind(id.as_str())
+                .fetch_optional(&mut **tx)
+                .await?
+            else {
+                return Ok(None);
+            };
+            let hash: String = row.try_get("blob_hash")?;
+            sqlx::query("DELETE FROM shares WHERE file_id = $1").bind(id.as_str()).execute(&mut **tx).await?;
+            let left: i64 = sqlx::query("UPDATE blobs SET refcount = refcount - 1 WHERE hash = $1 RETURNING refcount")
+                .bind(&hash)
+                .fetch_one(&mut **tx)
+                .await?
+                .try_get("refcount")?;
+            if left != 0 {
+                return Ok(None);
+            }
+            sqlx::query("DELETE FROM blobs WHERE hash = $1 AND refcount = 0").bind(&hash).execute(&mut **tx).await?;
+            // The caller deletes the bytes right after the commit; the
+            // job, due a minute later, makes sure they go even if it
+            // cannot (a crash, a failing disk).
+            let now = Timestamp::now();
+            let job: i64 = sqlx::query(
+                "INSERT INTO jobs (kind, payload, run_after, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .bind(JOB_BLOB_DELETE)
+            .bind(&hash)
+            .bind(now.0 + 60)
+            .bind(now.0)
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get("id")?;
+            Ok(Some(BlobRelease { hash: hash.parse().map_err(corrupt)?, job: JobId(job) }))
+        }
+
+        /// `$from, $from+1, …` for `n` values.
+        fn placeholders(from: usize, n: usize) -> String {
+            (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+        }
+
+        fn folder_from_row(r: &DbRow) -> Result<Folder> {
+            Ok(Folder {
+                id: r.try_get::<String, _>("id")?.parse().map_err(corrupt)?,
+                name: FileName::new(&r.try_get::<String, _>("name")?).map_err(corrupt)?,
+                owner: r.try_get::<Option<String>, _>("owner")?.map(|o| o.parse()).transpose().map_err(corrupt)?,
+                manage_token_hash: r.try_get::<Option<String>, _>("manage_token_hash")?.map(SecretHash::from_stored),
+                created_at: Timestamp(r.try_get("created_at")?),
+            })
+        }
+
+        /// Byte order for names on both backends (PostgreSQL would otherwise use the database's locale).
+        fn name_order() -> &'static str {
+            match $backend {
+                Backend::Postgres => "name_lower COLLATE \"C\"",
+                Backend::Sqlite => "name_lower",
+            }
         }
 
         async fn insert_share(tx: &mut sqlx::Transaction<'_, $db>, s: &NewShare) -> Result<()> {
@@ -313,40 +374,7 @@ macro_rules! impl_database {
 
             async fn delete_file(&self, id: &FileId) -> Result<Option<BlobRelease>> {
                 let mut tx = self.pool.begin().await?;
-                let Some(row) = sqlx::query("DELETE FROM files WHERE id = $1 RETURNING blob_hash")
-                    .bind(id.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                else {
-                    return Ok(None);
-                };
-                let hash: String = row.try_get("blob_hash")?;
-                sqlx::query("DELETE FROM shares WHERE file_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
-                let left: i64 = sqlx::query("UPDATE blobs SET refcount = refcount - 1 WHERE hash = $1 RETURNING refcount")
-                    .bind(&hash)
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .try_get("refcount")?;
-                let last = if left == 0 {
-                    sqlx::query("DELETE FROM blobs WHERE hash = $1 AND refcount = 0").bind(&hash).execute(&mut *tx).await?;
-                    // The caller deletes the bytes right after the commit; the
-                    // job, due a minute later, makes sure they go even if it
-                    // cannot (a crash, a failing disk).
-                    let now = Timestamp::now();
-                    let job: i64 = sqlx::query(
-                        "INSERT INTO jobs (kind, payload, run_after, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-                    )
-                    .bind(JOB_BLOB_DELETE)
-                    .bind(&hash)
-                    .bind(now.0 + 60)
-                    .bind(now.0)
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .try_get("id")?;
-                    Some(BlobRelease { hash: hash.parse().map_err(corrupt)?, job: JobId(job) })
-                } else {
-                    None
-                };
+                let last = delete_file_in(&mut tx, id).await?;
                 tx.commit().await?;
                 Ok(last)
             }
@@ -361,12 +389,13 @@ macro_rules! impl_database {
 
             async fn create_folder(&self, f: &NewFolder, files: &[FileId]) -> Result<()> {
                 let mut tx = self.pool.begin().await?;
-                sqlx::query("INSERT INTO folders (id, name, owner, manage_token_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
+                sqlx::query("INSERT INTO folders (id, name, owner, manage_token_hash, created_at, name_lower) VALUES ($1, $2, $3, $4, $5, $6)")
                     .bind(f.id.as_str())
                     .bind(f.name.as_str())
                     .bind(f.owner.as_ref().map(|o| o.as_str().to_owned()))
                     .bind(f.manage_token_hash.as_ref().map(|h| h.as_str().to_owned()))
                     .bind(f.created_at.0)
+                    .bind(name_key(&f.name))
                     .execute(&mut *tx)
                     .await
                     .map_err(unique_violation)?;
@@ -382,20 +411,12 @@ macro_rules! impl_database {
             }
 
             async fn folder(&self, id: &FolderId) -> Result<Option<Folder>> {
-                let Some(r) = sqlx::query("SELECT * FROM folders WHERE id = $1")
+                sqlx::query("SELECT * FROM folders WHERE id = $1")
                     .bind(id.as_str())
                     .fetch_optional(&self.pool)
                     .await?
-                else {
-                    return Ok(None);
-                };
-                Ok(Some(Folder {
-                    id: r.try_get::<String, _>("id")?.parse().map_err(corrupt)?,
-                    name: FileName::new(&r.try_get::<String, _>("name")?).map_err(corrupt)?,
-                    owner: r.try_get::<Option<String>, _>("owner")?.map(|o| o.parse()).transpose().map_err(corrupt)?,
-                    manage_token_hash: r.try_get::<Option<String>, _>("manage_token_hash")?.map(SecretHash::from_stored),
-                    created_at: Timestamp(r.try_get("created_at")?),
-                }))
+                    .map(|r| folder_from_row(&r))
+                    .transpose()
             }
 
             async fn folder_files(&self, id: &FolderId) -> Result<Vec<File>> {
@@ -510,6 +531,131 @@ macro_rules! impl_database {
                 .map(|r| Ok((file_from_row(r)?, Timestamp(r.try_get("active_at")?))))
                 .collect()
             }
+
+            async fn list_files(&self, q: &FileQuery) -> Result<(Vec<File>, i64)> {
+                let mut cond = String::from("owner = $1");
+                let mut n = 1;
+                if q.search.is_some() {
+                    n += 1;
+                    cond.push_str(&format!(" AND name_lower LIKE ${n} ESCAPE '\\'"));
+                }
+                match &q.folder {
+                    FolderFilter::Any => {}
+                    FolderFilter::TopLevel => cond.push_str(" AND folder_id IS NULL"),
+                    FolderFilter::In(_) => {
+                        n += 1;
+                        cond.push_str(&format!(" AND folder_id = ${n}"));
+                    }
+                }
+                let dir = if q.descending { "DESC" } else { "ASC" };
+                let key = match q.sort {
+                    FileSort::Name => name_order(),
+                    FileSort::Size => "size",
+                    FileSort::Created => "created_at",
+                };
+                let list = format!(
+                    "SELECT {FILE_COLUMNS} FROM files WHERE {cond} ORDER BY {key} {dir}, id {dir} LIMIT ${} OFFSET ${}",
+                    n + 1,
+                    n + 2
+                );
+                let count = format!("SELECT COUNT(*) AS n FROM files WHERE {cond}");
+                let pattern = q.search.as_deref().map(like_contains);
+                let folder = match &q.folder {
+                    FolderFilter::In(f) => Some(f.as_str().to_owned()),
+                    _ => None,
+                };
+                let mut lq = sqlx::query(&list).bind(q.owner.as_str());
+                let mut cq = sqlx::query(&count).bind(q.owner.as_str());
+                if let Some(p) = &pattern {
+                    lq = lq.bind(p.clone());
+                    cq = cq.bind(p.clone());
+                }
+                if let Some(f) = &folder {
+                    lq = lq.bind(f.clone());
+                    cq = cq.bind(f.clone());
+                }
+                let files = lq
+                    .bind(q.limit)
+                    .bind(q.offset)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(file_from_row)
+                    .collect::<Result<Vec<_>>>()?;
+                let total: i64 = cq.fetch_one(&self.pool).await?.try_get("n")?;
+                Ok((files, total))
+            }
+
+            async fn owned_folders(&self, owner: &carrel_core::ids::AccountId) -> Result<Vec<FolderSummary>> {
+                sqlx::query(&format!(
+                    "SELECT d.*, (SELECT COUNT(*) FROM files f WHERE f.folder_id = d.id) AS n, \
+                     (SELECT CAST(COALESCE(SUM(f.size), 0) AS BIGINT) FROM files f WHERE f.folder_id = d.id) AS bytes \
+                     FROM folders d WHERE d.owner = $1 ORDER BY d.{}, d.id",
+                    name_order()
+                ))
+                .bind(owner.as_str())
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| Ok(FolderSummary { folder: folder_from_row(r)?, files: r.try_get("n")?, bytes: r.try_get("bytes")? }))
+                .collect()
+            }
+
+            async fn rename_file(&self, id: &FileId, name: &FileName) -> Result<bool> {
+                let r = sqlx::query("UPDATE files SET name = $1, name_lower = $2 WHERE id = $3")
+                    .bind(name.as_str())
+                    .bind(name_key(name))
+                    .bind(id.as_str())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn rename_folder(&self, id: &FolderId, name: &FileName) -> Result<bool> {
+                let r = sqlx::query("UPDATE folders SET name = $1, name_lower = $2 WHERE id = $3")
+                    .bind(name.as_str())
+                    .bind(name_key(name))
+                    .bind(id.as_str())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn move_files(&self, ids: &[FileId], folder: Option<&FolderId>) -> Result<u64> {
+                let mut tx = self.pool.begin().await?;
+                let mut moved = 0;
+                for id in ids {
+                    moved += sqlx::query("UPDATE files SET folder_id = $1 WHERE id = $2")
+                        .bind(folder.map(|f| f.as_str().to_owned()))
+                        .bind(id.as_str())
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
+                tx.commit().await?;
+                Ok(moved)
+            }
+
+            async fn delete_folder(&self, id: &FolderId) -> Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("UPDATE files SET folder_id = NULL WHERE folder_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM shares WHERE folder_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
+                let r = sqlx::query("DELETE FROM folders WHERE id = $1").bind(id.as_str()).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn delete_files(&self, ids: &[FileId]) -> Result<Vec<BlobRelease>> {
+                let mut tx = self.pool.begin().await?;
+                let mut released = Vec::new();
+                for id in ids {
+                    if let Some(r) = delete_file_in(&mut tx, id).await? {
+                        released.push(r);
+                    }
+                }
+                tx.commit().await?;
+                Ok(released)
+            }
         }
 
         #[async_trait::async_trait]
@@ -538,6 +684,40 @@ macro_rules! impl_database {
                     .iter()
                     .map(share_from_row)
                     .collect()
+            }
+
+            async fn shares_of_files(&self, ids: &[FileId]) -> Result<Vec<Share>> {
+                let mut out = Vec::new();
+                // In slices, under every backend's limit of bound values.
+                for chunk in ids.chunks(500) {
+                    let sql = format!(
+                        "SELECT * FROM shares WHERE file_id IN ({}) ORDER BY created_at, id",
+                        placeholders(1, chunk.len())
+                    );
+                    let mut q = sqlx::query(&sql);
+                    for id in chunk {
+                        q = q.bind(id.as_str());
+                    }
+                    for r in q.fetch_all(&self.pool).await? {
+                        out.push(share_from_row(&r)?);
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn shares_of_folder(&self, id: &FolderId) -> Result<Vec<Share>> {
+                sqlx::query("SELECT * FROM shares WHERE folder_id = $1 ORDER BY created_at, id")
+                    .bind(id.as_str())
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(share_from_row)
+                    .collect()
+            }
+
+            async fn delete_share(&self, id: &ShareId) -> Result<bool> {
+                let r = sqlx::query("DELETE FROM shares WHERE id = $1").bind(id.as_str()).execute(&self.pool).await?;
+                Ok(r.rows_affected() == 1)
             }
 
             async fn update_share(

@@ -133,6 +133,28 @@ pub trait FileRepo {
         before: Timestamp,
         limit: i64,
     ) -> Result<Vec<(File, Timestamp)>>;
+    /// One page of an owner's files (search, folder, order) and how many match in all.
+    async fn list_files(&self, q: &FileQuery) -> Result<(Vec<File>, i64)>;
+    /// An account's folders by name, each with its number of files and bytes.
+    async fn owned_folders(
+        &self,
+        owner: &carrel_core::ids::AccountId,
+    ) -> Result<Vec<FolderSummary>>;
+    /// Renames a file; false if there is none.
+    async fn rename_file(&self, id: &FileId, name: &carrel_core::name::FileName) -> Result<bool>;
+    /// Renames a folder; false if there is none.
+    async fn rename_folder(
+        &self,
+        id: &FolderId,
+        name: &carrel_core::name::FileName,
+    ) -> Result<bool>;
+    /// Puts files into a folder (or into none), in one transaction; how many moved.
+    async fn move_files(&self, ids: &[FileId], folder: Option<&FolderId>) -> Result<u64>;
+    /// Deletes a folder and its links; its files stay, in no folder. False if there was none.
+    async fn delete_folder(&self, id: &FolderId) -> Result<bool>;
+    /// Deletes files and their links in one transaction (all or none), with
+    /// the blobs whose last reference went (see [`FileRepo::delete_file`]).
+    async fn delete_files(&self, ids: &[FileId]) -> Result<Vec<BlobRelease>>;
 }
 
 /// Share links.
@@ -141,6 +163,11 @@ pub trait ShareRepo {
     async fn create_share(&self, s: &NewShare) -> Result<()>;
     async fn share(&self, id: &ShareId) -> Result<Option<Share>>;
     async fn shares_of_file(&self, id: &FileId) -> Result<Vec<Share>>;
+    /// The links of many files at once, oldest first.
+    async fn shares_of_files(&self, ids: &[FileId]) -> Result<Vec<Share>>;
+    async fn shares_of_folder(&self, id: &FolderId) -> Result<Vec<Share>>;
+    /// Deletes a link; false if there was none.
+    async fn delete_share(&self, id: &ShareId) -> Result<bool>;
     /// Replaces a link's rules; `password_hash` of `Some(None)` removes the password.
     async fn update_share(
         &self,

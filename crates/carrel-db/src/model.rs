@@ -143,3 +143,75 @@ pub struct BlobRelease {
 /// The job kind that deletes an unreferenced blob's bytes; its payload is
 /// the blob's hash in hex.
 pub const JOB_BLOB_DELETE: &str = "blob.delete";
+
+/// The order of an owner's file listing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileSort {
+    /// By name, case-insensitively (Unicode lower case, then byte order).
+    Name,
+    Size,
+    Created,
+}
+
+/// Which of an owner's files a listing shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FolderFilter {
+    /// Every file, in a folder or not.
+    Any,
+    /// Files in no folder.
+    TopLevel,
+    /// The files of this folder.
+    In(FolderId),
+}
+
+/// One page of an owner's files.
+#[derive(Clone, Debug)]
+pub struct FileQuery {
+    pub owner: AccountId,
+    /// A case-insensitive part of the name (matched literally: `%` and `_` are plain characters).
+    pub search: Option<String>,
+    pub folder: FolderFilter,
+    pub sort: FileSort,
+    pub descending: bool,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+/// A folder with how many files it holds and their bytes.
+#[derive(Clone, Debug)]
+pub struct FolderSummary {
+    pub folder: Folder,
+    pub files: i64,
+    pub bytes: i64,
+}
+
+/// A name as the owner's search and name sort see it (Unicode lower case).
+pub fn name_key(name: &FileName) -> String {
+    name.as_str().to_lowercase()
+}
+
+/// `text` as a `LIKE` pattern that matches it anywhere, literally (with `ESCAPE '\'`).
+pub fn like_contains(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_are_literal() {
+        assert_eq!(like_contains("Ab"), "%ab%");
+        assert_eq!(like_contains("50%_a\\b"), "%50\\%\\_a\\\\b%");
+        assert_eq!(name_key(&FileName::new("ÉTÉ.PDF").unwrap()), "été.pdf");
+    }
+}

@@ -12,6 +12,11 @@ use carrel_http::HttpError;
 pub enum HostingError {
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// Some of many ids named in one request (none of them was changed).
+    #[error("no {0} of yours has the id {ids}; nothing was changed", ids = .1.join(", "))]
+    NotFoundMany(&'static str, Vec<String>),
+    #[error("the request body is larger than {0} bytes")]
+    BodyTooLarge(usize),
     #[error("{0}")]
     Closed(#[from] Closed),
     #[error(transparent)]
@@ -97,7 +102,8 @@ impl HostingError {
             tracing::error!(error = %self, "internal error");
         }
         let (status, code) = match &self {
-            NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            NotFound(_) | NotFoundMany(..) => (StatusCode::NOT_FOUND, "not_found"),
+            BodyTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             Closed(c) => (StatusCode::GONE, c.code()),
             Invalid(e) => (StatusCode::BAD_REQUEST, e.code()),
             BadRequest(code, _) => (StatusCode::BAD_REQUEST, *code),

@@ -92,18 +92,50 @@ impl Hosting {
         let _guard = self.blob_lock(blob).lock().await;
         let last = self.db.delete_file(id).await?;
         self.forget_file(id);
-        let Some(last) = last else {
-            tracing::info!(file = %id, "file deleted; its blob is still referenced");
-            return Ok(());
-        };
+        match last {
+            Some(last) => self.release_blob(last).await,
+            None => {
+                tracing::info!(file = %id, "file deleted; its blob is still referenced");
+                Ok(())
+            }
+        }
+    }
+
+    /// Deletes many files (and their links) in one transaction, all or none,
+    /// then the bytes of blobs no file references any more. The blobs'
+    /// locks are taken in one order, so two such deletions never wait on
+    /// each other.
+    pub async fn delete_files(&self, files: &[(FileId, BlobHash)]) -> Result<()> {
+        let mut stripes: Vec<usize> = files.iter().map(|(_, b)| self.blob_stripe(b)).collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        let mut guards = Vec::with_capacity(stripes.len());
+        for i in stripes {
+            guards.push(self.blob_locks[i].lock().await);
+        }
+        let ids: Vec<FileId> = files.iter().map(|(id, _)| id.clone()).collect();
+        let released = self.db.delete_files(&ids).await?;
+        for id in &ids {
+            self.forget_file(id);
+        }
+        tracing::info!(files = ids.len(), blobs = released.len(), "files deleted");
+        for last in released {
+            self.release_blob(last).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the bytes of a blob whose last reference just went, or
+    /// leaves its job to the queue when that fails.
+    async fn release_blob(&self, last: carrel_db::BlobRelease) -> Result<()> {
         match self.store.delete(&last.hash).await {
             Ok(()) => {
                 self.db.finish_job(last.job).await?;
-                tracing::info!(file = %id, blob = %last.hash, "file and its blob deleted");
+                tracing::info!(blob = %last.hash, "unreferenced blob deleted");
             }
             Err(e) => {
                 let error = e.to_string();
-                tracing::warn!(file = %id, blob = %last.hash, %error,
+                tracing::warn!(blob = %last.hash, %error,
                     "file deleted; its blob could not be deleted yet, the job queue retries");
                 self.db
                     .retry_job(last.job, Timestamp::now().plus(jobs::FIRST_RETRY), &error)

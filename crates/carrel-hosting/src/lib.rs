@@ -10,6 +10,8 @@
 //! - [`download`]: share links at `/s/{id}` (landing page, password) and
 //!   `/d/{id}` (direct bytes; folders as a streaming ZIP).
 //! - [`manage`]: the JSON API for uploaders holding a management token.
+//! - [`mine`]: an account's files, folders and links ("my files", JSON);
+//!   [`mine_page`]: the same at `/files` for people.
 //! - [`quota`]: plans on these paths (file size and storage at upload,
 //!   daily volume, speed and downloads at once as bytes leave, retention).
 //! - [`pages`]: the upload page and the link pages.
@@ -24,6 +26,8 @@ pub mod finish;
 pub mod jobs;
 pub mod links;
 pub mod manage;
+pub mod mine;
+pub mod mine_page;
 pub mod pages;
 pub mod put;
 pub mod quota;
@@ -158,6 +162,8 @@ impl Hosting {
             .merge(put::routes())
             .merge(download::routes())
             .merge(manage::routes())
+            .merge(mine::routes())
+            .merge(mine_page::routes())
             .merge(pages::routes())
             .with_state(self.clone())
     }
@@ -216,7 +222,11 @@ impl Hosting {
     }
 
     fn blob_lock(&self, hash: &carrel_core::ids::BlobHash) -> &tokio::sync::Mutex<()> {
-        &self.blob_locks[hash.as_bytes()[0] as usize % self.blob_locks.len()]
+        &self.blob_locks[self.blob_stripe(hash)]
+    }
+
+    fn blob_stripe(&self, hash: &carrel_core::ids::BlobHash) -> usize {
+        hash.as_bytes()[0] as usize % self.blob_locks.len()
     }
 
     /// Periodic housekeeping: due jobs (every second), expired uploads and

@@ -1,15 +1,18 @@
 //! The JSON API for whoever holds a management token (anonymous uploaders
-//! get one per file; accounts come later):
+//! get one per file) or owns the file (an account; see [`crate::mine`] for
+//! the owner's listing, folders and bulk changes):
 //!
 //! - `DELETE /api/files/{id}`: delete the file, its links and (with its last
 //!   reference) its bytes.
 //! - `GET /api/shares/{id}`, `PATCH /api/shares/{id}`: read or change a
 //!   link: `expires` (`"7d"` or null), `max_downloads` (number or null),
-//!   `password` (text or null), `disabled_reason` (text or null).
+//!   `password` (text or null), `disabled` (true or false),
+//!   `disabled_reason` (text or null).
 //! - `POST /api/folders`: gather files (each with its token) into a folder
 //!   with one link.
 //!
-//! The token goes in `Authorization: Bearer …`.
+//! The token goes in `Authorization: Bearer …`. Another account's file or
+//! link is a 404, as if it did not exist, so ids say nothing.
 
 use std::sync::Arc;
 
@@ -32,10 +35,20 @@ use crate::error::{HostingError, Result};
 
 pub fn routes() -> Router<Arc<Hosting>> {
     Router::new()
-        .route("/api/files", get(my_files))
-        .route("/api/files/{id}", delete(delete_file))
-        .route("/api/shares/{id}", get(get_share).patch(patch_share))
-        .route("/api/folders", post(create_folder))
+        .route(
+            "/api/files/{id}",
+            delete(delete_file).patch(crate::mine::patch_file),
+        )
+        .route(
+            "/api/shares/{id}",
+            get(get_share)
+                .patch(patch_share)
+                .delete(crate::mine::delete_share),
+        )
+        .route(
+            "/api/folders",
+            post(create_folder).get(crate::mine::list_folders),
+        )
 }
 
 /// The longest password accepted (argon2 works on any length; this bounds the work).
@@ -64,8 +77,10 @@ pub async fn verify_password(p: String, stored: String) -> bool {
 
 /// Who may change a file or link: whoever holds its management token, or
 /// its owner's account with the `manage` scope (or read-only requests
-/// with `read`).
-fn authorize(
+/// with `read`). Another account gets `not_found` (`what`), as if the
+/// thing did not exist.
+pub(crate) fn authorize(
+    what: &'static str,
     stored: Option<&SecretHash>,
     owner: Option<&AccountId>,
     who: &Who,
@@ -86,6 +101,7 @@ fn authorize(
                 Err(HostingError::MissingScope(scope.as_str()))
             }
         }
+        (Caller::Account { .. }, _) => Err(HostingError::NotFound(what)),
         _ => Err(HostingError::Unauthorized),
     }
 }
@@ -103,6 +119,7 @@ async fn delete_file(
                 .await?
                 .ok_or(HostingError::NotFound("file"))?;
         authorize(
+            "file",
             f.manage_token_hash.as_ref(),
             f.owner.as_ref(),
             &who,
@@ -115,55 +132,8 @@ async fn delete_file(
     r.await.into_response()
 }
 
-#[derive(Deserialize)]
-struct Page {
-    #[serde(default)]
-    offset: i64,
-    limit: Option<i64>,
-}
-
-/// `GET /api/files`: the caller's files, newest first, with their links.
-async fn my_files(
-    State(h): State<Arc<Hosting>>,
-    who: Who,
-    headers: HeaderMap,
-    page: std::result::Result<axum::extract::Query<Page>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let r = async {
-        let axum::extract::Query(p) =
-            page.map_err(|e| HostingError::BadRequest("invalid_query", e.body_text()))?;
-        let me = match who.caller().map_err(HostingError::Http)? {
-            c @ Caller::Account { id, .. } if c.can(Scope::Read) => id.clone(),
-            Caller::Account { .. } => return Err(HostingError::MissingScope("read")),
-            Caller::Anonymous => return Err(HostingError::LoginRequired),
-        };
-        let limit = p.limit.unwrap_or(50);
-        if !(1..=500).contains(&limit) || !(0..=1_000_000).contains(&p.offset) {
-            return Err(HostingError::BadRequest(
-                "invalid_page",
-                "limit is 1 to 500 and offset 0 to 1000000".into(),
-            ));
-        }
-        let (files, total) = h.db.owned_files(&me, p.offset, limit).await?;
-        let mut out = Vec::with_capacity(files.len());
-        for f in &files {
-            let shares = h.db.shares_of_file(&f.id).await?;
-            out.push(serde_json::json!({
-                "id": f.id,
-                "name": f.name.as_str(),
-                "size": f.size,
-                "media_type": f.media_type.as_str(),
-                "created_at": f.created_at.0,
-                "links": shares.iter().map(|s| share_json(&h, &headers, s)).collect::<Vec<_>>(),
-            }));
-        }
-        Ok::<_, HostingError>(Json(serde_json::json!({ "files": out, "total": total })))
-    };
-    r.await.into_response()
-}
-
 /// The token and owner that govern a link: its file's or its folder's.
-async fn share_and_token(
+pub(crate) async fn share_and_token(
     h: &Hosting,
     id: &str,
 ) -> Result<(Share, Option<SecretHash>, Option<AccountId>)> {
@@ -189,10 +159,12 @@ async fn share_and_token(
     Ok((s, token, owner))
 }
 
-fn share_json(h: &Hosting, headers: &HeaderMap, s: &Share) -> serde_json::Value {
+pub(crate) fn share_json(h: &Hosting, headers: &HeaderMap, s: &Share) -> serde_json::Value {
     serde_json::json!({
         "id": s.id,
         "url": h.share_url(headers, &s.id),
+        "created_at": s.created_at.0,
+        "disabled": s.rules.disabled_reason.is_some(),
         "expires_at": s.rules.expires_at.map(|t| httpdate::fmt_http_date(t.to_system_time())),
         "max_downloads": s.rules.max_downloads,
         "downloads": s.download_count,
@@ -209,7 +181,14 @@ async fn get_share(
 ) -> Response {
     let r = async {
         let (s, token, owner) = share_and_token(&h, &id).await?;
-        authorize(token.as_ref(), owner.as_ref(), &who, Scope::Read, &headers)?;
+        authorize(
+            "share link",
+            token.as_ref(),
+            owner.as_ref(),
+            &who,
+            Scope::Read,
+            &headers,
+        )?;
         Ok::<_, HostingError>(Json(share_json(&h, &headers, &s)))
     };
     r.await.into_response()
@@ -226,38 +205,41 @@ fn double<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
 #[serde(deny_unknown_fields)]
 pub struct ShareChange {
     #[serde(default, deserialize_with = "double")]
-    expires: Option<Option<String>>,
+    pub expires: Option<Option<String>>,
     #[serde(default, deserialize_with = "double")]
-    max_downloads: Option<Option<i64>>,
+    pub max_downloads: Option<Option<i64>>,
     #[serde(default, deserialize_with = "double")]
-    password: Option<Option<String>>,
+    pub password: Option<Option<String>>,
     #[serde(default, deserialize_with = "double")]
-    disabled_reason: Option<Option<String>>,
+    pub disabled_reason: Option<Option<String>>,
+    /// Turns the link off (with [`OWNER_DISABLED`] as its reason) or on again.
+    #[serde(default)]
+    pub disabled: Option<bool>,
 }
 
-fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
-    serde_json::from_slice(body)
-        .map_err(|e| HostingError::BadRequest("invalid_json", format!("invalid JSON body: {e}")))
-}
+/// The reason visitors see on a link its owner turned off.
+pub const OWNER_DISABLED: &str = "its owner turned it off";
 
-async fn patch_share(
-    State(h): State<Arc<Hosting>>,
-    Path(id): Path<String>,
-    who: Who,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let r = async {
-        let (s, token, owner) = share_and_token(&h, &id).await?;
-        authorize(
-            token.as_ref(),
-            owner.as_ref(),
-            &who,
-            Scope::Manage,
-            &headers,
-        )?;
-        let c: ShareChange = json_body(&body)?;
-        let mut rules: ShareRules = s.rules.clone();
+impl ShareChange {
+    /// The change a new link starts from: `expires`, `password` and `max_downloads` only.
+    pub fn new_link(
+        expires: Option<String>,
+        password: Option<String>,
+        max_downloads: Option<i64>,
+    ) -> Self {
+        Self {
+            expires: Some(expires),
+            max_downloads: Some(max_downloads),
+            password: Some(password),
+            disabled_reason: None,
+            disabled: None,
+        }
+    }
+
+    /// `rules` with this change, and the password column's change (hashed).
+    pub async fn apply(self, rules: &ShareRules) -> Result<(ShareRules, Option<Option<String>>)> {
+        let c = self;
+        let mut rules = rules.clone();
         if let Some(e) = c.expires {
             rules.expires_at = e
                 .map(|d| parse_duration(&d).map(|d| Timestamp::now().plus(d)))
@@ -267,7 +249,7 @@ async fn patch_share(
             if m.is_some_and(|m| !(1..=MAX_DOWNLOAD_LIMIT).contains(&m)) {
                 return Err(HostingError::BadRequest(
                     "invalid_max_downloads",
-                    "max_downloads must be a whole number from 1".into(),
+                    "max_downloads must be a whole number from 1 to 1000000000".into(),
                 ));
             }
             rules.max_downloads = m;
@@ -282,12 +264,42 @@ async fn patch_share(
                 ));
             }
             rules.disabled_reason = d;
+        } else if let Some(off) = c.disabled {
+            rules.disabled_reason = off.then(|| OWNER_DISABLED.to_owned());
         }
         let password = match c.password {
             None => None,
             Some(None) => Some(None),
             Some(Some(p)) => Some(Some(hash_password(p).await?)),
         };
+        Ok((rules, password))
+    }
+}
+
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
+    serde_json::from_slice(body)
+        .map_err(|e| HostingError::BadRequest("invalid_json", format!("invalid JSON body: {e}")))
+}
+
+async fn patch_share(
+    State(h): State<Arc<Hosting>>,
+    Path(id): Path<String>,
+    who: Who,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let r = async {
+        let (s, token, owner) = share_and_token(&h, &id).await?;
+        authorize(
+            "share link",
+            token.as_ref(),
+            owner.as_ref(),
+            &who,
+            Scope::Manage,
+            &headers,
+        )?;
+        let c: ShareChange = json_body(&body)?;
+        let (rules, password) = c.apply(&s.rules).await?;
         h.db.update_share(&s.id, &rules, password).await?;
         h.forget_share(&s.id);
         let s =
@@ -310,7 +322,8 @@ struct FolderFile {
 #[serde(deny_unknown_fields)]
 struct FolderRequest {
     name: String,
-    files: Vec<FolderFile>,
+    /// Files with their management tokens; absent for an account's own (empty) folder.
+    files: Option<Vec<FolderFile>>,
 }
 
 /// The most files one folder request may gather.
@@ -318,20 +331,24 @@ const MAX_FOLDER_FILES: usize = 10_000;
 
 async fn create_folder(
     State(h): State<Arc<Hosting>>,
+    who: Who,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     let r = async {
         let req: FolderRequest = json_body(&body)?;
         let name = FileName::new(&req.name)?;
-        if req.files.is_empty() || req.files.len() > MAX_FOLDER_FILES {
+        let Some(files) = req.files else {
+            return crate::mine::create_account_folder(&h, &who, name).await;
+        };
+        if files.is_empty() || files.len() > MAX_FOLDER_FILES {
             return Err(HostingError::BadRequest(
                 "invalid_folder",
                 "a folder needs 1 to 10000 files".into(),
             ));
         }
-        let mut ids = Vec::with_capacity(req.files.len());
-        for f in &req.files {
+        let mut ids = Vec::with_capacity(files.len());
+        for f in &files {
             let id: FileId = f.id.parse().map_err(|_| HostingError::NotFound("file"))?;
             let file =
                 h.db.file(&id)
@@ -367,14 +384,17 @@ async fn create_folder(
             created_at: now,
         };
         h.db.create_share(&share).await?;
-        Ok::<_, HostingError>((
-            StatusCode::CREATED,
-            Json(serde_json::json!({
-                "folder_id": folder.id,
-                "url": h.share_url(&headers, &share.id),
-                "manage_token": token.expose(),
-            })),
-        ))
+        Ok::<_, HostingError>(
+            (
+                StatusCode::CREATED,
+                Json(serde_json::json!({
+                    "folder_id": folder.id,
+                    "url": h.share_url(&headers, &share.id),
+                    "manage_token": token.expose(),
+                })),
+            )
+                .into_response(),
+        )
     };
     r.await.into_response()
 }
