@@ -72,8 +72,29 @@ pub struct ImportArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Leave the search index in the many segments a bulk import writes
+    /// (when another import follows). By default an import of 100,000
+    /// records or more ends by merging them into one, as `carrel index
+    /// optimize` does: searches at millions of records are about twice as
+    /// fast.
+    #[arg(long)]
+    no_optimize: bool,
     #[command(flatten)]
     data: DataArgs,
+}
+
+/// Imports of this many records or more end with the index merged.
+const OPTIMIZE_AFTER: u64 = 100_000;
+
+/// Merges the index's segments, with a spinner; the seconds it took.
+async fn optimize(lib: &carrel_library::Library) -> anyhow::Result<(usize, f64)> {
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.set_message("merging the search index's segments into one");
+    spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    let before = lib.optimize_index().await?;
+    spinner.finish_and_clear();
+    Ok((before, started.elapsed().as_secs_f64()))
 }
 
 /// A progress bar for the library commands (`template`: indicatif's).
@@ -109,6 +130,7 @@ pub async fn import(a: ImportArgs) -> anyhow::Result<()> {
     let lib = writable_library(&a.data).await?;
     let kind = Kind::parse(&a.kind)
         .map_err(|_| anyhow::anyhow!("--kind {:?}: use book, article or comic", a.kind))?;
+    let mut imported = 0u64;
     for path in &a.paths {
         let format = match &a.format {
             Some(f) => Format::parse(f)?,
@@ -157,6 +179,7 @@ pub async fn import(a: ImportArgs) -> anyhow::Result<()> {
         )
         .await?;
         bar.finish_and_clear();
+        imported += report.created + report.updated;
         if a.json {
             println!(
                 "{}",
@@ -190,6 +213,17 @@ pub async fn import(a: ImportArgs) -> anyhow::Result<()> {
             }
         }
     }
+    if !a.no_optimize && imported >= OPTIMIZE_AFTER && lib.index().segment_count() > 1 {
+        let (before, secs) = optimize(&lib).await?;
+        if a.json {
+            println!(
+                "{}",
+                serde_json::json!({"optimize": {"segments": before, "seconds": secs}})
+            );
+        } else {
+            println!("search index: merged {before} segments into one in {secs:.1} s");
+        }
+    }
     Ok(())
 }
 
@@ -197,6 +231,13 @@ pub async fn import(a: ImportArgs) -> anyhow::Result<()> {
 pub enum IndexCommand {
     /// Rebuild the search index from the database.
     Rebuild {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Merge the search index into one segment: faster searches after a
+    /// bulk import (run it with the server stopped; a 10M-record index takes
+    /// minutes).
+    Optimize {
         #[command(flatten)]
         data: DataArgs,
     },
@@ -221,6 +262,15 @@ pub async fn index(c: IndexCommand) -> anyhow::Result<()> {
             println!(
                 "indexed {n} editions in {:.1} s",
                 started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        IndexCommand::Optimize { data } => {
+            let lib = writable_library(&data).await?;
+            let (before, secs) = optimize(&lib).await?;
+            println!(
+                "merged {before} segments into {} in {secs:.1} s",
+                lib.index().segment_count()
             );
             Ok(())
         }

@@ -246,6 +246,16 @@ impl Library {
         }
     }
 
+    /// Merges the index's segments into one (after a bulk import: every
+    /// search then walks one dictionary per field instead of dozens).
+    /// Returns the segments before.
+    pub async fn optimize_index(&self) -> Result<usize, LibraryError> {
+        let before = self.index.segment_count();
+        self.commit().await?;
+        self.on_writer(|i| i.optimize()).await?;
+        Ok(before)
+    }
+
     /// Rebuilds the index from the database; `progress(done, total)`.
     pub async fn rebuild_index(
         &self,

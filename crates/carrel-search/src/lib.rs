@@ -488,6 +488,11 @@ impl SearchIndex {
         Ok(())
     }
 
+    /// Searchable segments (each search walks each).
+    pub fn segment_count(&self) -> usize {
+        self.inner.reader.searcher().segment_readers().len()
+    }
+
     /// Committed records.
     pub fn num_docs(&self) -> u64 {
         self.inner.reader.searcher().num_docs()

@@ -396,7 +396,10 @@ impl Builder<'_> {
         } else {
             max_edits(word)
         };
-        if edits > 0 {
+        // The word being typed is not a whole word yet: its typos are
+        // looked up as a prefix below (from 5 characters), and a short one
+        // would match whole words it is not ("stor": "star", "stop").
+        if edits > 0 && !prefix {
             let dfa = lev_builder(edits).build_dfa(word);
             for (field, weight) in self.fuzzy_fields() {
                 let mut terms: Vec<(String, u64, u8)> =
