@@ -58,7 +58,10 @@
 //!   not end in a space, also matches words it begins: through the `prefix`
 //!   field for 2–4 characters, the title, authors and series dictionaries
 //!   beyond (the most frequent words starting so); from 5 characters
-//!   on also with one typo.
+//!   on also with one typo. The word being typed is not matched with typos
+//!   as a whole word ("stor" is not "star").
+//! - **Segments**: every search walks each segment's dictionaries, so a
+//!   bulk import ends with [`SearchIndex::optimize`] (one segment).
 //!
 //! # Many matches
 //!
@@ -70,7 +73,10 @@
 //! [`SearchIndex::search_with_exactness`]), the total and the
 //! facet counts are estimated from the share of each segment walked, and the
 //! hits are the best of the matches walked merged with the best of those
-//! having the query as their title or as a phrase in it (walked apart).
+//! having the query as their title or as a phrase in it (walked apart; the
+//! phrase without the stop words at its ends, looked for among no more
+//! than 30,000 records having its words, so that a phrase of frequent words
+//! costs no more than the rest of the search).
 //! Sorting by newest or year does not estimate which records come first:
 //! it ranks the matches within a window of the newest (latest, earliest)
 //! values, read through the index and widened until it holds the page; that
