@@ -106,6 +106,30 @@ pub(crate) fn authorize(
     }
 }
 
+/// The file with this id, if the caller may change it (its token, or its
+/// owner with the `manage` scope).
+pub(crate) async fn managed_file(
+    h: &Hosting,
+    who: &Who,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<carrel_db::File> {
+    let id: FileId = id.parse().map_err(|_| HostingError::NotFound("file"))?;
+    let f =
+        h.db.file(&id)
+            .await?
+            .ok_or(HostingError::NotFound("file"))?;
+    authorize(
+        "file",
+        f.manage_token_hash.as_ref(),
+        f.owner.as_ref(),
+        who,
+        Scope::Manage,
+        headers,
+    )?;
+    Ok(f)
+}
+
 async fn delete_file(
     State(h): State<Arc<Hosting>>,
     Path(id): Path<String>,
@@ -113,20 +137,8 @@ async fn delete_file(
     headers: HeaderMap,
 ) -> Response {
     let r = async {
-        let id: FileId = id.parse().map_err(|_| HostingError::NotFound("file"))?;
-        let f =
-            h.db.file(&id)
-                .await?
-                .ok_or(HostingError::NotFound("file"))?;
-        authorize(
-            "file",
-            f.manage_token_hash.as_ref(),
-            f.owner.as_ref(),
-            &who,
-            Scope::Manage,
-            &headers,
-        )?;
-        h.delete_file(&id, &f.blob).await?;
+        let f = managed_file(&h, &who, &headers, &id).await?;
+        h.delete_file(&f.id, &f.blob).await?;
         Ok::<_, HostingError>(StatusCode::NO_CONTENT)
     };
     r.await.into_response()
@@ -194,7 +206,8 @@ async fn get_share(
     r.await.into_response()
 }
 
-fn double<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+/// `null` as `Some(None)`, absent (with `#[serde(default)]`) as `None`.
+pub(crate) fn double<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> std::result::Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)

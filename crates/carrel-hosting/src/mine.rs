@@ -39,7 +39,7 @@ use serde::Deserialize;
 
 use crate::Hosting;
 use crate::error::{HostingError, Result};
-use crate::manage::{ShareChange, authorize, share_and_token, share_json};
+use crate::manage::{ShareChange, authorize, double, managed_file, share_and_token, share_json};
 
 pub fn routes() -> Router<Arc<Hosting>> {
     Router::new()
@@ -274,12 +274,6 @@ pub(crate) async fn list_folders(State(h): State<Arc<Hosting>>, who: Who) -> Res
     r.await.into_response()
 }
 
-fn double<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> std::result::Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileChange {
@@ -298,19 +292,7 @@ pub async fn change_file(
     name: Option<&str>,
     folder: Option<Option<&str>>,
 ) -> Result<File> {
-    let id: FileId = id.parse().map_err(|_| HostingError::NotFound("file"))?;
-    let f =
-        h.db.file(&id)
-            .await?
-            .ok_or(HostingError::NotFound("file"))?;
-    authorize(
-        "file",
-        f.manage_token_hash.as_ref(),
-        f.owner.as_ref(),
-        who,
-        Scope::Manage,
-        headers,
-    )?;
+    let f = managed_file(h, who, headers, id).await?;
     let name = name.map(FileName::new).transpose()?;
     // Folders are an account's: moving needs the owner's log-in or token.
     let folder = match folder {
@@ -327,14 +309,16 @@ pub async fn change_file(
         }
     };
     if let Some(n) = &name {
-        h.db.rename_file(&id, n).await?;
+        h.db.rename_file(&f.id, n).await?;
     }
     if let Some(target) = &folder {
-        h.db.move_files(std::slice::from_ref(&id), target.as_ref())
+        h.db.move_files(std::slice::from_ref(&f.id), target.as_ref())
             .await?;
     }
-    h.forget_file(&id);
-    h.db.file(&id).await?.ok_or(HostingError::NotFound("file"))
+    h.forget_file(&f.id);
+    h.db.file(&f.id)
+        .await?
+        .ok_or(HostingError::NotFound("file"))
 }
 
 pub(crate) async fn patch_file(
@@ -457,19 +441,7 @@ pub async fn add_link(
     file: &str,
     link: NewLink,
 ) -> Result<Share> {
-    let id: FileId = file.parse().map_err(|_| HostingError::NotFound("file"))?;
-    let f =
-        h.db.file(&id)
-            .await?
-            .ok_or(HostingError::NotFound("file"))?;
-    authorize(
-        "file",
-        f.manage_token_hash.as_ref(),
-        f.owner.as_ref(),
-        who,
-        Scope::Manage,
-        headers,
-    )?;
+    let f = managed_file(h, who, headers, file).await?;
     make_link(h, &f.id, link).await
 }
 

@@ -524,7 +524,7 @@ async fn answer(
     who: &Who,
     headers: &HeaderMap,
     view: View,
-    result: Result<(&'static str, u64, Option<String>)>,
+    result: Result<Done>,
 ) -> Response {
     match result {
         Ok((done, n, open)) => {
@@ -561,19 +561,39 @@ fn form_account(who: &Who, f: &Fields) -> Result<AccountId> {
     }
 }
 
+/// What a form did: its notice, how many it changed, and the file whose
+/// links stay open.
+type Done = (&'static str, u64, Option<String>);
+
+/// Runs a form post: reads its fields, checks the session and its CSRF
+/// token, does `act` for the account (which may change the listing to go
+/// back to), and answers (see [`answer`]).
+async fn form(
+    h: Arc<Hosting>,
+    who: Who,
+    headers: HeaderMap,
+    body: axum::body::Body,
+    act: impl AsyncFnOnce(&Hosting, AccountId, &Fields, &mut View) -> Result<Done>,
+) -> Response {
+    let f = match Fields::read(body).await {
+        Ok(f) => f,
+        Err(e) => return e.into_http().as_page().into_response(),
+    };
+    let mut view = View::from_back(f.get("back"));
+    let result = match form_account(&who, &f) {
+        Ok(me) => act(&h, me, &f, &mut view).await,
+        Err(e) => Err(e),
+    };
+    answer(&h, &who, &headers, view, result).await
+}
+
 async fn bulk(
     State(h): State<Arc<Hosting>>,
     who: Who,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    let f = match Fields::read(body).await {
-        Ok(f) => f,
-        Err(e) => return e.into_http().as_page().into_response(),
-    };
-    let view = View::from_back(f.get("back"));
-    let r = async {
-        let me = form_account(&who, &f)?;
+    form(h, who, headers, body, async |h, me, f, _| {
         let ids = f.all("ids");
         if ids.is_empty() {
             return Err(HostingError::BadRequest(
@@ -584,7 +604,7 @@ async fn bulk(
         match f.get("action") {
             "delete" => Ok((
                 "deleted",
-                mine::delete_own(&h, &me, &ids).await? as u64,
+                mine::delete_own(h, &me, &ids).await? as u64,
                 None,
             )),
             "move" => {
@@ -594,7 +614,7 @@ async fn bulk(
                 };
                 Ok((
                     "moved",
-                    mine::move_own(&h, &me, &ids, folder).await? as u64,
+                    mine::move_own(h, &me, &ids, folder).await? as u64,
                     None,
                 ))
             }
@@ -603,9 +623,8 @@ async fn bulk(
                 "the action is delete or move".into(),
             )),
         }
-    };
-    let result = r.await;
-    answer(&h, &who, &headers, view, result).await
+    })
+    .await
 }
 
 async fn create_folder(
@@ -614,19 +633,12 @@ async fn create_folder(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    let f = match Fields::read(body).await {
-        Ok(f) => f,
-        Err(e) => return e.into_http().as_page().into_response(),
-    };
-    let view = View::from_back(f.get("back"));
-    let r = async {
-        let me = form_account(&who, &f)?;
+    form(h, who, headers, body, async |h, me, f, _| {
         let name = FileName::new(f.get("name").trim())?;
-        mine::new_folder(&h, &me, name).await?;
+        mine::new_folder(h, &me, name).await?;
         Ok(("folder-created", 1, None))
-    };
-    let result = r.await;
-    answer(&h, &who, &headers, view, result).await
+    })
+    .await
 }
 
 async fn rename(
@@ -635,26 +647,19 @@ async fn rename(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    let f = match Fields::read(body).await {
-        Ok(f) => f,
-        Err(e) => return e.into_http().as_page().into_response(),
-    };
-    let view = View::from_back(f.get("back"));
-    let r = async {
-        let me = form_account(&who, &f)?;
+    form(h, who, headers, body, async |h, me, f, _| {
         let name = f.get("name").trim();
         match f.get("kind") {
-            "folder" => mine::rename_own_folder(&h, &me, f.get("id"), name).await?,
+            "folder" => mine::rename_own_folder(h, &me, f.get("id"), name).await?,
             _ => {
-                let file = mine::own_file(&h, &me, f.get("id")).await?;
+                let file = mine::own_file(h, &me, f.get("id")).await?;
                 h.db.rename_file(&file.id, &FileName::new(name)?).await?;
                 h.forget_file(&file.id);
             }
         }
         Ok(("renamed", 1, None))
-    };
-    let result = r.await;
-    answer(&h, &who, &headers, view, result).await
+    })
+    .await
 }
 
 async fn delete_folder(
@@ -663,21 +668,15 @@ async fn delete_folder(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    let f = match Fields::read(body).await {
-        Ok(f) => f,
-        Err(e) => return e.into_http().as_page().into_response(),
-    };
-    let mut view = View::from_back(f.get("back"));
-    let r = async {
-        let me = form_account(&who, &f)?;
-        mine::delete_own_folder(&h, &me, f.get("id")).await?;
+    form(h, who, headers, body, async |h, me, f, view| {
+        mine::delete_own_folder(h, &me, f.get("id")).await?;
+        // The listing of the folder gone goes back to all files.
+        if view.folder.as_deref() == Some(f.get("id")) {
+            view.folder = None;
+        }
         Ok(("folder-deleted", 1, None))
-    };
-    let result = r.await;
-    if result.is_ok() && view.folder.as_deref() == Some(f.get("id")) {
-        view.folder = None;
-    }
-    answer(&h, &who, &headers, view, result).await
+    })
+    .await
 }
 
 /// A download limit as typed: empty for none.
@@ -700,14 +699,8 @@ async fn link_new(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    let f = match Fields::read(body).await {
-        Ok(f) => f,
-        Err(e) => return e.into_http().as_page().into_response(),
-    };
-    let view = View::from_back(f.get("back"));
-    let r = async {
-        let me = form_account(&who, &f)?;
-        let file = mine::own_file(&h, &me, f.get("file")).await?;
+    form(h, who, headers, body, async |h, me, f, _| {
+        let file = mine::own_file(h, &me, f.get("file")).await?;
         let expires = match f.get("expires") {
             "" | "never" => None,
             e => Some(e.to_owned()),
@@ -717,11 +710,10 @@ async fn link_new(
             password: Some(f.get("password").to_owned()).filter(|p| !p.is_empty()),
             max_downloads: limit_field(f.get("max_downloads"))?,
         };
-        mine::make_link(&h, &file.id, link).await?;
+        mine::make_link(h, &file.id, link).await?;
         Ok(("link-created", 1, Some(file.id.to_string())))
-    };
-    let result = r.await;
-    answer(&h, &who, &headers, view, result).await
+    })
+    .await
 }
 
 async fn link_edit(
@@ -730,20 +722,14 @@ async fn link_edit(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    let f = match Fields::read(body).await {
-        Ok(f) => f,
-        Err(e) => return e.into_http().as_page().into_response(),
-    };
-    let view = View::from_back(f.get("back"));
-    let r = async {
-        let me = form_account(&who, &f)?;
-        let share = mine::own_share(&h, &me, f.get("id")).await?;
+    form(h, who, headers, body, async |h, me, f, _| {
+        let share = mine::own_share(h, &me, f.get("id")).await?;
         let open = match &share.target {
             carrel_db::ShareTarget::File(id) => Some(id.to_string()),
             carrel_db::ShareTarget::Folder(_) => None,
         };
         if f.get("action") == "delete" {
-            mine::delete_own_link(&h, &me, f.get("id")).await?;
+            mine::delete_own_link(h, &me, f.get("id")).await?;
             return Ok(("link-deleted", 1, open));
         }
         let change = ShareChange {
@@ -763,11 +749,10 @@ async fn link_edit(
             disabled_reason: None,
             disabled: Some(f.on("disabled")),
         };
-        mine::edit_own_link(&h, &me, f.get("id"), change).await?;
+        mine::edit_own_link(h, &me, f.get("id"), change).await?;
         Ok(("link-saved", 1, open))
-    };
-    let result = r.await;
-    answer(&h, &who, &headers, view, result).await
+    })
+    .await
 }
 
 #[cfg(test)]
