@@ -4,6 +4,7 @@ them over HTTP. Both backends."""
 import gzip
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -81,6 +82,26 @@ def test_import_is_idempotent_and_resumable(library):
     # One Gutenberg number, one edition.
     hits = search(library, "", identifier=None, limit=1)["total"]
     assert hits >= library.first_report["created"]
+
+
+def test_index_optimize_merges_into_one_segment_and_finds_the_same(library):
+    queries = ["pride prejudice", "sherlok holmes", "quantum", "twain"]
+    before = [search(library, q) for q in queries]
+    library.stop()
+    cmd = [BIN, "index", "optimize", "--data", library.data]
+    if library.database:
+        cmd += ["--database", library.database]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr + r.stdout
+    m = re.search(r"merged (\d+) segments into 1 in", r.stdout)
+    assert m and int(m.group(1)) >= 2, r.stdout  # three imports left several
+    meta = json.load(open(os.path.join(library.data, "library-index", "meta.json")))
+    assert len(meta["segments"]) == 1, meta["segments"]
+    library.start()
+    after = [search(library, q) for q in queries]
+    for q, b, a in zip(queries, before, after):
+        assert a["total"] == b["total"] > 0, q
+        assert [x["edition_id"] for x in a["results"]] == [x["edition_id"] for x in b["results"]], q
 
 
 def test_import_refuses_while_a_server_writes_the_index(library):
