@@ -9,7 +9,6 @@ use std::collections::HashSet;
 
 use std::sync::Arc;
 
-use tantivy::collector::SegmentCollector;
 use tantivy::query::{EnableScoring, Query as TQuery};
 use tantivy::{DocAddress, DocId, DocSet, Searcher, SegmentReader, TERMINATED};
 
@@ -48,6 +47,9 @@ fn cmp(a: &(Key, DocAddress), b: &(Key, DocAddress)) -> Ordering {
 pub(crate) struct Top {
     n: usize,
     items: Vec<(Key, DocAddress)>,
+    /// The score of the `n`-th best kept at the last shrink: a hit scoring
+    /// less cannot be among the best `n` (the score comes first in the key).
+    floor: f32,
 }
 
 impl Top {
@@ -55,7 +57,14 @@ impl Top {
         Self {
             n,
             items: Vec::with_capacity(2 * n + 16),
+            floor: f32::NEG_INFINITY,
         }
+    }
+
+    /// Whether a hit with this score would be dropped whatever the rest of
+    /// its key (which need not be read then).
+    fn below(&self, score: f32) -> bool {
+        score < self.floor
     }
 
     fn push(&mut self, key: Key, addr: DocAddress) {
@@ -69,6 +78,7 @@ impl Top {
         if self.items.len() > self.n {
             if self.n > 0 {
                 self.items.select_nth_unstable_by(self.n - 1, cmp);
+                self.floor = self.items[self.n - 1].0.0;
             }
             self.items.truncate(self.n);
         }
@@ -188,6 +198,7 @@ pub(crate) fn walk(
             None
         };
         let alive = seg.alive_bitset();
+        let mut block: Vec<DocId> = Vec::with_capacity(facets::BLOCK);
         // Matches walked (the budget), and those that pass.
         let (mut walked, mut seen) = (0u64, 0u64);
         let mut doc = scorer.doc();
@@ -199,11 +210,17 @@ pub(crate) fn walk(
             if alive.is_none_or(|a| a.is_alive(doc)) && (!checked || check(doc)) {
                 seen += 1;
                 let score = if scoring { scorer.score() } else { 0.0 };
-                if need > 0 {
+                // (The rest of the key is read from columns: not for hits
+                // that score too low to be kept.)
+                if need > 0 && !top.below(score) {
                     top.push(key(doc, score), DocAddress::new(ord, doc));
                 }
                 if let Some(f) = &mut facet_child {
-                    f.collect(doc, score);
+                    block.push(doc);
+                    if block.len() == facets::BLOCK {
+                        f.collect_block(&block);
+                        block.clear();
+                    }
                 }
             }
             doc = scorer.advance();
@@ -217,7 +234,8 @@ pub(crate) fn walk(
             exact = false;
             estimate += seen as f64 * f64::from(seg.max_doc()) / f64::from(doc.max(1));
         }
-        if let Some(f) = facet_child {
+        if let Some(mut f) = facet_child {
+            f.collect_block(&block);
             fruits.push(f.harvest());
         }
     }
@@ -241,4 +259,40 @@ pub(crate) fn walk(
         hits: top.into_page(0),
         counts,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Skipping the hits below the floor keeps exactly the best `n` that
+    /// pushing every hit keeps, ties included.
+    #[test]
+    fn the_floor_drops_only_hits_that_cannot_be_kept() {
+        // Few distinct scores, so that many hits tie at the cut.
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for n in [1, 3, 20, 100] {
+            let (mut all, mut skipping) = (Top::new(n), Top::new(n));
+            let mut skipped = 0;
+            for doc in 0..5_000u32 {
+                let score = (next() % 16) as f32;
+                let key = (score, next() % 4, next() % 4, 0);
+                let addr = DocAddress::new(0, doc);
+                all.push(key, addr);
+                if skipping.below(score) {
+                    skipped += 1;
+                } else {
+                    skipping.push(key, addr);
+                }
+            }
+            assert!(skipped > 1_000, "the floor skipped only {skipped} of 5000");
+            assert_eq!(all.into_page(0), skipping.into_page(0), "n = {n}");
+        }
+    }
 }

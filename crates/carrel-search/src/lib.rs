@@ -154,6 +154,7 @@ pub struct IndexDoc {
     pub year: Option<i32>,
     /// File formats (`epub`, `pdf`, …); matched case-insensitively.
     pub formats: Vec<String>,
+    /// The record has a file (always so when it has formats).
     pub has_file: bool,
     /// `scheme:value` (`isbn:9780306406157`, `doi:10.1000/x`); matched
     /// case-insensitively.

@@ -148,7 +148,8 @@ pub(crate) fn to_document(f: &Fields, d: IndexDoc) -> TantivyDocument {
         doc.add_i64(f.year, i64::from(y));
     }
     doc.add_u64(f.kind, kind_code(d.kind));
-    doc.add_bool(f.has_file, d.has_file);
+    // Facet counts read a record's formats only where it has a file.
+    doc.add_bool(f.has_file, d.has_file || !d.formats.is_empty());
     let stripped = title_key(&d.title);
     let (hi, lo) = title_sort_key(&stripped);
     doc.add_u64(f.title_key_hi, hi);
