@@ -19,6 +19,7 @@ fn account(email: &str) -> Account {
         role: Role::User,
         plan: "free".into(),
         suspended_at: None,
+        deleted_at: None,
         created_at: Timestamp(1000),
     }
 }
