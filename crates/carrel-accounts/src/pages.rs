@@ -374,7 +374,10 @@ async fn signup(
         // to be claimed later from the account page.
         let next = match a.claim(&account.id, &tokens).await {
             Ok(claims) if !claims.is_empty() => {
-                let claimed = claims.iter().filter(|c| c.outcome == ClaimOutcome::Claimed).count();
+                let claimed = claims
+                    .iter()
+                    .filter(|c| c.outcome == ClaimOutcome::Claimed)
+                    .count();
                 let kept = claims.iter().filter(|c| !c.outcome.settled()).count();
                 format!("/account?claimed={claimed}&kept={kept}")
             }
@@ -628,7 +631,11 @@ async fn account_page(
     let q = q.map(|q| q.0).unwrap_or_default();
     let notice = match (q.claimed, q.kept.unwrap_or(0)) {
         (None, _) => String::new(),
-        (Some(n), 0) => format!("Welcome! {} from before you signed up {} now yours.", uploads(n), are(n)),
+        (Some(n), 0) => format!(
+            "Welcome! {} from before you signed up {} now yours.",
+            uploads(n),
+            are(n)
+        ),
         (Some(n), k) => format!(
             "Welcome! {} from before you signed up {} now yours; {} did not fit your plan: \
              free some space, then claim {} below.",
@@ -693,10 +700,18 @@ async fn claim_form(
             let forget: Vec<&str> = raw
                 .iter()
                 .enumerate()
-                .filter(|(i, _)| claims.iter().filter(|c| c.index == *i).all(|c| c.outcome.settled()))
+                .filter(|(i, _)| {
+                    claims
+                        .iter()
+                        .filter(|c| c.index == *i)
+                        .all(|c| c.outcome.settled())
+                })
                 .map(|(_, t)| *t)
                 .collect();
-            let n = claims.iter().filter(|c| c.outcome == ClaimOutcome::Claimed).count() as u64;
+            let n = claims
+                .iter()
+                .filter(|c| c.outcome == ClaimOutcome::Claimed)
+                .count() as u64;
             let notice = format!("{} claimed.", uploads(n));
             let rows = claims
                 .iter()
@@ -706,7 +721,10 @@ async fn claim_form(
                     size: c.size.map(|s| size(s.max(0) as u64)).unwrap_or_default(),
                     result: c.outcome.code(),
                     message: c.outcome.message(),
-                    ok: matches!(c.outcome, ClaimOutcome::Claimed | ClaimOutcome::AlreadyYours),
+                    ok: matches!(
+                        c.outcome,
+                        ClaimOutcome::Claimed | ClaimOutcome::AlreadyYours
+                    ),
                 })
                 .collect();
             let extras = Extras {
@@ -754,14 +772,20 @@ async fn delete_form(
     match r.await {
         Ok(d) => {
             let n = match d {
-                crate::privacy::Disposal::Deleted(n) | crate::privacy::Disposal::Transferred(n) => n,
+                crate::privacy::Disposal::Deleted(n) | crate::privacy::Disposal::Transferred(n) => {
+                    n
+                }
             };
             let body = format!(
                 "<section class=\"card narrow\"><h1>Your account is deleted</h1>\
                  <p role=\"status\">Your account, your {} and {} share links are gone, and you are logged out everywhere. \
                  Your e-mail address is forgotten: you may sign up with it again.</p>\
                  <p><a class=\"btn secondary\" href=\"/\">Back to carrel</a></p></section>",
-                if n == 1 { "file".to_owned() } else { format!("{n} files") },
+                if n == 1 {
+                    "file".to_owned()
+                } else {
+                    format!("{n} files")
+                },
                 if n == 1 { "its" } else { "their" },
             );
             let clear = a.cookie(SESSION_COOKIE, "", None, &headers);
@@ -769,7 +793,8 @@ async fn delete_form(
         }
         Err(e) => {
             let http = e.into_http();
-            let mut res = render_account(&a, &who, &headers, http.status, "", "", &http.message).await;
+            let mut res =
+                render_account(&a, &who, &headers, http.status, "", "", &http.message).await;
             for (k, v) in http.headers {
                 res.headers_mut().insert(k, v);
             }

@@ -131,9 +131,20 @@ impl Accounts {
         }
         let now = Timestamp::now();
         self.db.set_suspended(&acct.id, Some(now)).await?;
-        let disposal = match transfer_to {
-            Some(to) => Disposal::Transferred(holdings.transfer_all(&acct.id, to).await?),
-            None => Disposal::Deleted(holdings.delete_all(&acct.id).await?),
+        let moved = match transfer_to {
+            Some(to) => holdings
+                .transfer_all(&acct.id, to)
+                .await
+                .map(Disposal::Transferred),
+            None => holdings.delete_all(&acct.id).await.map(Disposal::Deleted),
+        };
+        let disposal = match moved {
+            Ok(d) => d,
+            Err(e) => {
+                // The account stays as it was (its sessions ended), to try again.
+                self.db.set_suspended(&acct.id, acct.suspended_at).await?;
+                return Err(e.into());
+            }
         };
         self.db
             .erase_account(&acct.id, &tombstone_email(&acct.id), now)
@@ -198,11 +209,7 @@ fn attachment(name: &str) -> HeaderValue {
     carrel_http::headers::content_disposition("attachment", name)
 }
 
-async fn export(
-    State(a): State<Arc<Accounts>>,
-    who: Who,
-    headers: HeaderMap,
-) -> Result<Response> {
+async fn export(State(a): State<Arc<Accounts>>, who: Who, headers: HeaderMap) -> Result<Response> {
     let (id, _) = require(&who, Scope::Read)?;
     let acct = a.live_account(&id).await?;
     let doc = a.export_json(&acct, &base_url(&a, &headers)).await?;
@@ -313,7 +320,8 @@ async fn signup(
         .chars()
         .take(100)
         .collect();
-    let (account, set) = crate::pages::sign_up(&a, &headers, &req.email, &req.password, &inv).await?;
+    let (account, set) =
+        crate::pages::sign_up(&a, &headers, &req.email, &req.password, &inv).await?;
     let claims = a.claim(&account.id, &tokens).await?;
     let mut j = claims_json(&claims);
     j["account"] = account_json(&account);

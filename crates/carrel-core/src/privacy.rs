@@ -110,7 +110,10 @@ impl ClaimOutcome {
 /// about nobody (`.invalid` is reserved, RFC 2606), so the address it had
 /// may sign up again and the id stays for audit and takedown records.
 pub fn tombstone_email(id: &AccountId) -> String {
-    format!("deleted-{}@deleted.invalid", id.as_str().to_ascii_lowercase())
+    format!(
+        "deleted-{}@deleted.invalid",
+        id.as_str().to_ascii_lowercase()
+    )
 }
 
 /// A client address as logs show it: IPv4 cut to its /24 and IPv6 to its

@@ -87,7 +87,12 @@ pub trait AccountRepo {
     /// suspended and marked deleted at `now`, and its sessions, API tokens
     /// and reset links are deleted. The row stays, so records that name the
     /// account's id stay valid. False if there is no such live account.
-    async fn erase_account(&self, id: &AccountId, tombstone_email: &str, now: Timestamp) -> Result<bool>;
+    async fn erase_account(
+        &self,
+        id: &AccountId,
+        tombstone_email: &str,
+        now: Timestamp,
+    ) -> Result<bool>;
 
     async fn create_session(&self, s: &NewSession) -> Result<()>;
     /// The account of a session that has not expired.

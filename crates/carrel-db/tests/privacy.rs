@@ -98,10 +98,20 @@ async fn addresses_are_kept_only_while_needed_and_never_past_retention() {
             1
         );
         // Retention cut at 20 000: strictly older addresses go, the rest stay.
-        assert_eq!(db.erase_addresses(Timestamp(20_000)).await.unwrap(), 1, "{b:?}");
+        assert_eq!(
+            db.erase_addresses(Timestamp(20_000)).await.unwrap(),
+            1,
+            "{b:?}"
+        );
         assert_eq!(address(&*db, &old.id).await, None, "{b:?}");
-        assert_eq!(address(&*db, &edge.id).await.as_deref(), Some("198.51.100.2"));
-        assert_eq!(address(&*db, &new.id).await.as_deref(), Some("198.51.100.3"));
+        assert_eq!(
+            address(&*db, &edge.id).await.as_deref(),
+            Some("198.51.100.2")
+        );
+        assert_eq!(
+            address(&*db, &new.id).await.as_deref(),
+            Some("198.51.100.3")
+        );
         assert_eq!(
             db.active_uploads_from("198.51.100.1", Timestamp(30_000))
                 .await
@@ -139,7 +149,10 @@ async fn anonymous_files_are_claimed_once_by_their_token() {
                 .is_empty()
         );
         assert!(db.claim_file(&id, &ada.id).await.unwrap(), "{b:?}");
-        assert!(!db.claim_file(&id, &bob.id).await.unwrap(), "{b:?}: claimed once");
+        assert!(
+            !db.claim_file(&id, &bob.id).await.unwrap(),
+            "{b:?}: claimed once"
+        );
         let f = db.file(&id).await.unwrap().unwrap();
         assert_eq!(f.owner.as_ref(), Some(&ada.id));
         assert_eq!(db.storage_used(&ada.id, Timestamp(2000)).await.unwrap(), 3);
@@ -171,9 +184,16 @@ async fn holdings_move_and_accounts_become_tombstones() {
         db.create_upload(&open).await.unwrap();
         assert_eq!(db.owned_uploads(&ada.id).await.unwrap().len(), 3, "{b:?}");
 
-        assert_eq!(db.transfer_holdings(&ada.id, &bob.id).await.unwrap(), 2, "{b:?}");
+        assert_eq!(
+            db.transfer_holdings(&ada.id, &bob.id).await.unwrap(),
+            2,
+            "{b:?}"
+        );
         for f in [&f1, &f2] {
-            assert_eq!(db.file(f).await.unwrap().unwrap().owner.as_ref(), Some(&bob.id));
+            assert_eq!(
+                db.file(f).await.unwrap().unwrap().owner.as_ref(),
+                Some(&bob.id)
+            );
         }
         assert_eq!(db.owned_folders(&bob.id).await.unwrap().len(), 1);
         assert!(db.owned_folders(&ada.id).await.unwrap().is_empty());
@@ -203,18 +223,47 @@ async fn holdings_move_and_accounts_become_tombstones() {
         .await
         .unwrap();
         let tomb = carrel_core::privacy::tombstone_email(&ada.id);
-        assert!(db.erase_account(&ada.id, &tomb, Timestamp(5000)).await.unwrap(), "{b:?}");
-        assert!(!db.erase_account(&ada.id, &tomb, Timestamp(6000)).await.unwrap(), "once");
+        assert!(
+            db.erase_account(&ada.id, &tomb, Timestamp(5000))
+                .await
+                .unwrap(),
+            "{b:?}"
+        );
+        assert!(
+            !db.erase_account(&ada.id, &tomb, Timestamp(6000))
+                .await
+                .unwrap(),
+            "once"
+        );
         let gone = db.account(&ada.id).await.unwrap().unwrap();
         assert_eq!(gone.email.as_str(), tomb);
         assert_eq!(gone.password_hash, "!");
         assert_eq!(gone.deleted_at, Some(Timestamp(5000)));
         assert!(gone.suspended_at.is_some());
-        assert!(db.session_account(&session.hash(), Timestamp(2000)).await.unwrap().is_none());
-        assert!(db.token_account(&token.hash(), Timestamp(2000)).await.unwrap().is_none());
+        assert!(
+            db.session_account(&session.hash(), Timestamp(2000))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            db.token_account(&token.hash(), Timestamp(2000))
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert!(db.tokens(&ada.id).await.unwrap().is_empty());
-        assert_eq!(db.count_accounts().await.unwrap(), 1, "{b:?}: tombstones do not count");
-        assert!(db.search_accounts("deleted", "", 10).await.unwrap().is_empty());
+        assert_eq!(
+            db.count_accounts().await.unwrap(),
+            1,
+            "{b:?}: tombstones do not count"
+        );
+        assert!(
+            db.search_accounts("deleted", "", 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert!(
             db.account_by_email(&"ada@example.org".parse().unwrap())
                 .await
@@ -222,6 +271,8 @@ async fn holdings_move_and_accounts_become_tombstones() {
                 .is_none()
         );
         // The address may sign up again, as a new account.
-        db.create_account(&account("ada@example.org"), None).await.unwrap();
+        db.create_account(&account("ada@example.org"), None)
+            .await
+            .unwrap();
     }
 }

@@ -27,10 +27,7 @@ impl Hosting {
     async fn all_files(&self, account: &AccountId) -> Result<Vec<File>> {
         let mut out = Vec::new();
         loop {
-            let (files, _) = self
-                .db
-                .owned_files(account, out.len() as i64, PAGE)
-                .await?;
+            let (files, _) = self.db.owned_files(account, out.len() as i64, PAGE).await?;
             let done = (files.len() as i64) < PAGE;
             out.extend(files);
             if done {
@@ -46,6 +43,8 @@ impl Hosting {
         account: &AccountId,
         base: &str,
     ) -> Result<(serde_json::Value, Vec<(File, String)>)> {
+        // Download counts still in memory are written first, so the export has them.
+        self.flush_downloads().await?;
         let files = self.all_files(account).await?;
         let folders = self.db.owned_folders(account).await?;
         let folder_names: HashMap<&FolderId, &str> = folders

@@ -47,7 +47,12 @@ pub(crate) fn unique_paths(paths: impl IntoIterator<Item = String>) -> Vec<Strin
 /// A folder's files as a ZIP, each under its own (unique) name.
 pub fn zip_response(store: Arc<dyn BlobStore>, archive_name: &str, files: Vec<File>) -> Response {
     let names = unique_paths(files.iter().map(|f| f.name.to_string()));
-    archive_response(store, archive_name, None, files.into_iter().zip(names).collect())
+    archive_response(
+        store,
+        archive_name,
+        None,
+        files.into_iter().zip(names).collect(),
+    )
 }
 
 /// A ZIP of `first` (a name and its bytes, such as an export's JSON), then
@@ -124,12 +129,23 @@ mod tests {
     #[test]
     fn paths_are_made_unique_within_their_folder() {
         let got = super::unique_paths(
-            ["a.txt", "a.txt", "d/a.txt", "d/a.txt", "noext", "noext", ".env", ".env"]
-                .map(String::from),
+            [
+                "a.txt", "a.txt", "d/a.txt", "d/a.txt", "noext", "noext", ".env", ".env",
+            ]
+            .map(String::from),
         );
         assert_eq!(
             got,
-            ["a.txt", "a (2).txt", "d/a.txt", "d/a (2).txt", "noext", "noext (2)", ".env", ".env (2)"]
+            [
+                "a.txt",
+                "a (2).txt",
+                "d/a.txt",
+                "d/a (2).txt",
+                "noext",
+                "noext (2)",
+                ".env",
+                ".env (2)"
+            ]
         );
     }
 }

@@ -29,9 +29,9 @@ use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use carrel_core::privacy::log_address;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Uri, header};
 use bytes::{Buf, Bytes, BytesMut};
+use carrel_core::privacy::log_address;
 use futures::future::BoxFuture;
 use http_body_util::BodyExt;
 use hyper_util::rt::{TokioExecutor, TokioIo};
