@@ -26,7 +26,7 @@ try {
   const page = await context.newPage();
   page.on("pageerror", (e) => errors.push(String(e)));
   page.on("response", (r) => { if (r.status() >= 500) errors.push(`${r.status()} ${r.url()}`); });
-  const keep = (name) => page.screenshot({ path: path.join(outDir, `${name}.png`), fullPage: true });
+  const keep = (name, fullPage = true) => page.screenshot({ path: path.join(outDir, `${name}.png`), fullPage });
 
   // 1. An upload without an account.
   await page.goto(base + "/");
@@ -56,7 +56,7 @@ try {
   [dl] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download everything (ZIP)" }).click()]);
   out.zipSize = fs.statSync(await dl.path()).size;
   await page.locator("#data-h").scrollIntoViewIfNeeded();
-  await keep("account-privacy");
+  await keep("account-privacy", false);
 
   // 4. Deletion: a wrong password first.
   await page.getByLabel("Your password, to confirm").fill("not the password");
