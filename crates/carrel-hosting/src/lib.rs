@@ -267,13 +267,12 @@ impl Hosting {
                 Ok(k) => tracing::debug!(count = k, "jobs done"),
                 Err(e) => tracing::warn!(error = %e, "the job queue could not be read"),
             }
-            if n % 3600 == 30 {
-                if let Err(e) = self
+            if n % 3600 == 30
+                && let Err(e) = self
                     .erase_old_addresses(carrel_core::time::Timestamp::now())
                     .await
-                {
-                    tracing::warn!(error = %e, "forgetting old client addresses failed");
-                }
+            {
+                tracing::warn!(error = %e, "forgetting old client addresses failed");
             }
             if n % 3600 == 60 {
                 self.meter.forget_old();
