@@ -661,7 +661,7 @@ fn are(n: u64) -> &'static str {
     if n == 1 { "is" } else { "are" }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct ClaimForm {
     #[serde(default)]
     csrf: String,
@@ -675,10 +675,7 @@ async fn claim_form(
     headers: HeaderMap,
     form: std::result::Result<Form<ClaimForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let f = form.map(|f| f.0).unwrap_or(ClaimForm {
-        csrf: String::new(),
-        tokens: String::new(),
-    });
+    let f = form.map(|f| f.0).unwrap_or_default();
     let id = match form_account(&who, &f.csrf) {
         Ok(id) => id,
         Err(res) => return *res,
@@ -742,7 +739,7 @@ async fn claim_form(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct DeleteForm {
     #[serde(default)]
     csrf: String,
@@ -757,10 +754,7 @@ async fn delete_form(
     headers: HeaderMap,
     form: std::result::Result<Form<DeleteForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let f = form.map(|f| f.0).unwrap_or(DeleteForm {
-        csrf: String::new(),
-        password: String::new(),
-    });
+    let f = form.map(|f| f.0).unwrap_or_default();
     let id = match form_account(&who, &f.csrf) {
         Ok(id) => id,
         Err(res) => return *res,

@@ -4,7 +4,7 @@
 //! an account's holdings given to another, and an account turned into a
 //! tombstone whose address may sign up again.
 
-use carrel_core::account::{Email, Role, Scopes};
+use carrel_core::account::Scopes;
 use carrel_core::ids::{AccountId, BlobHash, FileId, FolderId, Secret, TokenId, UploadId};
 use carrel_core::media::MediaType;
 use carrel_core::name::FileName;
@@ -13,20 +13,7 @@ use carrel_db::accounts::*;
 use carrel_db::*;
 
 mod common;
-use common::backends;
-
-fn account(email: &str) -> Account {
-    Account {
-        id: AccountId::generate(),
-        email: email.parse::<Email>().unwrap(),
-        password_hash: "$argon2id$stub".into(),
-        role: Role::User,
-        plan: "free".into(),
-        suspended_at: None,
-        deleted_at: None,
-        created_at: Timestamp(1000),
-    }
-}
+use common::{account, backends};
 
 fn upload(owner: Option<&AccountId>, created_at: i64, ip: &str) -> NewUpload {
     NewUpload {
@@ -74,6 +61,15 @@ async fn file(db: &dyn Database, owner: Option<&AccountId>) -> (FileId, Secret, 
     .await
     .unwrap();
     (id, token, u.id)
+}
+
+async fn ada_and_bob(db: &dyn Database) -> (Account, Account) {
+    let ada = account("ada@example.org");
+    let bob = account("bob@example.org");
+    for a in [&ada, &bob] {
+        db.create_account(a, None).await.unwrap();
+    }
+    (ada, bob)
 }
 
 async fn address(db: &dyn Database, id: &UploadId) -> Option<String> {
@@ -133,11 +129,7 @@ async fn addresses_are_kept_only_while_needed_and_never_past_retention() {
 async fn anonymous_files_are_claimed_once_by_their_token() {
     for (db, _dir) in backends().await {
         let b = db.backend();
-        let ada = account("ada@example.org");
-        let bob = account("bob@example.org");
-        for a in [&ada, &bob] {
-            db.create_account(a, None).await.unwrap();
-        }
+        let (ada, bob) = ada_and_bob(&*db).await;
         let (id, token, _) = file(&*db, None).await;
         let found = db.files_with_token(&token.hash()).await.unwrap();
         assert_eq!(found.len(), 1, "{b:?}");
@@ -163,11 +155,7 @@ async fn anonymous_files_are_claimed_once_by_their_token() {
 async fn holdings_move_and_accounts_become_tombstones() {
     for (db, _dir) in backends().await {
         let b = db.backend();
-        let ada = account("ada@example.org");
-        let bob = account("bob@example.org");
-        for a in [&ada, &bob] {
-            db.create_account(a, None).await.unwrap();
-        }
+        let (ada, bob) = ada_and_bob(&*db).await;
         let (f1, _, _) = file(&*db, Some(&ada.id)).await;
         let (f2, _, _) = file(&*db, Some(&ada.id)).await;
         let folder = NewFolder {
