@@ -50,7 +50,7 @@ class Server:
             self.database = f"postgres://postgres@{PG_HOST}:5432/{self.pg_name}"
         else:
             self.database = None
-        self.env = dict(os.environ, CARREL_LOG="info", **(env or {}))
+        self.env = dict(os.environ, **{"CARREL_LOG": "info", **(env or {})})
         self.proc = None
         self.port = 0
         self.start()

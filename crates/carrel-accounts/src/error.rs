@@ -40,6 +40,8 @@ pub enum AccountsError {
     Invalid(#[from] CoreError),
     #[error("{1}")]
     BadRequest(&'static str, String),
+    #[error("the request body is too large")]
+    BodyTooLarge,
     #[error(transparent)]
     Http(#[from] HttpError),
     #[error(transparent)]
@@ -70,6 +72,7 @@ impl AccountsError {
             BadSignature(_) => (StatusCode::UNAUTHORIZED, "bad_signature"),
             Invalid(e) => (StatusCode::BAD_REQUEST, e.code()),
             BadRequest(code, _) => (StatusCode::BAD_REQUEST, *code),
+            BodyTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             Http(_) => unreachable!("answered above"),
             Db(_) | Internal(_) => {
                 tracing::error!(error = %self, "internal error");

@@ -9,6 +9,10 @@
 //!   CSRF tokens that work without JavaScript.
 //! - [`api`]: the same for scripts (`/api/me`, `/api/tokens`) and the
 //!   admin's user API (`/api/admin/users`, invitations, reset links).
+//! - [`privacy`]: the data export, account deletion (a tombstone) or an
+//!   administrator's transfer of its files, and claims of anonymous uploads
+//!   by their management tokens (at sign-up or later), through the
+//!   [`carrel_http::holdings::Holdings`] of the hosting wing.
 //! - [`webhook`]: `POST /api/webhooks/plan`, where a payment system sets a
 //!   user's plan (HMAC-SHA256 signature over a timestamp and the body,
 //!   replays refused).
@@ -24,6 +28,7 @@ pub mod api;
 pub mod error;
 pub mod limiter;
 pub mod pages;
+pub mod privacy;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -98,6 +103,8 @@ pub struct Accounts {
     /// Verified against when an address has no account, so a failed log-in
     /// takes as long whether or not the account exists.
     dummy_hash: String,
+    /// What accounts hold in the other wings (see [`Accounts::set_holdings`]).
+    holdings: std::sync::OnceLock<Arc<dyn carrel_http::holdings::Holdings>>,
 }
 
 impl Accounts {
@@ -115,6 +122,7 @@ impl Accounts {
             throttle: limiter::LoginThrottle::default(),
             dummy_hash: carrel_core::account::hash_password("carrel: no such account")
                 .expect("argon2 hashes a constant"),
+            holdings: std::sync::OnceLock::new(),
         })
     }
 
@@ -123,6 +131,7 @@ impl Accounts {
         Router::new()
             .merge(pages::routes())
             .merge(api::routes())
+            .merge(privacy::routes())
             .merge(webhook::routes())
             .with_state(self.clone())
     }
@@ -161,6 +170,7 @@ impl Accounts {
             plan: self.plan_for_new(role).to_string(),
             suspended_at: None,
             created_at: Timestamp::now(),
+            deleted_at: None,
         };
         match self
             .db
@@ -301,6 +311,29 @@ impl Authenticator for Accounts {
                 .fold(Scopes::NONE, Scopes::with);
             caller(&a, scopes, Credential::Token)
         }))
+    }
+}
+
+impl Accounts {
+    /// Hourly: forgets expired sessions, reset links and invitations, and
+    /// log-in failure counts (by address too) whose back-off is over.
+    /// Runs until `shutdown` changes.
+    pub async fn run_housekeeping(
+        self: Arc<Self>,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => break,
+            }
+            let now = Timestamp::now();
+            self.throttle.forget_old(now);
+            if let Err(e) = self.db.purge_expired_credentials(now).await {
+                tracing::warn!(error = %e, "expired credentials could not be purged");
+            }
+        }
     }
 }
 

@@ -109,6 +109,21 @@ impl<K: std::hash::Hash + Eq + Clone> Throttle<K> {
     pub fn clear(&self, key: &K) {
         self.entries.lock().unwrap().remove(key);
     }
+
+    /// Forgets keys (client addresses among them) whose failures are past
+    /// the policy's memory at `now`.
+    pub fn forget_old(&self, now: Timestamp) {
+        let forget = self.policy.forget_after_secs;
+        self.entries
+            .lock()
+            .unwrap()
+            .retain(|_, e| now.0 - e.last.0 <= forget);
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries.lock().unwrap().len()
+    }
 }
 
 /// Both throttles of the log-in form.
@@ -140,6 +155,12 @@ impl LoginThrottle {
     pub fn succeed(&self, account: &str) {
         self.accounts.clear(&account.to_owned());
     }
+
+    /// Forgets what no back-off needs any more (see [`Throttle::forget_old`]).
+    pub fn forget_old(&self, now: Timestamp) {
+        self.accounts.forget_old(now);
+        self.addresses.forget_old(now);
+    }
 }
 
 #[cfg(test)]
@@ -164,6 +185,10 @@ mod tests {
         }
         assert_eq!(t.wait(&k, Timestamp(1100)), 15 * 60, "capped");
         assert_eq!(t.wait(&k, Timestamp(1100 + 3601)), 0, "forgotten");
+        t.forget_old(Timestamp(1100 + 3600));
+        assert_eq!(t.len(), 1, "kept while it may still matter");
+        t.forget_old(Timestamp(1100 + 3601));
+        assert_eq!(t.len(), 0, "gone from memory");
         t.clear(&k);
         assert_eq!(t.wait(&k, Timestamp(1101)), 0);
     }

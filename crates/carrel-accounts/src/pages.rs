@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use carrel_core::account::{Caller, Email, NewPassword, Role, Scope, Scopes};
 use carrel_core::ids::{Secret, TokenId};
+use carrel_core::privacy::{ClaimOutcome, ClaimTokens};
 use carrel_core::time::Timestamp;
 use carrel_http::auth::{FORM_COOKIE, SESSION_COOKIE, Who, cookie, form_token_matches};
 use carrel_http::page::{Html, layout};
@@ -32,6 +33,8 @@ pub fn routes() -> Router<Arc<Accounts>> {
         .route("/account/logout-all", post(logout_all))
         .route("/account/tokens", post(create_token))
         .route("/account/tokens/{id}/revoke", post(revoke_token))
+        .route("/account/claim", post(claim_form))
+        .route("/account/delete", post(delete_form))
         .route("/reset", get(reset_page).post(reset))
 }
 
@@ -52,6 +55,12 @@ label.check { flex-direction:row; align-items:center; display:inline-flex; margi
 .fresh { border-color:var(--ok); }
 input.wide { max-width:none; }
 .tokenform { margin-top:1rem; }
+textarea { font-size:.9rem; padding:.55rem .7rem; border:1px solid var(--line); border-radius:8px; background:var(--bg); color:var(--fg); width:100%; resize:vertical; }
+.btn.danger { background:var(--bad); }
+.card.danger { border-color:var(--bad); }
+.card.danger h2 { color:var(--bad); }
+table.claims { margin-bottom:1rem; font-size:.92rem; }
+.claimnote label.check { margin:0; color:var(--muted); }
 "#;
 
 fn page(title: &str, body: String) -> Html {
@@ -308,6 +317,32 @@ struct SignupForm {
     password: String,
     #[serde(default)]
     invitation: String,
+    /// Management tokens of uploads made in this browser (filled by the page's script).
+    #[serde(default)]
+    claims: String,
+}
+
+/// Creates an account from a sign-up (form or API) and starts its session:
+/// the account and the session's `Set-Cookie`.
+pub(crate) async fn sign_up(
+    a: &Accounts,
+    headers: &HeaderMap,
+    email: &str,
+    password: &str,
+    inv: &str,
+) -> Result<(carrel_db::accounts::Account, HeaderValue)> {
+    let first = signup_gate(a, inv).await?;
+    let email: Email = email.parse()?;
+    let password = NewPassword::new(password, Some(&email))?;
+    let invitation = (!inv.is_empty()).then(|| Secret::from_client(inv));
+    // The first account, made with the first-start invitation, is the admin.
+    let role = if first { Role::Admin } else { Role::User };
+    let account = a
+        .create_account(email, password, role, invitation.as_ref())
+        .await?;
+    tracing::info!(target: "carrel::audit", event = "signup", account = %account.id, role = role.as_str(), "account created");
+    let (_, set) = a.start_session(&account, headers).await?;
+    Ok((account, set))
 }
 
 async fn signup(
@@ -332,23 +367,32 @@ async fn signup(
     let inv: String = f.invitation.chars().take(100).collect();
     let email_text: String = f.email.chars().take(254).collect();
     let r = async {
-        let first = signup_gate(&a, &inv).await?;
-        let email: Email = f.email.parse()?;
-        let password = NewPassword::new(&f.password, Some(&email))?;
-        let invitation = (!inv.is_empty()).then(|| Secret::from_client(&inv));
-        // The first account, made with the first-start invitation, is the admin.
-        let role = if first { Role::Admin } else { Role::User };
-        let account = a
-            .create_account(email, password, role, invitation.as_ref())
-            .await?;
-        tracing::info!(target: "carrel::audit", event = "signup", account = %account.id, role = role.as_str(), "account created");
-        let (_, set) = a.start_session(&account, &headers).await?;
-        Ok::<_, AccountsError>(set)
+        // Checked before the account exists: a bad list loses nothing.
+        let tokens = ClaimTokens::parse_text(&f.claims)?;
+        let (account, set) = sign_up(&a, &headers, &f.email, &f.password, &inv).await?;
+        // The account exists now: a failed claim only leaves the uploads
+        // to be claimed later from the account page.
+        let next = match a.claim(&account.id, &tokens).await {
+            Ok(claims) if !claims.is_empty() => {
+                let claimed = claims
+                    .iter()
+                    .filter(|c| c.outcome == ClaimOutcome::Claimed)
+                    .count();
+                let kept = claims.iter().filter(|c| !c.outcome.settled()).count();
+                format!("/account?claimed={claimed}&kept={kept}")
+            }
+            Ok(_) => "/account".to_owned(),
+            Err(e) => {
+                tracing::warn!(account = %account.id, error = %e, "uploads could not be claimed at sign-up");
+                "/account?claimed=0&kept=0".to_owned()
+            }
+        };
+        Ok::<_, AccountsError>((set, next))
     };
     match r.await {
-        Ok(set) => {
+        Ok((set, next)) => {
             let clear = a.cookie(FORM_COOKIE, "", None, &headers);
-            with_cookies(Redirect::to("/account").into_response(), [set, clear])
+            with_cookies(Redirect::to(&next).into_response(), [set, clear])
         }
         Err(e) => {
             let http = e.into_http();
@@ -425,6 +469,33 @@ struct AccountPage<'a> {
     retention: String,
     /// (file name, day of deletion)
     expiring: Vec<(String, String)>,
+    /// The results of a claim just made.
+    claims: Vec<ClaimRow>,
+    /// Tokens the browser may forget (settled by that claim), space-separated.
+    forget: &'a str,
+    /// Just signed up with claims: the page's script learns which tokens to forget.
+    after_signup: bool,
+}
+
+struct ClaimRow {
+    token: String,
+    name: String,
+    size: String,
+    result: &'static str,
+    message: &'static str,
+    ok: bool,
+}
+
+/// What a page shows besides the account: a new token, a notice, an
+/// error, a claim's results.
+#[derive(Default)]
+struct Extras<'a> {
+    new_token: &'a str,
+    notice: &'a str,
+    error: &'a str,
+    claims: Vec<ClaimRow>,
+    forget: String,
+    after_signup: bool,
 }
 
 fn size(b: u64) -> String {
@@ -435,7 +506,7 @@ fn limit(l: Option<carrel_core::plan::Bytes>, unit: &str) -> String {
     l.map_or("unlimited".into(), |b| format!("{b}{unit}"))
 }
 
-fn day(t: Timestamp) -> String {
+pub(crate) fn day(t: Timestamp) -> String {
     chrono::DateTime::from_timestamp(t.0, 0)
         .map_or_else(String::new, |d| d.format("%Y-%m-%d").to_string())
 }
@@ -448,6 +519,22 @@ async fn render_account(
     new_token: &str,
     notice: &str,
     error: &str,
+) -> Response {
+    let extras = Extras {
+        new_token,
+        notice,
+        error,
+        ..Extras::default()
+    };
+    render_account_with(a, who, headers, status, extras).await
+}
+
+async fn render_account_with(
+    a: &Accounts,
+    who: &Who,
+    headers: &HeaderMap,
+    status: StatusCode,
+    x: Extras<'_>,
 ) -> Response {
     let Caller::Account { id, .. } = who.peek() else {
         return Redirect::to("/login?next=/account").into_response();
@@ -511,9 +598,12 @@ async fn render_account(
                     last_used: t.last_used_at.map_or("never".into(), day),
                 })
                 .collect(),
-            new_token,
-            notice,
-            error,
+            new_token: x.new_token,
+            notice: x.notice,
+            error: x.error,
+            claims: x.claims,
+            forget: &x.forget,
+            after_signup: x.after_signup,
             staff: acct.role >= Role::Moderator,
             base: crate::api::base_url(a, headers),
         }
@@ -525,8 +615,186 @@ async fn render_account(
         .unwrap_or_else(|e| e.into_http().as_page().into_response())
 }
 
-async fn account_page(State(a): State<Arc<Accounts>>, who: Who, headers: HeaderMap) -> Response {
-    render_account(&a, &who, &headers, StatusCode::OK, "", "", "").await
+#[derive(Deserialize, Default)]
+struct AccountQuery {
+    /// Uploads claimed at sign-up, and those left for later (plan limits).
+    claimed: Option<u64>,
+    kept: Option<u64>,
+}
+
+async fn account_page(
+    State(a): State<Arc<Accounts>>,
+    who: Who,
+    headers: HeaderMap,
+    q: std::result::Result<Query<AccountQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let q = q.map(|q| q.0).unwrap_or_default();
+    let notice = match (q.claimed, q.kept.unwrap_or(0)) {
+        (None, _) => String::new(),
+        (Some(n), 0) => format!(
+            "Welcome! {} from before you signed up {} now yours.",
+            uploads(n),
+            are(n)
+        ),
+        (Some(n), k) => format!(
+            "Welcome! {} from before you signed up {} now yours; {} did not fit your plan: \
+             free some space, then claim {} below.",
+            uploads(n),
+            are(n),
+            uploads(k),
+            if k == 1 { "it" } else { "them" }
+        ),
+    };
+    let extras = Extras {
+        notice: &notice,
+        after_signup: q.claimed.is_some(),
+        ..Extras::default()
+    };
+    render_account_with(&a, &who, &headers, StatusCode::OK, extras).await
+}
+
+fn uploads(n: u64) -> String {
+    format!("{n} upload{}", if n == 1 { "" } else { "s" })
+}
+
+fn are(n: u64) -> &'static str {
+    if n == 1 { "is" } else { "are" }
+}
+
+#[derive(Deserialize, Default)]
+struct ClaimForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    tokens: String,
+}
+
+async fn claim_form(
+    State(a): State<Arc<Accounts>>,
+    who: Who,
+    headers: HeaderMap,
+    form: std::result::Result<Form<ClaimForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let f = form.map(|f| f.0).unwrap_or_default();
+    let id = match form_account(&who, &f.csrf) {
+        Ok(id) => id,
+        Err(res) => return *res,
+    };
+    let r = async {
+        let tokens = ClaimTokens::parse_text(&f.tokens)?;
+        if tokens.is_empty() {
+            return Err(AccountsError::BadRequest(
+                "no_tokens",
+                "paste at least one management token".into(),
+            ));
+        }
+        let claims = a.claim(&id, &tokens).await?;
+        Ok((tokens, claims))
+    };
+    match r.await {
+        Ok((tokens, claims)) => {
+            let raw: Vec<&str> = tokens.secrets().map(|(t, _)| t).collect();
+            let forget: Vec<&str> = raw
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| {
+                    claims
+                        .iter()
+                        .filter(|c| c.index == *i)
+                        .all(|c| c.outcome.settled())
+                })
+                .map(|(_, t)| *t)
+                .collect();
+            let n = claims
+                .iter()
+                .filter(|c| c.outcome == ClaimOutcome::Claimed)
+                .count() as u64;
+            let notice = format!("{} claimed.", uploads(n));
+            let rows = claims
+                .iter()
+                .map(|c| ClaimRow {
+                    token: c.token.clone(),
+                    name: c.name.clone().unwrap_or_default(),
+                    size: c.size.map(|s| size(s.max(0) as u64)).unwrap_or_default(),
+                    result: c.outcome.code(),
+                    message: c.outcome.message(),
+                    ok: matches!(
+                        c.outcome,
+                        ClaimOutcome::Claimed | ClaimOutcome::AlreadyYours
+                    ),
+                })
+                .collect();
+            let extras = Extras {
+                notice: &notice,
+                claims: rows,
+                forget: forget.join(" "),
+                ..Extras::default()
+            };
+            render_account_with(&a, &who, &headers, StatusCode::OK, extras).await
+        }
+        Err(e) => {
+            let http = e.into_http();
+            render_account(&a, &who, &headers, http.status, "", "", &http.message).await
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct DeleteForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn delete_form(
+    State(a): State<Arc<Accounts>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    who: Who,
+    headers: HeaderMap,
+    form: std::result::Result<Form<DeleteForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let f = form.map(|f| f.0).unwrap_or_default();
+    let id = match form_account(&who, &f.csrf) {
+        Ok(id) => id,
+        Err(res) => return *res,
+    };
+    let r = async {
+        a.check_own_deletion(&id, &f.password, peer.ip()).await?;
+        a.delete_account(&id, None).await
+    };
+    match r.await {
+        Ok(d) => {
+            let n = match d {
+                crate::privacy::Disposal::Deleted(n) | crate::privacy::Disposal::Transferred(n) => {
+                    n
+                }
+            };
+            let body = format!(
+                "<section class=\"card narrow\"><h1>Your account is deleted</h1>\
+                 <p role=\"status\">Your account, your {} and {} share links are gone, and you are logged out everywhere. \
+                 Your e-mail address is forgotten: you may sign up with it again.</p>\
+                 <p><a class=\"btn secondary\" href=\"/\">Back to carrel</a></p></section>",
+                if n == 1 {
+                    "file".to_owned()
+                } else {
+                    format!("{n} files")
+                },
+                if n == 1 { "its" } else { "their" },
+            );
+            let clear = a.cookie(SESSION_COOKIE, "", None, &headers);
+            with_cookies(page("Account deleted", body).into_response(), [clear])
+        }
+        Err(e) => {
+            let http = e.into_http();
+            let mut res =
+                render_account(&a, &who, &headers, http.status, "", "", &http.message).await;
+            for (k, v) in http.headers {
+                res.headers_mut().insert(k, v);
+            }
+            res
+        }
+    }
 }
 
 /// The session's account for a form post, or the answer to send instead.

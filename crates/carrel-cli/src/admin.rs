@@ -21,7 +21,9 @@ use crate::library::DataArgs;
     carrel admin set-role ada@example.org moderator\n  \
     carrel admin set-plan ada@example.org premium\n  \
     carrel admin retention --ahead 30d --dry-run   (what the sweep would delete in 30 days)\n  \
-    carrel admin create-token ada@example.org --name backup --scopes read,upload")]
+    carrel admin create-token ada@example.org --name backup --scopes read,upload\n  \
+    carrel admin delete-user ada@example.org --transfer-to archive@example.org\n  \
+    carrel admin erase-ips --ahead 8d   (what the hourly sweep does, 8 days from now)")]
 pub enum AdminCommand {
     /// Create an account (prints a one-time link to set its password unless one is piped in).
     CreateUser {
@@ -72,6 +74,27 @@ pub enum AdminCommand {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Delete an account: its files go (or, with --transfer-to, become another
+    /// account's), its sessions and tokens end, its e-mail address is forgotten.
+    DeleteUser {
+        email: String,
+        /// Give the account's files, folders and links to this account instead of deleting them.
+        #[arg(long, value_name = "EMAIL")]
+        transfer_to: Option<String>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Forget client addresses older than `hosting.ip_retention_days` now (the server does this every hour).
+    EraseIps {
+        /// Pretend the time is this much later (e.g. 8d), to test the retention.
+        #[arg(long, value_name = "DURATION", conflicts_with = "at")]
+        ahead: Option<String>,
+        /// Pretend the time is this moment (RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
     /// Suspend an account (ends its sessions; its tokens stop working).
     Suspend {
         email: String,
@@ -119,9 +142,23 @@ async fn open(data: &DataArgs) -> anyhow::Result<(std::sync::Arc<Accounts>, Stri
 
 async fn find(a: &Accounts, email: &str) -> anyhow::Result<carrel_db::accounts::Account> {
     let e: Email = email.parse()?;
-    a.db.account_by_email(&e)
-        .await?
-        .with_context(|| format!("no account has the address {e}"))
+    match a.db.account_by_email(&e).await? {
+        Some(acct) if acct.deleted_at.is_none() => Ok(acct),
+        _ => anyhow::bail!("no account has the address {e}"),
+    }
+}
+
+/// The time a command acts at: now, or the injected `--ahead` / `--at`.
+fn clock(ahead: Option<String>, at: Option<String>) -> anyhow::Result<Timestamp> {
+    Ok(match (ahead, at) {
+        (Some(d), _) => Timestamp::now().plus(carrel_core::time::parse_duration(&d)?),
+        (None, Some(t)) => Timestamp(
+            chrono::DateTime::parse_from_rfc3339(&t)
+                .with_context(|| format!("{t:?} is not an RFC 3339 time"))?
+                .timestamp(),
+        ),
+        (None, None) => Timestamp::now(),
+    })
 }
 
 fn explain(e: AccountsError) -> anyhow::Error {
@@ -201,15 +238,7 @@ pub async fn run(c: AdminCommand) -> anyhow::Result<()> {
             dry_run,
             data,
         } => {
-            let now = match (ahead, at) {
-                (Some(d), _) => Timestamp::now().plus(carrel_core::time::parse_duration(&d)?),
-                (None, Some(t)) => Timestamp(
-                    chrono::DateTime::parse_from_rfc3339(&t)
-                        .with_context(|| format!("{t:?} is not an RFC 3339 time"))?
-                        .timestamp(),
-                ),
-                (None, None) => Timestamp::now(),
-            };
+            let now = clock(ahead, at)?;
             let settings = data.settings()?;
             let hosting = carrel_server::open_hosting(&settings).await?;
             let due = hosting.retention_due(now).await?;
@@ -222,6 +251,47 @@ pub async fn run(c: AdminCommand) -> anyhow::Result<()> {
                 let n = hosting.sweep_retention(now).await?;
                 println!("{n} file(s) past their plan's retention deleted");
             }
+        }
+        AdminCommand::DeleteUser {
+            email,
+            transfer_to,
+            data,
+        } => {
+            let (a, _) = open(&data).await?;
+            let hosting = carrel_server::open_hosting(&data.settings()?).await?;
+            a.set_holdings(hosting);
+            let acct = find(&a, &email).await?;
+            let to = match &transfer_to {
+                Some(e) => Some(find(&a, e).await?),
+                None => None,
+            };
+            let d = a
+                .delete_account(&acct.id, to.as_ref().map(|t| &t.id))
+                .await
+                .map_err(explain)?;
+            match (d, &to) {
+                (carrel_accounts::privacy::Disposal::Transferred(n), Some(t)) => println!(
+                    "account {} deleted; its {n} file(s) now belong to {}",
+                    acct.id, t.email
+                ),
+                (d, _) => println!(
+                    "account {} deleted with its {} file(s)",
+                    acct.id,
+                    match d {
+                        carrel_accounts::privacy::Disposal::Deleted(n)
+                        | carrel_accounts::privacy::Disposal::Transferred(n) => n,
+                    }
+                ),
+            }
+        }
+        AdminCommand::EraseIps { ahead, at, data } => {
+            let now = clock(ahead, at)?;
+            let hosting = carrel_server::open_hosting(&data.settings()?).await?;
+            let n = hosting.erase_old_addresses(now).await?;
+            println!(
+                "{n} client address(es) older than {} day(s) forgotten",
+                hosting.config.ip_retention_days
+            );
         }
         AdminCommand::Suspend { email, lift, data } => {
             let (a, _) = open(&data).await?;

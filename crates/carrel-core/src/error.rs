@@ -32,6 +32,8 @@ pub enum CoreError {
     UnknownPlan(String),
     #[error("invalid size {0:?}: use a number of bytes or a size such as 10 GiB or 500 MB")]
     InvalidSize(String),
+    #[error("name at most {0} management tokens at once")]
+    TooManyTokens(usize),
 }
 
 impl CoreError {
@@ -52,6 +54,7 @@ impl CoreError {
             CoreError::InvalidPlan(_) => "invalid_plan",
             CoreError::UnknownPlan(_) => "unknown_plan",
             CoreError::InvalidSize(_) => "invalid_size",
+            CoreError::TooManyTokens(_) => "too_many_tokens",
         }
     }
 }

@@ -11,6 +11,8 @@
 //! - [`name`]: file names that are safe to store and to send back.
 //! - [`plan`]: plans and their limits (storage, file size, daily download
 //!   volume, speed, concurrent downloads, retention) as configured.
+//! - [`privacy`]: claims of anonymous uploads by their management tokens,
+//!   the tombstone of a deleted account, client addresses as logs show them.
 //! - [`share`]: the rules of a share link (expiry, download limit, disabled).
 //! - [`tus`]: pure parts of the tus 1.0.0 protocol (metadata, checksums).
 //! - [`time`]: unix timestamps and human durations (`7d`, `12h`).
@@ -29,6 +31,7 @@ pub mod ids;
 pub mod media;
 pub mod name;
 pub mod plan;
+pub mod privacy;
 pub mod share;
 pub mod text;
 pub mod time;

@@ -18,6 +18,9 @@ pub struct Account {
     pub plan: String,
     pub suspended_at: Option<Timestamp>,
     pub created_at: Timestamp,
+    /// When the account was deleted: a tombstone keeps only its id, role,
+    /// plan and dates (see [`AccountRepo::erase_account`]).
+    pub deleted_at: Option<Timestamp>,
 }
 
 /// A browser session: the cookie's secret, hashed.
@@ -61,8 +64,9 @@ pub trait AccountRepo {
     async fn create_account(&self, a: &Account, invitation: Option<&SecretHash>) -> Result<()>;
     async fn account(&self, id: &AccountId) -> Result<Option<Account>>;
     async fn account_by_email(&self, email: &Email) -> Result<Option<Account>>;
+    /// Accounts that are not deleted.
     async fn count_accounts(&self) -> Result<i64>;
-    /// Accounts whose e-mail address contains `query`, by address, after `after`.
+    /// Accounts (not deleted) whose e-mail address contains `query`, by address, after `after`.
     async fn search_accounts(&self, query: &str, after: &str, limit: i64) -> Result<Vec<Account>>;
     /// Changes a password and ends every session of the account but `keep`.
     async fn set_password(
@@ -78,6 +82,17 @@ pub trait AccountRepo {
     async fn record_webhook_event(&self, id: &str, now: Timestamp) -> Result<bool>;
     /// Suspends (ending its sessions) or, with `None`, reinstates an account.
     async fn set_suspended(&self, id: &AccountId, at: Option<Timestamp>) -> Result<bool>;
+    /// Turns an account into a tombstone, in one transaction: its e-mail
+    /// address becomes `tombstone_email`, its password hash goes, it is
+    /// suspended and marked deleted at `now`, and its sessions, API tokens
+    /// and reset links are deleted. The row stays, so records that name the
+    /// account's id stay valid. False if there is no such live account.
+    async fn erase_account(
+        &self,
+        id: &AccountId,
+        tombstone_email: &str,
+        now: Timestamp,
+    ) -> Result<bool>;
 
     async fn create_session(&self, s: &NewSession) -> Result<()>;
     /// The account of a session that has not expired.
@@ -130,7 +145,7 @@ macro_rules! impl_accounts {
 
             type DbRow = <$db as sqlx::Database>::Row;
 
-            const ACCOUNT_COLUMNS: &str = "a.id, a.email, a.password_hash, a.role, a.plan, a.suspended_at, a.created_at";
+            const ACCOUNT_COLUMNS: &str = "a.id, a.email, a.password_hash, a.role, a.plan, a.suspended_at, a.created_at, a.deleted_at";
 
             fn account_from_row(r: &DbRow) -> Result<Account> {
                 Ok(Account {
@@ -141,6 +156,7 @@ macro_rules! impl_accounts {
                     plan: r.try_get("plan")?,
                     suspended_at: r.try_get::<Option<i64>, _>("suspended_at")?.map(Timestamp),
                     created_at: Timestamp(r.try_get("created_at")?),
+                    deleted_at: r.try_get::<Option<i64>, _>("deleted_at")?.map(Timestamp),
                 })
             }
 
@@ -221,14 +237,14 @@ macro_rules! impl_accounts {
                 }
 
                 async fn count_accounts(&self) -> Result<i64> {
-                    Ok(sqlx::query("SELECT COUNT(*) AS n FROM accounts").fetch_one(&self.pool).await?.try_get("n")?)
+                    Ok(sqlx::query("SELECT COUNT(*) AS n FROM accounts WHERE deleted_at IS NULL").fetch_one(&self.pool).await?.try_get("n")?)
                 }
 
                 async fn search_accounts(&self, query: &str, after: &str, limit: i64) -> Result<Vec<Account>> {
                     // A substring match (instr/strpos, not LIKE: no wildcards to escape).
                     let sql = format!(
                         "SELECT {ACCOUNT_COLUMNS} FROM accounts a \
-                         WHERE {}(a.email, $1) > 0 AND a.email > $2 ORDER BY a.email LIMIT $3",
+                         WHERE {}(a.email, $1) > 0 AND a.email > $2 AND a.deleted_at IS NULL ORDER BY a.email LIMIT $3",
                         $strpos
                     );
                     sqlx::query(&sql)
@@ -302,6 +318,32 @@ macro_rules! impl_accounts {
                     }
                     tx.commit().await?;
                     Ok(r.rows_affected() == 1)
+                }
+
+                async fn erase_account(&self, id: &AccountId, tombstone_email: &str, now: Timestamp) -> Result<bool> {
+                    let mut tx = self.pool.begin().await?;
+                    let r = sqlx::query(
+                        "UPDATE accounts SET email = $1, password_hash = '!', suspended_at = $2, deleted_at = $2 \
+                         WHERE id = $3 AND deleted_at IS NULL",
+                    )
+                    .bind(tombstone_email)
+                    .bind(now.0)
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unique)?;
+                    if r.rows_affected() != 1 {
+                        return Ok(false);
+                    }
+                    for sql in [
+                        "DELETE FROM sessions WHERE account_id = $1",
+                        "DELETE FROM api_tokens WHERE account_id = $1",
+                        "DELETE FROM password_resets WHERE account_id = $1",
+                    ] {
+                        sqlx::query(sql).bind(id.as_str()).execute(&mut *tx).await?;
+                    }
+                    tx.commit().await?;
+                    Ok(true)
                 }
 
                 async fn create_session(&self, s: &NewSession) -> Result<()> {

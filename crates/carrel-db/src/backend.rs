@@ -246,7 +246,7 @@ macro_rules! impl_database {
                 if let Some(s) = &c.share {
                     insert_share(&mut tx, s).await?;
                 }
-                sqlx::query("UPDATE uploads SET completed = $1, file_id = $2 WHERE id = $3")
+                sqlx::query("UPDATE uploads SET completed = $1, file_id = $2, client_ip = NULL WHERE id = $3")
                     .bind(true)
                     .bind(c.file.id.as_str())
                     .bind(c.upload.as_str())
@@ -254,6 +254,22 @@ macro_rules! impl_database {
                     .await?;
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn owned_uploads(&self, owner: &carrel_core::ids::AccountId) -> Result<Vec<UploadId>> {
+                let rows = sqlx::query("SELECT id FROM uploads WHERE owner = $1 ORDER BY created_at, id")
+                    .bind(owner.as_str())
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(|r| r.try_get::<String, _>("id")?.parse().map_err(corrupt)).collect()
+            }
+
+            async fn erase_addresses(&self, before: Timestamp) -> Result<u64> {
+                Ok(sqlx::query("UPDATE uploads SET client_ip = NULL WHERE client_ip IS NOT NULL AND created_at < $1")
+                    .bind(before.0)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected())
             }
         }
 
@@ -655,6 +671,47 @@ macro_rules! impl_database {
                 }
                 tx.commit().await?;
                 Ok(released)
+            }
+
+            async fn files_with_token(&self, token: &SecretHash) -> Result<Vec<File>> {
+                sqlx::query(&format!("SELECT {FILE_COLUMNS} FROM files WHERE manage_token_hash = $1 ORDER BY created_at, id"))
+                    .bind(token.as_str())
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(file_from_row)
+                    .collect()
+            }
+
+            async fn claim_file(&self, id: &FileId, owner: &carrel_core::ids::AccountId) -> Result<bool> {
+                let r = sqlx::query("UPDATE files SET owner = $1 WHERE id = $2 AND owner IS NULL")
+                    .bind(owner.as_str())
+                    .bind(id.as_str())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn transfer_holdings(
+                &self,
+                from: &carrel_core::ids::AccountId,
+                to: &carrel_core::ids::AccountId,
+            ) -> Result<u64> {
+                let mut tx = self.pool.begin().await?;
+                let mut files = 0;
+                for table in ["files", "folders", "uploads"] {
+                    let n = sqlx::query(&format!("UPDATE {table} SET owner = $1 WHERE owner = $2"))
+                        .bind(to.as_str())
+                        .bind(from.as_str())
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if table == "files" {
+                        files = n;
+                    }
+                }
+                tx.commit().await?;
+                Ok(files)
             }
         }
 

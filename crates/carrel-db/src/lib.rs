@@ -83,8 +83,14 @@ pub trait UploadRepo {
     async fn active_uploads_from(&self, client_ip: &str, now: Timestamp) -> Result<i64>;
     /// In one transaction: references the blob (creating it or counting one
     /// more reference), creates the file and, if planned, its share link, and
-    /// marks the upload complete.
+    /// marks the upload complete (forgetting its client address, which only
+    /// the per-address limit of unfinished uploads needs).
     async fn complete_upload(&self, c: &Completion) -> Result<()>;
+    /// An account's uploads, finished or not (to delete them with the account).
+    async fn owned_uploads(&self, owner: &carrel_core::ids::AccountId) -> Result<Vec<UploadId>>;
+    /// Forgets the client address of every upload created before `before`
+    /// (address retention); how many were forgotten.
+    async fn erase_addresses(&self, before: Timestamp) -> Result<u64>;
 }
 
 /// Stored files, folders and blob references.
@@ -155,6 +161,17 @@ pub trait FileRepo {
     /// Deletes files and their links in one transaction (all or none), with
     /// the blobs whose last reference went (see [`FileRepo::delete_file`]).
     async fn delete_files(&self, ids: &[FileId]) -> Result<Vec<BlobRelease>>;
+    /// The files whose management token has this digest.
+    async fn files_with_token(&self, token: &carrel_core::ids::SecretHash) -> Result<Vec<File>>;
+    /// Gives an anonymous file to an account; false if it has an owner already (or is gone).
+    async fn claim_file(&self, id: &FileId, owner: &carrel_core::ids::AccountId) -> Result<bool>;
+    /// Gives every file, folder and upload of `from` to `to`, in one
+    /// transaction; how many files moved.
+    async fn transfer_holdings(
+        &self,
+        from: &carrel_core::ids::AccountId,
+        to: &carrel_core::ids::AccountId,
+    ) -> Result<u64>;
 }
 
 /// Share links.

@@ -2,26 +2,14 @@
 //! expire and end, tokens that are found by hash and revoked, one-time
 //! resets and invitations that work exactly once.
 
-use carrel_core::account::{Email, Role, Scopes};
-use carrel_core::ids::{AccountId, Secret, TokenId};
+use carrel_core::account::{Role, Scopes};
+use carrel_core::ids::{Secret, TokenId};
 use carrel_core::time::Timestamp;
 use carrel_db::accounts::*;
 use carrel_db::*;
 
 mod common;
-use common::backends;
-
-fn account(email: &str) -> Account {
-    Account {
-        id: AccountId::generate(),
-        email: email.parse::<Email>().unwrap(),
-        password_hash: "$argon2id$stub".into(),
-        role: Role::User,
-        plan: "free".into(),
-        suspended_at: None,
-        created_at: Timestamp(1000),
-    }
-}
+use common::{account, backends};
 
 #[tokio::test]
 async fn accounts_sessions_and_tokens_on_every_backend() {

@@ -3,29 +3,15 @@
 //! at once (one transaction, blobs released with their last reference),
 //! and the links of a file (many at once, deleted one by one).
 
-use carrel_core::account::{Email, Role};
 use carrel_core::ids::{AccountId, BlobHash, FileId, FolderId, ShareId, UploadId};
 use carrel_core::media::MediaType;
 use carrel_core::name::FileName;
 use carrel_core::share::ShareRules;
 use carrel_core::time::Timestamp;
-use carrel_db::accounts::Account;
 use carrel_db::*;
 
 mod common;
-use common::backends;
-
-fn account(email: &str) -> Account {
-    Account {
-        id: AccountId::generate(),
-        email: email.parse::<Email>().unwrap(),
-        password_hash: "$argon2id$stub".into(),
-        role: Role::User,
-        plan: "free".into(),
-        suspended_at: None,
-        created_at: Timestamp(1000),
-    }
-}
+use common::{account, backends};
 
 /// Stores a complete file named `name` of `size` bytes; `blob` picks its
 /// content (files with the same `blob` share their bytes).

@@ -22,6 +22,7 @@ fn account(email: &str, plan: &str) -> Account {
         role: Role::User,
         plan: plan.into(),
         suspended_at: None,
+        deleted_at: None,
         created_at: Timestamp(1000),
     }
 }

@@ -127,6 +127,14 @@ impl Hosting {
         Err(HostingError::WrongPassword)
     }
 
+    /// Forgets the addresses of wrong passwords whose window is over.
+    pub(crate) fn forget_password_failures(&self) {
+        self.password_failures
+            .lock()
+            .expect("lock")
+            .retain(|_, (since, _)| since.elapsed() < PASSWORD_WINDOW);
+    }
+
     /// An open link that this request has unlocked (cookie or Basic auth).
     async fn unlocked_share(
         &self,

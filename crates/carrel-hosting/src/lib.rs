@@ -15,6 +15,10 @@
 //! - [`quota`]: plans on these paths (file size and storage at upload,
 //!   daily volume, speed and downloads at once as bytes leave, retention).
 //! - [`pages`]: the upload page and the link pages.
+//! - [`privacy`]: what an account holds, for its export, deletion or
+//!   transfer, claims of anonymous files by their tokens (the
+//!   [`carrel_http::holdings::Holdings`] the accounts wing asks), and the
+//!   retention of client addresses.
 //!
 //! The wing owns its routes and talks to the database only through
 //! carrel-db's repository traits and to bytes only through carrel-blob's
@@ -29,6 +33,7 @@ pub mod manage;
 pub mod mine;
 pub mod mine_page;
 pub mod pages;
+pub mod privacy;
 pub mod put;
 pub mod quota;
 pub mod staging;
@@ -77,6 +82,10 @@ pub struct HostingConfig {
     /// are involved: uploads answer with their own management token).
     /// Empty turns cross-origin uploads off.
     pub tus_cors_origins: Vec<String>,
+    /// Days a client address is kept at most. Addresses are stored only
+    /// for the limit of unfinished uploads per address, and forgotten when
+    /// the upload finishes or, at the latest, after this many days.
+    pub ip_retention_days: u64,
 }
 
 impl Default for HostingConfig {
@@ -90,6 +99,7 @@ impl Default for HostingConfig {
             password_attempts: 5,
             link_cache_ms: 1000,
             tus_cors_origins: vec!["*".into()],
+            ip_retention_days: 7,
         }
     }
 }
@@ -256,6 +266,13 @@ impl Hosting {
                 Ok(0) => {}
                 Ok(k) => tracing::debug!(count = k, "jobs done"),
                 Err(e) => tracing::warn!(error = %e, "the job queue could not be read"),
+            }
+            if n % 3600 == 30
+                && let Err(e) = self
+                    .erase_old_addresses(carrel_core::time::Timestamp::now())
+                    .await
+            {
+                tracing::warn!(error = %e, "forgetting old client addresses failed");
             }
             if n % 3600 == 60 {
                 self.meter.forget_old();

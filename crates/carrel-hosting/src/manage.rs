@@ -172,9 +172,14 @@ pub(crate) async fn share_and_token(
 }
 
 pub(crate) fn share_json(h: &Hosting, headers: &HeaderMap, s: &Share) -> serde_json::Value {
+    share_json_at(&h.base_url(headers), s)
+}
+
+/// A link as JSON, its URL under `base`.
+pub(crate) fn share_json_at(base: &str, s: &Share) -> serde_json::Value {
     serde_json::json!({
         "id": s.id,
-        "url": h.share_url(headers, &s.id),
+        "url": format!("{base}/s/{}", s.id),
         "created_at": s.created_at.0,
         "disabled": s.rules.disabled_reason.is_some(),
         "expires_at": s.rules.expires_at.map(|t| httpdate::fmt_http_date(t.to_system_time())),

@@ -783,6 +783,14 @@ async fn terminate_inner(h: Arc<Hosting>, id: String, headers: HeaderMap) -> Res
     Ok(tus_response(StatusCode::NO_CONTENT))
 }
 
+/// Forgets an upload: its hashing state, its staging file and its row.
+pub(crate) async fn forget_upload(h: &Hosting, id: &UploadId) -> Result<()> {
+    h.hashers.lock().expect("lock").remove(id);
+    remove_staging(h, id).await?;
+    h.db.delete_upload(id).await?;
+    Ok(())
+}
+
 async fn remove_staging(h: &Hosting, id: &UploadId) -> Result<()> {
     match tokio::fs::remove_file(staging_path(h, id)).await {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
@@ -828,9 +836,7 @@ pub async fn expire_uploads(h: &Hosting) -> Result<usize> {
             if h.busy_uploads.lock().expect("lock").contains(&id) {
                 continue;
             }
-            h.hashers.lock().expect("lock").remove(&id);
-            remove_staging(h, &id).await?;
-            h.db.delete_upload(&id).await?;
+            forget_upload(h, &id).await?;
             n += 1;
         }
         if n == before || n > 100_000 {

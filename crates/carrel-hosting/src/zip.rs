@@ -1,4 +1,4 @@
-//! A folder as a ZIP, streamed: entries are written one after another
+//! A folder (or an account's export) as a ZIP, streamed: entries are written one after another
 //! (stored, with data descriptors, ZIP64 when needed) into a pipe whose other
 //! end is the response body, so the archive is never built in memory or on
 //! disk.
@@ -19,21 +19,24 @@ use tokio_util::compat::TokioAsyncWriteCompatExt;
 /// Pipe capacity between the ZIP writer and the response.
 const PIPE: usize = 256 * 1024;
 
-/// Makes names unique inside the archive: `a.txt`, `a (2).txt`, …
-fn unique_names(files: &[File]) -> Vec<String> {
+/// Makes paths unique inside the archive: `a.txt`, `a (2).txt`, …
+pub(crate) fn unique_paths(paths: impl IntoIterator<Item = String>) -> Vec<String> {
     let mut seen = HashSet::new();
-    files
-        .iter()
-        .map(|f| {
-            let name = f.name.as_str();
+    paths
+        .into_iter()
+        .map(|path| {
+            let (dir, name) = match path.rsplit_once('/') {
+                Some((d, n)) => (format!("{d}/"), n.to_owned()),
+                None => (String::new(), path.clone()),
+            };
             let (stem, ext) = match name.rsplit_once('.') {
                 Some((s, e)) if !s.is_empty() => (s.to_owned(), format!(".{e}")),
-                _ => (name.to_owned(), String::new()),
+                _ => (name.clone(), String::new()),
             };
-            let mut candidate = name.to_owned();
+            let mut candidate = path;
             let mut i = 2;
             while !seen.insert(candidate.clone()) {
-                candidate = format!("{stem} ({i}){ext}");
+                candidate = format!("{dir}{stem} ({i}){ext}");
                 i += 1;
             }
             candidate
@@ -41,15 +44,40 @@ fn unique_names(files: &[File]) -> Vec<String> {
         .collect()
 }
 
+/// A folder's files as a ZIP, each under its own (unique) name.
 pub fn zip_response(store: Arc<dyn BlobStore>, archive_name: &str, files: Vec<File>) -> Response {
+    let names = unique_paths(files.iter().map(|f| f.name.to_string()));
+    archive_response(
+        store,
+        archive_name,
+        None,
+        files.into_iter().zip(names).collect(),
+    )
+}
+
+/// A ZIP of `first` (a name and its bytes, such as an export's JSON), then
+/// each file under its path.
+pub fn archive_response(
+    store: Arc<dyn BlobStore>,
+    archive_name: &str,
+    first: Option<(String, Vec<u8>)>,
+    files: Vec<(File, String)>,
+) -> Response {
     let (reader, writer) = tokio::io::duplex(PIPE);
-    let names = unique_names(&files);
     tokio::spawn(async move {
         let mut zip = ZipFileWriter::new(writer.compat_write());
-        for (f, name) in files.iter().zip(names) {
+        if let Some((name, bytes)) = first {
+            let entry =
+                ZipEntryBuilder::new(name.into(), Compression::Deflate).unix_permissions(0o644);
+            if let Err(e) = zip.write_entry_whole(entry, &bytes).await {
+                tracing::warn!(error = %e, "ZIP stream aborted");
+                return;
+            }
+        }
+        for (f, name) in &files {
             // The upload time, in UTC (ZIP's DOS dates carry no zone).
-            let mut entry =
-                ZipEntryBuilder::new(name.into(), Compression::Stored).unix_permissions(0o644);
+            let mut entry = ZipEntryBuilder::new(name.clone().into(), Compression::Stored)
+                .unix_permissions(0o644);
             if let Some(t) = chrono::DateTime::from_timestamp(f.created_at.0, 0) {
                 entry = entry.last_modification_date(ZipDateTime::from_chrono(&t));
             }
@@ -94,4 +122,30 @@ pub fn zip_response(store: Arc<dyn BlobStore>, archive_name: &str, files: Vec<Fi
     );
     carrel_http::headers::safety_headers(h);
     res
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn paths_are_made_unique_within_their_folder() {
+        let got = super::unique_paths(
+            [
+                "a.txt", "a.txt", "d/a.txt", "d/a.txt", "noext", "noext", ".env", ".env",
+            ]
+            .map(String::from),
+        );
+        assert_eq!(
+            got,
+            [
+                "a.txt",
+                "a (2).txt",
+                "d/a.txt",
+                "d/a (2).txt",
+                "noext",
+                "noext (2)",
+                ".env",
+                ".env (2)"
+            ]
+        );
+    }
 }

@@ -1,7 +1,8 @@
 // carrel's upload page: a small tus 1.0.0 client (creation, resume with HEAD,
 // PATCH in chunks with progress) so uploads survive dropped connections and
 // page reloads. Each file's upload URL is remembered in localStorage by a
-// fingerprint (name, size, mtime) until the upload completes.
+// fingerprint (name, size, mtime) until the upload completes; then its
+// management token is kept under "carrel-claims" for a later sign-up.
 (function () {
   "use strict";
   const CHUNK = 16 * 1024 * 1024;
@@ -115,6 +116,7 @@
     }
     ui.done = true;
     localStorage.removeItem(key); localStorage.removeItem(key + ":share"); localStorage.removeItem(key + ":token");
+    if (token) remember(token, file.name);
     ui.fill.style.width = "100%"; ui.card.classList.add("done");
     ui.status.textContent = "";
     const line = el("div", "shareline");
@@ -136,6 +138,17 @@
       const t = el("details", "token"); t.append(el("summary", "muted", "Management token (keep it to delete the file)"), el("code", "", token));
       ui.card.append(t);
     }
+  }
+
+  // Uploads made here without an account keep their management token in
+  // this browser, so signing up (or the account page) can claim them.
+  function remember(token, name) {
+    let list = [];
+    try { list = JSON.parse(localStorage.getItem("carrel-claims") || "[]"); } catch (e) {}
+    if (!Array.isArray(list)) list = [];
+    if (list.some((x) => x.t === token)) return;
+    list.push({ t: token, n: name });
+    localStorage.setItem("carrel-claims", JSON.stringify(list.slice(-500)));
   }
 
   const BOOK = /\.(epub|pdf|mobi|azw3?|fb2|fbz|cbz)$/i;

@@ -31,6 +31,7 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Uri, header};
 use bytes::{Buf, Bytes, BytesMut};
+use carrel_core::privacy::log_address;
 use futures::future::BoxFuture;
 use http_body_util::BodyExt;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -203,7 +204,7 @@ impl Conn {
                     return;
                 }
                 Err(e) => {
-                    tracing::debug!(peer = %self.peer, error = %e, "connection ended with an error");
+                    tracing::debug!(network = %log_address(self.peer.ip()), error = %e, "connection ended with an error");
                     return;
                 }
             }
@@ -224,7 +225,7 @@ impl Conn {
             .hyper
             .serve_connection_with_upgrades(io, service);
         if let Err(e) = self.watcher.watch(conn).await {
-            tracing::debug!(%peer, error = %e, "connection ended with an error");
+            tracing::debug!(network = %log_address(peer.ip()), error = %e, "connection ended with an error");
         }
     }
 }

@@ -9,6 +9,8 @@
 //!   multiple), `If-Range`, `If-None-Match`, `If-Modified-Since` and `HEAD`.
 //! - [`headers`]: a safe `Content-Disposition` and the headers that keep
 //!   user content from ever being active on carrel's origin.
+//! - [`holdings`]: what an account holds in the other wings (the hosting
+//!   wing implements it), for the accounts wing's export, deletion and claims.
 //! - [`meter`]: plan limits on bytes as they leave (daily volume, speed
 //!   cap shared per account or address, downloads at once).
 //! - [`page`]: the HTML layout of carrel's pages.
@@ -23,6 +25,7 @@ pub mod auth;
 pub mod conn;
 pub mod error;
 pub mod headers;
+pub mod holdings;
 pub mod meter;
 pub mod page;
 pub mod serve;

@@ -157,6 +157,7 @@ impl Server {
             meter.clone(),
         );
         let hosting = Hosting::new(db, store, settings.hosting.clone(), plans, meter);
+        accounts.set_holdings(hosting.clone());
         let metrics = metrics::Metrics::new(hosting.clone());
         let router = hosting
             .router()
@@ -195,7 +196,8 @@ impl Server {
         shutdown: impl std::future::Future<Output = ()> + Send,
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let housekeeping = tokio::spawn(self.hosting.clone().run_housekeeping(stop_rx));
+        let housekeeping = tokio::spawn(self.hosting.clone().run_housekeeping(stop_rx.clone()));
+        let account_housekeeping = tokio::spawn(self.accounts.clone().run_housekeeping(stop_rx));
         // Changes reach search within a second: the index commits every 500 ms while they arrive.
         let committer = tokio::spawn(self.library.clone().commit_loop(Duration::from_millis(500)));
         let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
@@ -258,6 +260,7 @@ impl Server {
         }
         let _ = stop_tx.send(true);
         let _ = housekeeping.await;
+        let _ = account_housekeeping.await;
         committer.abort();
         if let Err(e) = self.library.commit().await {
             tracing::warn!(error = %e, "final search index commit failed");

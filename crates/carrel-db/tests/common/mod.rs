@@ -4,7 +4,10 @@
 
 use std::sync::Arc;
 
-use carrel_core::ids::UploadId;
+use carrel_core::account::{Email, Role};
+use carrel_core::ids::{AccountId, UploadId};
+use carrel_core::time::Timestamp;
+use carrel_db::accounts::Account;
 use carrel_db::*;
 
 const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -39,4 +42,19 @@ pub async fn backends() -> Vec<(Arc<dyn Database>, Option<tempfile::TempDir>)> {
         }
     }
     out
+}
+
+/// A user on the free plan with this address (its password hash a stub).
+#[allow(dead_code)]
+pub fn account(email: &str) -> Account {
+    Account {
+        id: AccountId::generate(),
+        email: email.parse::<Email>().unwrap(),
+        password_hash: "$argon2id$stub".into(),
+        role: Role::User,
+        plan: "free".into(),
+        suspended_at: None,
+        deleted_at: None,
+        created_at: Timestamp(1000),
+    }
 }
