@@ -19,8 +19,9 @@ pub struct Route {
 /// The path patterns in a router's debug form (`RouteId(n): "/path"`).
 fn patterns(router: &Router) -> Vec<String> {
     let dump = format!("{router:?}");
+    // The routes proper; the fallback router that follows holds axum's own.
+    let mut rest = dump.split("fallback_router").next().unwrap_or_default();
     let mut out = Vec::new();
-    let mut rest = dump.as_str();
     while let Some(i) = rest.find("RouteId(") {
         rest = &rest[i + "RouteId(".len()..];
         let Some(j) = rest.find("): \"") else { break };
