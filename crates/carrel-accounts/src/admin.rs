@@ -42,11 +42,26 @@ pub fn routes() -> Router<Arc<Accounts>> {
         .route("/admin", get(|| async { Redirect::to("/admin/users") }))
         .route("/admin/users", get(users_page))
         .route("/admin/users/{id}", get(user_page))
-        .route("/admin/users/{id}/plan", post(plan_form))
-        .route("/admin/users/{id}/role", post(role_form))
-        .route("/admin/users/{id}/suspension", post(suspension_form))
+        .route("/admin/users/{id}/plan", change_handler(plan_change))
+        .route("/admin/users/{id}/role", change_handler(role_change))
+        .route(
+            "/admin/users/{id}/suspension",
+            change_handler(suspension_change),
+        )
         .route("/admin/users/{id}/delete", post(delete_form))
         .route("/admin/usage", get(usage_page))
+}
+
+/// The route of a change form whose change `pick` reads.
+fn change_handler(
+    pick: fn(ChangeForm) -> (UserChange, &'static str),
+) -> axum::routing::MethodRouter<Arc<Accounts>> {
+    post(
+        move |State(a): State<Arc<Accounts>>,
+              who: Who,
+              Path(uid): Path<String>,
+              f: FormResult<ChangeForm>| { form_change(a, who, uid, f, pick) },
+    )
 }
 
 /// Accounts on one page of the admin's list.
@@ -751,55 +766,52 @@ async fn change_form(
 
 type FormResult<T> = std::result::Result<Form<T>, axum::extract::rejection::FormRejection>;
 
-async fn plan_form(
-    State(a): State<Arc<Accounts>>,
+/// A change form's handler: `pick` reads the change and names its notice.
+async fn form_change(
+    a: Arc<Accounts>,
     who: Who,
-    Path(uid): Path<String>,
+    uid: String,
     f: FormResult<ChangeForm>,
+    pick: fn(ChangeForm) -> (UserChange, &'static str),
 ) -> Response {
     let f = f.map(|f| f.0).unwrap_or_default();
-    let change = UserChange {
-        plan: Some(f.plan),
-        ..UserChange::default()
-    };
-    change_form(&a, &who, &uid, &f.csrf, change, "plan").await
+    let csrf = f.csrf.clone();
+    let (change, done) = pick(f);
+    change_form(&a, &who, &uid, &csrf, change, done).await
 }
 
-async fn role_form(
-    State(a): State<Arc<Accounts>>,
-    who: Who,
-    Path(uid): Path<String>,
-    f: FormResult<ChangeForm>,
-) -> Response {
-    let f = f.map(|f| f.0).unwrap_or_default();
-    let change = UserChange {
-        role: Some(f.role),
-        ..UserChange::default()
-    };
-    change_form(&a, &who, &uid, &f.csrf, change, "role").await
-}
-
-async fn suspension_form(
-    State(a): State<Arc<Accounts>>,
-    who: Who,
-    Path(uid): Path<String>,
-    f: FormResult<ChangeForm>,
-) -> Response {
-    let f = f.map(|f| f.0).unwrap_or_default();
-    let on = f.suspend == "yes";
-    let change = UserChange {
-        suspended: Some(on),
-        ..UserChange::default()
-    };
-    change_form(
-        &a,
-        &who,
-        &uid,
-        &f.csrf,
-        change,
-        if on { "suspended" } else { "active" },
+fn plan_change(f: ChangeForm) -> (UserChange, &'static str) {
+    let plan = Some(f.plan);
+    (
+        UserChange {
+            plan,
+            ..UserChange::default()
+        },
+        "plan",
     )
-    .await
+}
+
+fn role_change(f: ChangeForm) -> (UserChange, &'static str) {
+    let role = Some(f.role);
+    (
+        UserChange {
+            role,
+            ..UserChange::default()
+        },
+        "role",
+    )
+}
+
+fn suspension_change(f: ChangeForm) -> (UserChange, &'static str) {
+    let on = f.suspend == "yes";
+    let done = if on { "suspended" } else { "active" };
+    (
+        UserChange {
+            suspended: Some(on),
+            ..UserChange::default()
+        },
+        done,
+    )
 }
 
 #[derive(Deserialize, Default)]

@@ -70,6 +70,23 @@ macro_rules! impl_usage {
             use $crate::backend::corrupt;
             use $crate::usage::{AccountUsage, DayCount, PlanUsage, StorageUsage, UsageRepo};
 
+            /// Rows of `day`, `bytes` and a count named `count`.
+            fn days<R: Row>(rows: &[R], count: &str) -> Result<Vec<DayCount>>
+            where
+                for<'a> &'a str: sqlx::ColumnIndex<R>,
+                i64: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+            {
+                rows.iter()
+                    .map(|r| {
+                        Ok(DayCount {
+                            day: r.try_get("day")?,
+                            count: r.try_get(count)?,
+                            bytes: r.try_get("bytes")?,
+                        })
+                    })
+                    .collect()
+            }
+
             #[async_trait::async_trait]
             impl UsageRepo for $ty {
                 async fn storage_usage(&self, top: i64) -> Result<StorageUsage> {
@@ -134,23 +151,15 @@ macro_rules! impl_usage {
                 }
 
                 async fn uploads_per_day(&self, from: i64) -> Result<Vec<DayCount>> {
-                    sqlx::query(
+                    let rows = sqlx::query(
                         "SELECT CAST(created_at / 86400 AS BIGINT) AS day, COUNT(*) AS n, \
                          CAST(SUM(size) AS BIGINT) AS bytes FROM files \
                          WHERE created_at >= $1 GROUP BY CAST(created_at / 86400 AS BIGINT) ORDER BY day",
                     )
                     .bind(from * 86_400)
                     .fetch_all(&self.pool)
-                    .await?
-                    .iter()
-                    .map(|r| {
-                        Ok(DayCount {
-                            day: r.try_get("day")?,
-                            count: r.try_get("n")?,
-                            bytes: r.try_get("bytes")?,
-                        })
-                    })
-                    .collect()
+                    .await?;
+                    days(&rows, "n")
                 }
 
                 async fn add_traffic(&self, day: i64, bytes: i64, downloads: i64) -> Result<()> {
@@ -168,19 +177,11 @@ macro_rules! impl_usage {
                 }
 
                 async fn traffic_per_day(&self, from: i64) -> Result<Vec<DayCount>> {
-                    sqlx::query("SELECT day, bytes, downloads FROM traffic_days WHERE day >= $1 ORDER BY day")
+                    let rows = sqlx::query("SELECT day, bytes, downloads FROM traffic_days WHERE day >= $1 ORDER BY day")
                         .bind(from)
                         .fetch_all(&self.pool)
-                        .await?
-                        .iter()
-                        .map(|r| {
-                            Ok(DayCount {
-                                day: r.try_get("day")?,
-                                count: r.try_get("downloads")?,
-                                bytes: r.try_get("bytes")?,
-                            })
-                        })
-                        .collect()
+                        .await?;
+                    days(&rows, "downloads")
                 }
             }
         }
