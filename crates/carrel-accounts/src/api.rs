@@ -4,16 +4,16 @@
 //! - `GET /api/me`: the caller's account.
 //! - `GET /api/tokens`, `POST /api/tokens` (`{"name", "scopes": ["read", …]}`;
 //!   the token is in the answer once and never again), `DELETE /api/tokens/{id}`.
-//! - Admins: `GET /api/admin/users?q=&after=`, `PATCH /api/admin/users/{id}`
-//!   (`{"role", "suspended", "plan"}`), `POST /api/admin/users/{id}/reset` (a one-time
-//!   reset link), `POST /api/admin/invitations` (an invitation link).
+//! - Admins: `POST /api/admin/users/{id}/reset` (a one-time reset link),
+//!   `POST /api/admin/invitations` (an invitation link); the user list, a
+//!   user and its changes are in [`crate::admin`].
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use carrel_core::account::{Caller, Role, Scope, Scopes};
 use carrel_core::ids::{AccountId, Secret, TokenId};
@@ -30,8 +30,11 @@ pub fn routes() -> Router<Arc<Accounts>> {
         .route("/api/me", get(me))
         .route("/api/tokens", get(list_tokens).post(create_token))
         .route("/api/tokens/{id}", delete(revoke_token))
-        .route("/api/admin/users", get(admin_users))
-        .route("/api/admin/users/{id}", patch(admin_patch_user))
+        .route("/api/admin/users", get(crate::admin::api_users))
+        .route(
+            "/api/admin/users/{id}",
+            get(crate::admin::api_user).patch(crate::admin::api_patch_user),
+        )
         .route("/api/admin/users/{id}/reset", post(admin_reset_link))
         .route("/api/admin/invitations", post(admin_invitation))
 }
@@ -206,80 +209,6 @@ async fn revoke_token(
     } else {
         Err(AccountsError::NotFound("token"))
     }
-}
-
-#[derive(Deserialize)]
-struct UserQuery {
-    #[serde(default)]
-    q: String,
-    #[serde(default)]
-    after: String,
-}
-
-async fn admin_users(
-    State(a): State<Arc<Accounts>>,
-    who: Who,
-    Query(q): Query<UserQuery>,
-) -> Result<Json<serde_json::Value>> {
-    require_admin(&who)?;
-    if q.q.len() > 254 || q.after.len() > 254 {
-        return Err(AccountsError::BadRequest(
-            "invalid_query",
-            "the query is too long".into(),
-        ));
-    }
-    let users = a.db.search_accounts(&q.q, &q.after, 101).await?;
-    let more = users.len() > 100;
-    let users = &users[..users.len().min(100)];
-    Ok(Json(serde_json::json!({
-        "users": users.iter().map(account_json).collect::<Vec<_>>(),
-        "next": if more { users.last().map(|u| u.email.as_str().to_owned()) } else { None },
-    })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct UserPatch {
-    role: Option<String>,
-    suspended: Option<bool>,
-    plan: Option<String>,
-}
-
-async fn admin_patch_user(
-    State(a): State<Arc<Accounts>>,
-    who: Who,
-    Path(uid): Path<String>,
-    body: std::result::Result<Json<UserPatch>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<serde_json::Value>> {
-    let me = require_admin(&who)?;
-    let Json(p) = body.map_err(|e| AccountsError::BadRequest("invalid_json", e.body_text()))?;
-    let uid: AccountId = uid
-        .parse()
-        .map_err(|_| AccountsError::NotFound("account"))?;
-    if a.db.account(&uid).await?.is_none() {
-        return Err(AccountsError::NotFound("account"));
-    }
-    if uid == me && (p.suspended == Some(true) || p.role.as_deref().is_some_and(|r| r != "admin")) {
-        return Err(AccountsError::Forbidden(
-            "an administrator cannot suspend or demote themselves; ask another administrator",
-        ));
-    }
-    let plan = p.plan.map(|name| a.plans.known(&name)).transpose()?;
-    if let Some(r) = p.role {
-        a.db.set_role(&uid, r.parse()?).await?;
-    }
-    if let Some(plan) = plan {
-        a.db.set_plan(&uid, plan.as_str()).await?;
-    }
-    if let Some(s) = p.suspended {
-        a.db.set_suspended(&uid, s.then(Timestamp::now)).await?;
-    }
-    tracing::info!(target: "carrel::audit", event = "user_changed", admin = %me, user = %uid, "an administrator changed an account");
-    let acct =
-        a.db.account(&uid)
-            .await?
-            .ok_or(AccountsError::NotFound("account"))?;
-    Ok(Json(account_json(&acct)))
 }
 
 /// Makes a one-time reset link for an account (admin CLI and API).

@@ -9,6 +9,9 @@
 //!   CSRF tokens that work without JavaScript.
 //! - [`api`]: the same for scripts (`/api/me`, `/api/tokens`) and the
 //!   admin's user API (`/api/admin/users`, invitations, reset links).
+//! - [`admin`]: the administrators' users (search, plan, role, suspension,
+//!   deletion) and usage (storage, bytes served, uploads per day), as pages
+//!   and JSON, shared with `carrel admin`.
 //! - [`privacy`]: the data export, account deletion (a tombstone) or an
 //!   administrator's transfer of its files, and claims of anonymous uploads
 //!   by their management tokens (at sign-up or later), through the
@@ -24,6 +27,7 @@
 //! argon2id, hashed on the blocking pool. The wing speaks HTTP and reaches
 //! the database only through carrel-db's [`AccountRepo`].
 
+pub mod admin;
 pub mod api;
 pub mod error;
 pub mod limiter;
@@ -131,6 +135,7 @@ impl Accounts {
         Router::new()
             .merge(pages::routes())
             .merge(api::routes())
+            .merge(admin::routes())
             .merge(privacy::routes())
             .merge(webhook::routes())
             .with_state(self.clone())

@@ -355,19 +355,9 @@ async fn admin_delete(
 ) -> Result<Json<serde_json::Value>> {
     let me = require_admin(&who)?;
     let req = json_body(body)?;
-    let uid: AccountId = uid
-        .parse()
-        .map_err(|_| AccountsError::NotFound("account"))?;
-    if uid == me {
-        return Err(AccountsError::Forbidden(
-            "an administrator cannot delete themselves; ask another administrator",
-        ));
-    }
-    let to = match req.transfer_to.as_deref() {
-        Some(e) => Some(by_email(&a, e).await?.id),
-        None => None,
-    };
-    let d = a.delete_account(&uid, to.as_ref()).await?;
-    tracing::info!(target: "carrel::audit", event = "user_deleted", admin = %me, user = %uid, "an administrator deleted an account");
+    let uid = a.live_by_id(&uid).await?.id;
+    let d = a
+        .delete_user(Some(&me), &uid, req.transfer_to.as_deref())
+        .await?;
     Ok(Json(d.json()))
 }

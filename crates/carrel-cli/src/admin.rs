@@ -23,7 +23,9 @@ use crate::library::DataArgs;
     carrel admin retention --ahead 30d --dry-run   (what the sweep would delete in 30 days)\n  \
     carrel admin create-token ada@example.org --name backup --scopes read,upload\n  \
     carrel admin delete-user ada@example.org --transfer-to archive@example.org\n  \
-    carrel admin erase-ips --ahead 8d   (what the hourly sweep does, 8 days from now)")]
+    carrel admin erase-ips --ahead 8d   (what the hourly sweep does, 8 days from now)\n  \
+    carrel admin users --plan premium --suspended no   (--json for all of it)\n  \
+    carrel admin usage --days 7 --json")]
 pub enum AdminCommand {
     /// Create an account (prints a one-time link to set its password unless one is piped in).
     CreateUser {
@@ -106,6 +108,39 @@ pub enum AdminCommand {
     },
     /// Print an invitation link (for servers with `accounts.signup = "invite"`).
     Invite {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// List accounts: by a piece of their address, plan, role or suspension (pages of 100).
+    Users {
+        /// A piece of the e-mail address.
+        #[arg(long, default_value = "")]
+        search: String,
+        #[arg(long, default_value = "")]
+        plan: String,
+        /// user, moderator or admin.
+        #[arg(long, default_value = "")]
+        role: String,
+        /// yes (suspended only) or no (active only).
+        #[arg(long, default_value = "")]
+        suspended: String,
+        /// Start after this address (the `next` of the previous page).
+        #[arg(long, default_value = "")]
+        after: String,
+        /// Print JSON (the same as GET /api/admin/users).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// The server's usage: storage by plan and account, bytes served and uploads per day.
+    Usage {
+        /// Days back from today (1 to 366).
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Print JSON (the same as GET /api/admin/usage).
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -218,19 +253,32 @@ pub async fn run(c: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::SetRole { email, role, data } => {
             let (a, _) = open(&data).await?;
             let acct = find(&a, &email).await?;
-            let role: Role = role.parse()?;
-            a.db.set_role(&acct.id, role).await?;
-            println!("{} is now {}", acct.email, role.as_str());
+            let change = carrel_accounts::admin::UserChange {
+                role: Some(role),
+                ..Default::default()
+            };
+            let acct = a
+                .change_user(None, &acct.id, &change)
+                .await
+                .map_err(explain)?;
+            println!("{} is now {}", acct.email, acct.role.as_str());
         }
         AdminCommand::SetPlan { email, plan, data } => {
             let (a, _) = open(&data).await?;
             let acct = find(&a, &email).await?;
-            let plan = a.plans.known(&plan).map_err(|e| {
+            let change = carrel_accounts::admin::UserChange {
+                plan: Some(plan),
+                ..Default::default()
+            };
+            let acct = a.change_user(None, &acct.id, &change).await.map_err(|e| {
                 let names: Vec<_> = a.plans.tiers.keys().map(|p| p.as_str()).collect();
-                anyhow::anyhow!("{e}; the plans are: {}", names.join(", "))
+                anyhow::anyhow!(
+                    "{}; the plans are: {}",
+                    e.into_http().message,
+                    names.join(", ")
+                )
             })?;
-            a.db.set_plan(&acct.id, plan.as_str()).await?;
-            println!("{} is now on the {plan} plan", acct.email);
+            println!("{} is now on the {} plan", acct.email, acct.plan);
         }
         AdminCommand::Retention {
             ahead,
@@ -261,18 +309,14 @@ pub async fn run(c: AdminCommand) -> anyhow::Result<()> {
             let hosting = carrel_server::open_hosting(&data.settings()?).await?;
             a.set_holdings(hosting);
             let acct = find(&a, &email).await?;
-            let to = match &transfer_to {
-                Some(e) => Some(find(&a, e).await?),
-                None => None,
-            };
             let d = a
-                .delete_account(&acct.id, to.as_ref().map(|t| &t.id))
+                .delete_user(None, &acct.id, transfer_to.as_deref())
                 .await
                 .map_err(explain)?;
-            match (d, &to) {
+            match (d, &transfer_to) {
                 (carrel_accounts::privacy::Disposal::Transferred(n), Some(t)) => println!(
-                    "account {} deleted; its {n} file(s) now belong to {}",
-                    acct.id, t.email
+                    "account {} deleted; its {n} file(s) now belong to {t}",
+                    acct.id
                 ),
                 (d, _) => println!(
                     "account {} deleted with its {} file(s)",
@@ -296,8 +340,13 @@ pub async fn run(c: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::Suspend { email, lift, data } => {
             let (a, _) = open(&data).await?;
             let acct = find(&a, &email).await?;
-            a.db.set_suspended(&acct.id, (!lift).then(Timestamp::now))
-                .await?;
+            let change = carrel_accounts::admin::UserChange {
+                suspended: Some(!lift),
+                ..Default::default()
+            };
+            a.change_user(None, &acct.id, &change)
+                .await
+                .map_err(explain)?;
             if lift {
                 println!("{} may log in again", acct.email);
             } else {
@@ -313,6 +362,63 @@ pub async fn run(c: AdminCommand) -> anyhow::Result<()> {
                 "an invitation (one account, works for {} days):\n  {url}",
                 a.config.invitation_days
             );
+        }
+        AdminCommand::Users {
+            search,
+            plan,
+            role,
+            suspended,
+            after,
+            json,
+            data,
+        } => {
+            let (a, _) = open(&data).await?;
+            let q = carrel_accounts::admin::UserQuery {
+                q: search,
+                plan,
+                role,
+                suspended,
+                after,
+            };
+            let page = a.find_users(&q, 100).await.map_err(explain)?;
+            if json {
+                let users: Vec<_> = page
+                    .users
+                    .iter()
+                    .map(carrel_accounts::api::account_json)
+                    .collect();
+                let j =
+                    serde_json::json!({ "users": users, "total": page.total, "next": page.next });
+                println!("{}", serde_json::to_string_pretty(&j)?);
+            } else {
+                for u in &page.users {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        u.id,
+                        u.role.as_str(),
+                        u.plan,
+                        if u.suspended_at.is_some() {
+                            "suspended"
+                        } else {
+                            "active"
+                        },
+                        u.email
+                    );
+                }
+                println!("{} of {} account(s)", page.users.len(), page.total);
+                if let Some(n) = page.next {
+                    println!("more: --after {n}");
+                }
+            }
+        }
+        AdminCommand::Usage { days, json, data } => {
+            let (a, _) = open(&data).await?;
+            let u = a.usage(days).await.map_err(explain)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&u)?);
+            } else {
+                print_usage(&u);
+            }
         }
         AdminCommand::CreateToken {
             email,
@@ -331,4 +437,36 @@ pub async fn run(c: AdminCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn size(b: i64) -> String {
+    carrel_core::plan::Bytes(b.max(0) as u64).to_string()
+}
+
+fn print_usage(u: &carrel_accounts::admin::Usage) {
+    println!(
+        "stored: {} in {} file(s)",
+        size(u.storage.bytes),
+        u.storage.files
+    );
+    println!("\nplan\taccounts\tfiles\tstored");
+    for p in &u.storage.per_plan {
+        let name = p.plan.as_deref().unwrap_or("(no account)");
+        println!("{name}\t{}\t{}\t{}", p.accounts, p.files, size(p.bytes));
+    }
+    println!("\ntop accounts\tfiles\tstored");
+    for t in &u.storage.top {
+        println!("{}\t{}\t{}", t.email, t.files, size(t.bytes));
+    }
+    println!("\nday\tdownloads\tserved\tuploads\tuploaded");
+    for (t, up) in u.traffic.iter().zip(&u.uploads) {
+        println!(
+            "{}\t{}\t{}\t{}\t{}",
+            t.date,
+            t.count,
+            size(t.bytes),
+            up.count,
+            size(up.bytes)
+        );
+    }
 }

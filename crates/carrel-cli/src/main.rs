@@ -79,6 +79,11 @@ enum Command {
     /// Manage accounts: the first administrator, reset links, roles, tokens.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Print every method and path the server answers (`--json` for scripts and tests).
+    Routes {
+        #[arg(long)]
+        json: bool,
+    },
     /// (internal) Read one book file with lowered limits; used by the library.
     #[command(name = "extract-book", hide = true)]
     ExtractBook {
@@ -94,6 +99,27 @@ fn progress_style() -> indicatif::ProgressStyle {
     )
     .expect("valid template")
     .progress_chars("=> ")
+}
+
+/// The routes of a server started on an empty, temporary data directory
+/// (routes do not depend on settings or data).
+async fn routes(json: bool) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let settings = carrel_server::Settings {
+        data: dir.path().to_owned(),
+        listen: "127.0.0.1:0".parse()?,
+        ..Default::default()
+    };
+    let server = carrel_server::Server::bind(settings).await?;
+    let routes = server.routes().await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&routes)?);
+    } else {
+        for r in &routes {
+            println!("{:7} {}", r.method, r.path);
+        }
+    }
+    Ok(())
 }
 
 fn init_logs(json: bool) {
@@ -136,6 +162,7 @@ fn main() -> std::process::ExitCode {
             Command::Library(c) => library::library(c).await,
             Command::Index(c) => library::index(c).await,
             Command::Admin(c) => admin::run(c).await,
+            Command::Routes { json } => routes(json).await,
             Command::ExtractBook { .. } => unreachable!("handled before the runtime starts"),
         }
     });

@@ -23,6 +23,17 @@ pub struct Account {
     pub deleted_at: Option<Timestamp>,
 }
 
+/// Which accounts an administrator looks for: every condition set must hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AccountFilter {
+    /// A piece of the e-mail address (matched lower-cased, no wildcards).
+    pub email: String,
+    pub plan: Option<String>,
+    pub role: Option<Role>,
+    /// Only suspended accounts (`Some(true)`) or only active ones.
+    pub suspended: Option<bool>,
+}
+
 /// A browser session: the cookie's secret, hashed.
 #[derive(Clone, Debug)]
 pub struct NewSession {
@@ -66,8 +77,15 @@ pub trait AccountRepo {
     async fn account_by_email(&self, email: &Email) -> Result<Option<Account>>;
     /// Accounts that are not deleted.
     async fn count_accounts(&self) -> Result<i64>;
-    /// Accounts (not deleted) whose e-mail address contains `query`, by address, after `after`.
-    async fn search_accounts(&self, query: &str, after: &str, limit: i64) -> Result<Vec<Account>>;
+    /// Accounts (not deleted) that pass `filter`, by address, after `after`.
+    async fn search_accounts(
+        &self,
+        filter: &AccountFilter,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<Account>>;
+    /// How many accounts (not deleted) pass `filter`.
+    async fn count_matching(&self, filter: &AccountFilter) -> Result<i64>;
     /// Changes a password and ends every session of the account but `keep`.
     async fn set_password(
         &self,
@@ -139,7 +157,7 @@ macro_rules! impl_accounts {
             use carrel_core::time::Timestamp;
             use sqlx::Row;
 
-            use $crate::accounts::{Account, AccountRepo, ApiToken, NewSession, OneTimeToken};
+            use $crate::accounts::{Account, AccountFilter, AccountRepo, ApiToken, NewSession, OneTimeToken};
             use $crate::backend::corrupt;
             use $crate::{DbError, Result};
 
@@ -177,6 +195,27 @@ macro_rules! impl_accounts {
                     sqlx::Error::Database(d) if d.is_unique_violation() => DbError::Conflict,
                     _ => DbError::Sqlx(e),
                 }
+            }
+
+            /// The filter's conditions on `accounts a`, binding $1 to $4.
+            fn filter_sql() -> String {
+                // A substring match (instr/strpos, not LIKE: no wildcards to escape);
+                // an unset condition binds NULL and passes.
+                format!(
+                    "{}(a.email, $1) > 0 AND ($2 IS NULL OR a.plan = $2) AND ($3 IS NULL OR a.role = $3) \
+                     AND ($4 IS NULL OR (a.suspended_at IS NOT NULL) = $4) AND a.deleted_at IS NULL",
+                    $strpos
+                )
+            }
+
+            fn bind_filter<'q>(
+                q: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
+                f: &'q AccountFilter,
+            ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>> {
+                q.bind(f.email.to_lowercase())
+                    .bind(f.plan.as_deref())
+                    .bind(f.role.map(|r| r.as_str()))
+                    .bind(f.suspended)
             }
 
             const TOKEN_COLUMNS: &str = "t.id AS token_id, t.account_id, t.name, t.token_hash, t.scopes, \
@@ -240,15 +279,12 @@ macro_rules! impl_accounts {
                     Ok(sqlx::query("SELECT COUNT(*) AS n FROM accounts WHERE deleted_at IS NULL").fetch_one(&self.pool).await?.try_get("n")?)
                 }
 
-                async fn search_accounts(&self, query: &str, after: &str, limit: i64) -> Result<Vec<Account>> {
-                    // A substring match (instr/strpos, not LIKE: no wildcards to escape).
+                async fn search_accounts(&self, filter: &AccountFilter, after: &str, limit: i64) -> Result<Vec<Account>> {
                     let sql = format!(
-                        "SELECT {ACCOUNT_COLUMNS} FROM accounts a \
-                         WHERE {}(a.email, $1) > 0 AND a.email > $2 AND a.deleted_at IS NULL ORDER BY a.email LIMIT $3",
-                        $strpos
+                        "SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE {} AND a.email > $5 ORDER BY a.email LIMIT $6",
+                        filter_sql()
                     );
-                    sqlx::query(&sql)
-                        .bind(query.to_lowercase())
+                    bind_filter(sqlx::query(&sql), filter)
                         .bind(after)
                         .bind(limit)
                         .fetch_all(&self.pool)
@@ -256,6 +292,11 @@ macro_rules! impl_accounts {
                         .iter()
                         .map(account_from_row)
                         .collect()
+                }
+
+                async fn count_matching(&self, filter: &AccountFilter) -> Result<i64> {
+                    let sql = format!("SELECT COUNT(*) AS n FROM accounts a WHERE {}", filter_sql());
+                    Ok(bind_filter(sqlx::query(&sql), filter).fetch_one(&self.pool).await?.try_get("n")?)
                 }
 
                 async fn set_password(&self, id: &AccountId, password_hash: &str, keep: Option<&SecretHash>) -> Result<bool> {

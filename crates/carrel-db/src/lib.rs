@@ -16,6 +16,7 @@ pub mod catalog;
 pub mod model;
 pub mod postgres;
 pub mod sqlite;
+pub mod usage;
 
 use std::sync::Arc;
 
@@ -26,6 +27,7 @@ use carrel_core::time::Timestamp;
 pub use accounts::AccountRepo;
 pub use catalog::CatalogRepo;
 pub use model::*;
+pub use usage::UsageRepo;
 
 /// Errors of the metadata store.
 #[derive(Debug, thiserror::Error)]
@@ -218,7 +220,16 @@ pub trait JobRepo {
 
 /// The whole metadata store.
 pub trait Database:
-    UploadRepo + FileRepo + ShareRepo + JobRepo + CatalogRepo + AccountRepo + Send + Sync + 'static
+    UploadRepo
+    + FileRepo
+    + ShareRepo
+    + JobRepo
+    + CatalogRepo
+    + AccountRepo
+    + UsageRepo
+    + Send
+    + Sync
+    + 'static
 {
     fn backend(&self) -> Backend;
 }

@@ -233,3 +233,125 @@ async fn plans_on_every_backend() {
         );
     }
 }
+
+#[tokio::test]
+async fn admin_filters_and_usage_on_every_backend() {
+    use carrel_db::accounts::AccountFilter;
+    use carrel_db::usage::DAY_SECS;
+    for (db, _dir) in backends().await {
+        let b = db.backend();
+        let ada = account("ada@example.org", "free");
+        let mut bob = account("bob@example.net", "premium");
+        bob.role = Role::Moderator;
+        let cy = account("cy@example.org", "premium");
+        for a in [&ada, &bob, &cy] {
+            db.create_account(a, None).await.unwrap();
+        }
+        db.set_suspended(&cy.id, Some(Timestamp(2000)))
+            .await
+            .unwrap();
+        let find = |f: AccountFilter| {
+            let db = db.clone();
+            async move {
+                let found = db.search_accounts(&f, "", 10).await.unwrap();
+                assert_eq!(db.count_matching(&f).await.unwrap(), found.len() as i64);
+                found
+                    .into_iter()
+                    .map(|a| a.email.as_str().to_owned())
+                    .collect::<Vec<_>>()
+            }
+        };
+        let premium = AccountFilter {
+            plan: Some("premium".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            find(premium.clone()).await,
+            ["bob@example.net", "cy@example.org"],
+            "{b:?}"
+        );
+        let active_premium = AccountFilter {
+            suspended: Some(false),
+            ..premium.clone()
+        };
+        assert_eq!(find(active_premium).await, ["bob@example.net"], "{b:?}");
+        let suspended = AccountFilter {
+            suspended: Some(true),
+            ..Default::default()
+        };
+        assert_eq!(find(suspended).await, ["cy@example.org"], "{b:?}");
+        let mods = AccountFilter {
+            role: Some(Role::Moderator),
+            email: ".NET".into(),
+            ..Default::default()
+        };
+        assert_eq!(find(mods).await, ["bob@example.net"], "{b:?}");
+        let none = AccountFilter {
+            plan: Some("'; DROP TABLE accounts; --".into()),
+            ..Default::default()
+        };
+        assert!(find(none).await.is_empty());
+        // Pages by address.
+        let page = db
+            .search_accounts(&AccountFilter::default(), "ada@example.org", 1)
+            .await
+            .unwrap();
+        assert_eq!(page[0].email.as_str(), "bob@example.net", "{b:?}");
+
+        // Storage by plan and account; files per day of creation.
+        let day = 20_000;
+        file(&*db, Some(&ada.id), 100, day * DAY_SECS + 5).await;
+        file(&*db, Some(&bob.id), 300, day * DAY_SECS + 10).await;
+        file(&*db, Some(&bob.id), 200, (day + 2) * DAY_SECS).await;
+        file(&*db, None, 7, (day + 2) * DAY_SECS + 1).await;
+        file(&*db, None, 1, (day - 1) * DAY_SECS).await;
+        let s = db.storage_usage(2).await.unwrap();
+        assert_eq!((s.files, s.bytes), (5, 608), "{b:?}");
+        let plans: Vec<_> = s
+            .per_plan
+            .iter()
+            .map(|p| (p.plan.as_deref(), p.accounts, p.files, p.bytes))
+            .collect();
+        assert_eq!(
+            plans,
+            [
+                (Some("free"), 1, 1, 100),
+                (Some("premium"), 2, 2, 500),
+                (None, 0, 2, 8)
+            ],
+            "{b:?}"
+        );
+        let top: Vec<_> = s
+            .top
+            .iter()
+            .map(|t| (t.email.as_str(), t.files, t.bytes))
+            .collect();
+        assert_eq!(
+            top,
+            [("bob@example.net", 2, 500), ("ada@example.org", 1, 100)],
+            "{b:?}"
+        );
+        let days: Vec<_> = db
+            .uploads_per_day(day)
+            .await
+            .unwrap()
+            .iter()
+            .map(|d| (d.day, d.count, d.bytes))
+            .collect();
+        assert_eq!(days, [(day, 2, 400), (day + 2, 2, 207)], "{b:?}");
+
+        // Bytes served add up per day.
+        db.add_traffic(day, 1000, 1).await.unwrap();
+        db.add_traffic(day, 24, 2).await.unwrap();
+        db.add_traffic(day + 1, 5, 1).await.unwrap();
+        db.add_traffic(day - 3, 9, 1).await.unwrap();
+        let t: Vec<_> = db
+            .traffic_per_day(day)
+            .await
+            .unwrap()
+            .iter()
+            .map(|d| (d.day, d.count, d.bytes))
+            .collect();
+        assert_eq!(t, [(day, 3, 1024), (day + 1, 1, 5)], "{b:?}");
+    }
+}

@@ -13,7 +13,7 @@ use carrel_db::accounts::*;
 use carrel_db::*;
 
 mod common;
-use common::{account, backends};
+use common::{account, backends, email_filter};
 
 fn upload(owner: Option<&AccountId>, created_at: i64, ip: &str) -> NewUpload {
     NewUpload {
@@ -247,7 +247,7 @@ async fn holdings_move_and_accounts_become_tombstones() {
             "{b:?}: tombstones do not count"
         );
         assert!(
-            db.search_accounts("deleted", "", 10)
+            db.search_accounts(&email_filter("deleted"), "", 10)
                 .await
                 .unwrap()
                 .is_empty()

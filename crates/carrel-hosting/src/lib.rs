@@ -262,6 +262,11 @@ impl Hosting {
             if let Err(e) = self.flush_touched().await {
                 tracing::warn!(error = %e, "could not record when files were downloaded");
             }
+            if n.is_multiple_of(5)
+                && let Err(e) = self.record_traffic().await
+            {
+                tracing::warn!(error = %e, "could not record the bytes served");
+            }
             match self.run_due_jobs(carrel_core::time::Timestamp::now()).await {
                 Ok(0) => {}
                 Ok(k) => tracing::debug!(count = k, "jobs done"),
@@ -297,6 +302,29 @@ impl Hosting {
         if let Err(e) = self.flush_touched().await {
             tracing::warn!(error = %e, "could not record when files were downloaded at shutdown");
         }
+        if let Err(e) = self.record_traffic().await {
+            tracing::warn!(error = %e, "could not record the bytes served at shutdown");
+        }
+    }
+
+    /// Adds the bytes served since last time to today's durable row (the
+    /// admin's usage page); kept in memory for the next try if that fails.
+    pub async fn record_traffic(&self) -> Result<(), HostingError> {
+        let (bytes, downloads) = self.meter.take_served();
+        if bytes == 0 && downloads == 0 {
+            return Ok(());
+        }
+        let day = carrel_core::time::Timestamp::now()
+            .0
+            .div_euclid(carrel_db::usage::DAY_SECS);
+        let r = self
+            .db
+            .add_traffic(day, bytes as i64, downloads as i64)
+            .await;
+        if r.is_err() {
+            self.meter.give_back(bytes, downloads);
+        }
+        Ok(r?)
     }
 
     async fn flush_downloads(&self) -> Result<(), HostingError> {

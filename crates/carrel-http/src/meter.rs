@@ -155,6 +155,8 @@ impl Bucket {
 pub struct Tap {
     bucket: Option<Arc<Bucket>>,
     sent: Arc<AtomicU64>,
+    /// The whole process's bytes served, not yet recorded.
+    served: Arc<AtomicU64>,
     _running: Running,
 }
 
@@ -183,6 +185,7 @@ impl Tap {
     /// Counts bytes that left.
     pub fn sent(&self, n: u64) {
         self.sent.fetch_add(n, Ordering::Relaxed);
+        self.served.fetch_add(n, Ordering::Relaxed);
     }
 }
 
@@ -206,6 +209,9 @@ struct Entry {
 #[derive(Default)]
 pub struct Meter {
     entries: Mutex<HashMap<Key, Entry>>,
+    /// Bytes served and downloads started since the last [`Meter::take_served`].
+    served: Arc<AtomicU64>,
+    started: AtomicU64,
 }
 
 const DAY: i64 = 86_400;
@@ -251,6 +257,7 @@ impl Meter {
             return Err(Refusal::Concurrent { limit });
         }
         e.running.fetch_add(1, Ordering::Relaxed);
+        self.started.fetch_add(1, Ordering::Relaxed);
         let bucket = match limits.speed {
             None => None,
             Some(rate) => Some(match &e.bucket {
@@ -265,6 +272,7 @@ impl Meter {
         Ok(Arc::new(Tap {
             bucket,
             sent: e.volume.clone(),
+            served: self.served.clone(),
             _running: Running(e.running.clone()),
         }))
     }
@@ -278,6 +286,22 @@ impl Meter {
             .get(key)
             .filter(|e| e.day == day)
             .map_or(0, |e| e.volume.load(Ordering::Relaxed))
+    }
+
+    /// Bytes served and downloads started since the last call (for the
+    /// durable daily record); [`Meter::give_back`] returns them when they
+    /// could not be recorded.
+    pub fn take_served(&self) -> (u64, u64) {
+        (
+            self.served.swap(0, Ordering::Relaxed),
+            self.started.swap(0, Ordering::Relaxed),
+        )
+    }
+
+    /// Counts again what [`Meter::take_served`] took.
+    pub fn give_back(&self, bytes: u64, downloads: u64) {
+        self.served.fetch_add(bytes, Ordering::Relaxed);
+        self.started.fetch_add(downloads, Ordering::Relaxed);
     }
 
     /// Forgets accounts and addresses whose day is over and that have no
@@ -357,6 +381,11 @@ mod tests {
         // Another address is not affected; the next day starts afresh.
         assert!(m.start_at(ip("10.0.0.2"), &l, noon).is_ok());
         assert!(m.start_at(ip("10.0.0.1"), &l, noon + DAY / 2).is_ok());
+        // Every byte and download is counted once for the daily record.
+        assert_eq!(m.take_served(), (100, 4));
+        assert_eq!(m.take_served(), (0, 0));
+        m.give_back(5, 1);
+        assert_eq!(m.take_served(), (5, 1));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Library files over HTTP: downloads (`/library/files/{file}`, ranges and
 //! conditional requests through `carrel_http::serve`), covers
 //! (`/library/covers/{edition}/{small|large}.jpg`), and "add to library"
-//! for a hosted file (`POST /api/library/files/{file}` with the file's
+//! for a hosted file (`POST /api/library/files/{file}` by its owner account
+//! (`manage` scope), or with the file's
 //! management token as `Authorization: Bearer …`).
 
 use std::sync::Arc;
@@ -11,8 +12,10 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use carrel_core::account::{Caller, Scope};
 use carrel_core::ids::FileId;
 use carrel_db::catalog::LibFile;
+use carrel_http::auth::Who;
 use carrel_http::serve;
 
 use crate::ingest::Outcome;
@@ -105,17 +108,27 @@ async fn cover_large(State(lib): State<Arc<Library>>, Path(id): Path<String>) ->
 async fn add_hosted(
     State(lib): State<Arc<Library>>,
     Path(id): Path<String>,
+    who: Who,
     headers: HeaderMap,
 ) -> Response {
     let r = async {
         let id: FileId = id.parse().map_err(|_| LibraryError::NotFound)?;
         let f = lib.db.file(&id).await?.ok_or(LibraryError::NotFound)?;
-        let allowed = match (&f.manage_token_hash, carrel_http::headers::bearer(&headers)) {
+        // The file's management token, or its owner's account (with `manage`).
+        let by_token = match (&f.manage_token_hash, carrel_http::headers::bearer(&headers)) {
             (Some(h), Some(t)) => h.matches(&t),
             _ => false,
         };
-        if !allowed {
-            return Err(LibraryError::Unauthorized);
+        if !by_token {
+            match who.caller().map_err(LibraryError::Http)? {
+                Caller::Anonymous => return Err(LibraryError::Unauthorized),
+                // Someone else's file is not found, as everywhere else.
+                Caller::Account { id, .. } if f.owner.as_ref() != Some(id) => {
+                    return Err(LibraryError::NotFound);
+                }
+                c if !c.can(Scope::Manage) => return Err(LibraryError::Forbidden),
+                Caller::Account { .. } => {}
+            }
         }
         if lib.index().is_read_only() {
             return Err(LibraryError::Search(carrel_search::SearchError::ReadOnly));

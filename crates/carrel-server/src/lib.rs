@@ -8,6 +8,7 @@
 //! import it.
 
 pub mod metrics;
+pub mod routes;
 pub mod settings;
 
 use std::net::SocketAddr;
@@ -183,6 +184,11 @@ impl Server {
         };
         server.first_start().await?;
         Ok(server)
+    }
+
+    /// Every method and path pattern this server answers (see [`routes`]).
+    pub async fn routes(&self) -> anyhow::Result<Vec<routes::Route>> {
+        routes::table(&self.router).await
     }
 
     pub fn local_addr(&self) -> SocketAddr {

@@ -58,3 +58,12 @@ pub fn account(email: &str) -> Account {
         created_at: Timestamp(1000),
     }
 }
+
+/// Accounts whose address contains `q`.
+#[allow(dead_code)]
+pub fn email_filter(q: &str) -> carrel_db::accounts::AccountFilter {
+    carrel_db::accounts::AccountFilter {
+        email: q.into(),
+        ..Default::default()
+    }
+}
