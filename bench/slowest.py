@@ -6,10 +6,11 @@
 
 Starts `carrel serve` on a data directory kept by `bench/library.py --keep`
 and times each query of its `queries.json` alone (no concurrency), the
-median of `--repeat` runs, then prints the slowest. With `--compare`, the
-same is done with a second binary on the same data directory (one server at
-a time; the index has one writer), and both medians are printed side by
-side with the ratio, so a change can be judged query by query.
+median of `--repeat` runs, then prints the slowest. With `--compare`, a
+second binary serves the same data directory beside the first (as a reader
+of the index) and each query goes to one server, then the other, so both
+see the same machine load; both medians are printed side by side with the
+ratio, so a change can be judged query by query.
 """
 import argparse
 import http.client
@@ -35,30 +36,33 @@ def serve(binary, data):
     return proc, m.group(1), int(m.group(2))
 
 
-def timings(binary, data, queries, facets, repeat):
-    proc, host, port = serve(binary, data)
+def timings(binaries, data, queries, facets, repeat):
+    """Median seconds of each query on each binary: the servers run side by
+    side (the second one reads the index the first one holds) and each query
+    goes to one, then the other, so both see the same machine load."""
+    servers = [serve(b, data) for b in binaries]
     try:
-        conn = http.client.HTTPConnection(host, port, timeout=120)
-        out = []
+        conns = [http.client.HTTPConnection(host, port, timeout=120) for _, host, port in servers]
+        out = [[[] for _ in queries] for _ in binaries]
         for rnd in range(repeat + 1):  # the first round warms the caches
             for i, (_, text, typing) in enumerate(queries):
                 path = ("/api/library/search?limit=20&q=" + urllib.parse.quote(text)
                         + ("&prefix=true" if typing else "") + ("&facets=true" if facets else ""))
-                t0 = time.perf_counter()
-                conn.request("GET", path)
-                r = conn.getresponse()
-                r.read()
-                dt = time.perf_counter() - t0
-                if r.status != 200:
-                    sys.exit(f"{path}: {r.status}")
-                if rnd == 0:
-                    out.append([])
-                else:
-                    out[i].append(dt)
-        return [statistics.median(t) for t in out]
+                for k, conn in enumerate(conns):
+                    t0 = time.perf_counter()
+                    conn.request("GET", path)
+                    r = conn.getresponse()
+                    r.read()
+                    dt = time.perf_counter() - t0
+                    if r.status != 200:
+                        sys.exit(f"{path}: {r.status}")
+                    if rnd > 0:
+                        out[k][i].append(dt)
+        return [[statistics.median(t) for t in per] for per in out]
     finally:
-        proc.terminate()
-        proc.wait(timeout=60)
+        for proc, _, _ in servers:
+            proc.terminate()
+            proc.wait(timeout=60)
 
 
 def main():
@@ -72,8 +76,8 @@ def main():
     ap.add_argument("--top", type=int, default=20)
     a = ap.parse_args()
     queries = json.load(open(a.queries))
-    base = timings(a.bin, a.data, queries, a.facets, a.repeat)
-    other = timings(a.compare, a.data, queries, a.facets, a.repeat) if a.compare else None
+    got = timings([a.bin] + ([a.compare] if a.compare else []), a.data, queries, a.facets, a.repeat)
+    base, other = got[0], (got[1] if a.compare else None)
     order = sorted(range(len(queries)), key=lambda i: -max(base[i], other[i] if other else 0))
 
     def p(xs, q):
