@@ -1,4 +1,4 @@
-// Debian's Chromium, headless, as every page script launches it.
+// Debian's Chromium, headless, as the page scripts launch it.
 import { chromium } from "playwright-core";
 
 export function launch() {

@@ -5,15 +5,11 @@
 //   node plan_page.mjs BASE_URL EMAIL PASSWORD OUT_PNG
 import fs from "node:fs";
 import path from "node:path";
-import { chromium } from "playwright-core";
+import { launch } from "./browser.mjs";
 
 const [base, email, password, out] = process.argv.slice(2);
 fs.mkdirSync(path.dirname(out), { recursive: true });
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 const errors = [];
 try {
   const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1000, height: 800 } });
