@@ -131,6 +131,8 @@ pub async fn import(a: ImportArgs) -> anyhow::Result<()> {
     let kind = Kind::parse(&a.kind)
         .map_err(|_| anyhow::anyhow!("--kind {:?}: use book, article or comic", a.kind))?;
     let mut imported = 0u64;
+    // No merges while importing: one merge of everything at the end.
+    lib.set_merging(false).await?;
     for path in &a.paths {
         let format = match &a.format {
             Some(f) => Format::parse(f)?,
@@ -213,7 +215,9 @@ pub async fn import(a: ImportArgs) -> anyhow::Result<()> {
             }
         }
     }
-    if !a.no_optimize && imported >= OPTIMIZE_AFTER && lib.index().segment_count() > 1 {
+    if a.no_optimize || imported < OPTIMIZE_AFTER || lib.index().segment_count() <= 1 {
+        lib.set_merging(true).await?;
+    } else {
         let (before, secs) = optimize(&lib).await?;
         if a.json {
             println!(

@@ -135,7 +135,47 @@ pub trait CatalogRepo {
         &self,
         keys: &[String],
     ) -> Result<std::collections::HashMap<String, (String, String)>>;
+    /// A writer for a bulk import: one connection of its own, one long
+    /// transaction until [`CatalogBulk::commit`].
+    async fn bulk(&self) -> Result<Box<dyn CatalogBulk>>;
 }
+
+/// A bulk import's writes: batches of records go into one transaction that
+/// stays open until [`CatalogBulk::commit`] (an import commits before each
+/// search index commit, every few seconds). Committing every batch of
+/// 10,000 wrote each index page it touched to the WAL again and again:
+/// sources, identifiers and work keys are B-trees with random keys, so at
+/// millions of records nearly every insert dirties a page of its own.
+/// Reads through the writer see its own writes. On SQLite its connection
+/// has a page cache of [`BULK_CACHE_BYTES`] and is closed at the end, not
+/// returned to the pool; dropping a writer without [`CatalogBulk::finish`]
+/// rolls back what was not committed.
+#[async_trait::async_trait]
+pub trait CatalogBulk: Send {
+    /// As [`CatalogRepo::upsert_editions`], inside the open transaction.
+    async fn upsert_editions(
+        &mut self,
+        records: &[EditionRecord],
+        now: Timestamp,
+    ) -> Result<Vec<Upserted>>;
+    /// As [`CatalogRepo::editions`], seeing this writer's own changes.
+    async fn editions(&mut self, ids: &[i64]) -> Result<Vec<Edition>>;
+    async fn put_authority(&mut self, entries: &[(String, String, String)]) -> Result<()>;
+    async fn authority(
+        &mut self,
+        keys: &[String],
+    ) -> Result<std::collections::HashMap<String, (String, String)>>;
+    async fn set_checkpoint(&mut self, name: &str, position: i64, now: Timestamp) -> Result<()>;
+    /// Commits what was written and opens the next transaction.
+    async fn commit(&mut self) -> Result<()>;
+    /// Commits and closes the connection.
+    async fn finish(self: Box<Self>) -> Result<()>;
+}
+
+/// The page cache of a bulk writer's SQLite connection (the pool's have
+/// 64 MiB). SQLite grows it only as pages are used; it holds a long
+/// transaction's dirty pages, so they are written once per commit.
+pub const BULK_CACHE_BYTES: i64 = 1 << 30;
 
 /// Fewer words than this in an article's title are too little to tell
 /// articles apart ("Editorial", "Editor's comments", "Reply").
@@ -204,7 +244,7 @@ pub(crate) fn lang_from(s: Option<String>) -> Result<Option<Lang>> {
 }
 
 macro_rules! impl_catalog {
-    ($ty:ty, $db:ty, $begin_write:expr) => {
+    ($ty:ty, $db:ty, $begin_write:expr, $bulk_setup:expr) => {
         mod catalog_impl {
             use std::collections::HashMap;
 
@@ -218,7 +258,7 @@ macro_rules! impl_catalog {
             use $crate::catalog::*;
 
             type DbRow = <$db as sqlx::Database>::Row;
-            type Tx<'a> = sqlx::Transaction<'a, $db>;
+            type Conn = <$db as sqlx::Database>::Connection;
 
             const EDITION_COLUMNS: &str = "id, work_id, kind, title, subtitle, authors, author_aliases, subjects, \
                 series, series_index, publisher, year, language, description, created_at, updated_at";
@@ -275,10 +315,7 @@ macro_rules! impl_catalog {
             }
 
             /// Fills identifiers and formats of editions (by id).
-            async fn complete<'e, E>(ex: E, editions: &mut [Edition]) -> Result<()>
-            where
-                E: sqlx::Executor<'e, Database = $db> + Copy,
-            {
+            async fn complete(c: &mut Conn, editions: &mut [Edition]) -> Result<()> {
                 if editions.is_empty() {
                     return Ok(());
                 }
@@ -289,7 +326,7 @@ macro_rules! impl_catalog {
                     s.push_bind(e.id);
                 }
                 q.push(")");
-                for r in q.build().fetch_all(ex).await? {
+                for r in q.build().fetch_all(&mut *c).await? {
                     let id = EditionId::from_stored(&r.try_get::<String, _>("scheme")?, &r.try_get::<String, _>("value")?)
                         .map_err($crate::backend::corrupt)?;
                     if let Some(&i) = at.get(&r.try_get::<i64, _>("edition_id")?) {
@@ -302,7 +339,7 @@ macro_rules! impl_catalog {
                     s.push_bind(e.id);
                 }
                 q.push(")");
-                for r in q.build().fetch_all(ex).await? {
+                for r in q.build().fetch_all(&mut *c).await? {
                     if let Some(&i) = at.get(&r.try_get::<i64, _>("edition_id")?) {
                         editions[i].formats.push(r.try_get("format")?);
                     }
@@ -315,7 +352,7 @@ macro_rules! impl_catalog {
             }
 
             /// `SELECT key, id FROM table WHERE key IN (…)` as a map (first id wins).
-            async fn lookup(tx: &mut Tx<'_>, sql: &str, keys: &[String]) -> Result<HashMap<String, i64>> {
+            async fn lookup(c: &mut Conn, sql: &str, keys: &[String]) -> Result<HashMap<String, i64>> {
                 let mut out = HashMap::new();
                 for chunk in keys.chunks(500) {
                     let mut q = QueryBuilder::<$db>::new(sql);
@@ -325,7 +362,7 @@ macro_rules! impl_catalog {
                         s.push_bind(k.as_str());
                     }
                     q.push(")");
-                    for r in q.build().fetch_all(&mut **tx).await? {
+                    for r in q.build().fetch_all(&mut *c).await? {
                         let k: String = r.try_get(0)?;
                         let id: i64 = r.try_get(1)?;
                         out.entry(k).and_modify(|v: &mut i64| *v = (*v).min(id)).or_insert(id);
@@ -336,7 +373,7 @@ macro_rules! impl_catalog {
 
             /// Editions by identifier (`scheme:value` keys), through the
             /// identifiers' primary key, which leads with the value.
-            async fn lookup_identifiers(tx: &mut Tx<'_>, keys: &[String]) -> Result<HashMap<String, i64>> {
+            async fn lookup_identifiers(c: &mut Conn, keys: &[String]) -> Result<HashMap<String, i64>> {
                 let mut out = HashMap::new();
                 for chunk in keys.chunks(500) {
                     let mut q = QueryBuilder::<$db>::new("SELECT scheme, value, edition_id FROM lib_identifiers WHERE value IN (");
@@ -345,13 +382,392 @@ macro_rules! impl_catalog {
                         s.push_bind(k.split_once(':').map_or(k.as_str(), |(_, v)| v));
                     }
                     q.push(")");
-                    for r in q.build().fetch_all(&mut **tx).await? {
+                    for r in q.build().fetch_all(&mut *c).await? {
                         let k = format!("{}:{}", r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?);
                         let id: i64 = r.try_get(2)?;
                         out.entry(k).and_modify(|v: &mut i64| *v = (*v).min(id)).or_insert(id);
                     }
                 }
                 Ok(out)
+            }
+
+            /// Stores a batch (see [`CatalogRepo::upsert_editions`]) in the
+            /// transaction open on `tx`.
+            async fn upsert_in(tx: &mut Conn, records: &[EditionRecord], now: Timestamp) -> Result<Vec<Upserted>> {
+                assert!(records.len() <= MAX_BATCH, "batch too large");
+                // 1. Sources already imported.
+                let sources: Vec<String> =
+                    records.iter().filter_map(|r| r.source.as_ref().map(|s| s.as_str().to_owned())).collect();
+                let by_source =
+                    lookup(tx, "SELECT source_key, edition_id FROM lib_sources WHERE source_key", &sources).await?;
+                // 2. Identifiers that name an edition.
+                let idents: Vec<String> = records
+                    .iter()
+                    .flat_map(|r| r.identifiers.iter().filter(|i| i.is_edition_key()).map(ident_key))
+                    .collect();
+                let by_ident = lookup_identifiers(tx, &idents).await?;
+                // 3. Articles by title, author and year.
+                // (Folding titles costs: each record's key is made once.)
+                let mks: Vec<Option<String>> = records.iter().map(match_key).collect();
+                let matches: Vec<String> = mks.iter().flatten().cloned().collect();
+                let by_match =
+                    lookup(tx, "SELECT match_key, id FROM lib_editions WHERE match_key", &matches).await?;
+                // Editions found by title that carry a DOI: a record with
+                // another DOI is another article (a recurring column).
+                let mut doi_of_match = std::collections::HashSet::<i64>::new();
+                let matched: Vec<i64> = by_match.values().copied().collect();
+                for chunk in matched.chunks(500) {
+                    let mut q = QueryBuilder::<$db>::new(
+                        "SELECT DISTINCT edition_id FROM lib_identifiers WHERE scheme = 'doi' AND edition_id IN (",
+                    );
+                    let mut sep = q.separated(", ");
+                    for e in chunk {
+                        sep.push_bind(*e);
+                    }
+                    q.push(")");
+                    for row in q.build().fetch_all(&mut *tx).await? {
+                        doi_of_match.insert(row.try_get(0)?);
+                    }
+                }
+                let has_doi = |r: &EditionRecord| r.identifiers.iter().any(|i| matches!(i, EditionId::Doi(_)));
+
+                // Decide each record's edition, remembering decisions made
+                // earlier in this batch (a batch may repeat itself).
+                let mut batch_source: HashMap<String, usize> = HashMap::new();
+                let mut batch_ident: HashMap<String, usize> = HashMap::new();
+                let mut batch_match: HashMap<String, usize> = HashMap::new();
+                // Target: Ok(existing edition id) or Err(index of the new edition).
+                let mut target: Vec<std::result::Result<i64, usize>> = Vec::with_capacity(records.len());
+                let mut new_recs: Vec<usize> = Vec::new();
+                // The new editions' records, with what later records of
+                // the same edition in this batch say.
+                let mut merged: Vec<EditionRecord> = Vec::new();
+                for (i, r) in records.iter().enumerate() {
+                    let src = r.source.as_ref().map(|s| s.as_str().to_owned());
+                    let keys: Vec<String> = r.identifiers.iter().filter(|i| i.is_edition_key()).map(ident_key).collect();
+                    let mk = mks[i].clone();
+                    let found = src
+                        .as_ref()
+                        .and_then(|s| by_source.get(s).map(|&e| Ok(e)).or_else(|| batch_source.get(s).map(|&n| Err(n))))
+                        .or_else(|| {
+                            keys.iter().find_map(|k| {
+                                by_ident.get(k).map(|&e| Ok(e)).or_else(|| batch_ident.get(k).map(|&n| Err(n)))
+                            })
+                        })
+                        .or_else(|| {
+                            // (Had both a DOI in common, the identifier would have matched.)
+                            let doi = has_doi(r);
+                            mk.as_ref().and_then(|k| {
+                                by_match
+                                    .get(k)
+                                    .filter(|e| !(doi && doi_of_match.contains(e)))
+                                    .map(|&e| Ok(e))
+                                    .or_else(|| {
+                                        batch_match.get(k).filter(|&&n| !(doi && has_doi(&merged[n]))).map(|&n| Err(n))
+                                    })
+                            })
+                        });
+                    let t = match found {
+                        Some(Err(n)) => {
+                            merged[n].absorb(r);
+                            Err(n)
+                        }
+                        Some(t) => t,
+                        None => {
+                            new_recs.push(i);
+                            merged.push(r.clone());
+                            Err(new_recs.len() - 1)
+                        }
+                    };
+                    if let Err(n) = t {
+                        if let Some(s) = src {
+                            batch_source.insert(s, n);
+                        }
+                        for k in keys {
+                            batch_ident.entry(k).or_insert(n);
+                        }
+                        if let Some(k) = mk {
+                            batch_match.entry(k).or_insert(n);
+                        }
+                    }
+                    target.push(t);
+                }
+
+                // Works of the new editions: by work key, or new.
+                // (The key comes from the record that made the edition.)
+                let work_keys: Vec<String> = new_recs.iter().map(|&i| records[i].work_key()).collect();
+                let mut works = lookup(tx, "SELECT work_key, id FROM lib_works WHERE work_key", &work_keys).await?;
+                let mut fresh_works: Vec<(String, usize)> = Vec::new();
+                let mut fresh_seen = std::collections::HashSet::new();
+                for (n, k) in work_keys.iter().enumerate() {
+                    if !works.contains_key(k) && fresh_seen.insert(k.as_str()) {
+                        fresh_works.push((k.clone(), n));
+                    }
+                }
+                let work_ids = alloc_ids(tx, "lib_works", fresh_works.len()).await?;
+                for (chunk_ids, chunk) in work_ids.chunks(500).zip(fresh_works.chunks(500)) {
+                    let mut q = QueryBuilder::<$db>::new(
+                        "INSERT INTO lib_works (id, work_key, title, authors, subjects, series, series_index, created_at, updated_at) ",
+                    );
+                    q.push_values(chunk_ids.iter().zip(chunk), |mut b, (id, (key, n))| {
+                        let r = &merged[*n];
+                        b.push_bind(*id)
+                            .push_bind(key.as_str())
+                            .push_bind(r.title.as_str())
+                            .push_bind(authors_json(&r.authors))
+                            .push_bind(strings_json(&r.subjects))
+                            .push_bind(r.series.as_deref())
+                            .push_bind(r.series_index)
+                            .push_bind(now.0)
+                            .push_bind(now.0);
+                    });
+                    q.build().execute(&mut *tx).await?;
+                }
+                for (id, (key, _)) in work_ids.iter().zip(&fresh_works) {
+                    works.insert(key.clone(), *id);
+                }
+
+                // New editions.
+                let edition_ids = alloc_ids(tx, "lib_editions", new_recs.len()).await?;
+                let new_rows: Vec<(i64, i64, usize)> = edition_ids
+                    .iter()
+                    .zip(&work_keys)
+                    .enumerate()
+                    .map(|(n, (&id, k))| (id, works[k], n))
+                    .collect();
+                for chunk in new_rows.chunks(400) {
+                    let mut q = QueryBuilder::<$db>::new(
+                        "INSERT INTO lib_editions (id, work_id, kind, title, subtitle, authors, author_aliases, subjects, \
+                         series, series_index, publisher, year, language, description, match_key, created_at, updated_at) ",
+                    );
+                    q.push_values(chunk, |mut b, (id, work, n)| {
+                        let r = &merged[*n];
+                        b.push_bind(*id)
+                            .push_bind(*work)
+                            .push_bind(r.kind.as_str())
+                            .push_bind(r.title.as_str())
+                            .push_bind(r.subtitle.as_deref())
+                            .push_bind(authors_json(&r.authors))
+                            .push_bind(strings_json(&r.author_aliases))
+                            .push_bind(strings_json(&r.subjects))
+                            .push_bind(r.series.as_deref())
+                            .push_bind(r.series_index)
+                            .push_bind(r.publisher.as_deref())
+                            .push_bind(r.year)
+                            .push_bind(r.language.as_ref().map(|l| l.as_str()))
+                            .push_bind(r.description.as_deref())
+                            .push_bind(match_key(r))
+                            .push_bind(now.0)
+                            .push_bind(now.0);
+                    });
+                    q.build().execute(&mut *tx).await?;
+                }
+
+                // Existing editions: the record's values replace theirs
+                // where the record has one.
+                let mut updated: Vec<(i64, usize)> = Vec::new();
+                for (i, t) in target.iter().enumerate() {
+                    if let Ok(e) = t {
+                        updated.push((*e, i));
+                    }
+                }
+                for (e, i) in &updated {
+                    let r = &records[*i];
+                    sqlx::query(
+                        "UPDATE lib_editions SET kind = $1, title = $2, subtitle = COALESCE($3, subtitle), \
+                         authors = CASE WHEN $4 = '[]' THEN authors ELSE $4 END, \
+                         author_aliases = CASE WHEN $5 = '[]' THEN author_aliases ELSE $5 END, \
+                         subjects = CASE WHEN $6 = '[]' THEN subjects ELSE $6 END, \
+                         series = COALESCE($7, series), series_index = COALESCE($8, series_index), \
+                         publisher = COALESCE($9, publisher), year = COALESCE($10, year), \
+                         language = COALESCE($11, language), description = COALESCE($12, description), \
+                         updated_at = $13 WHERE id = $14",
+                    )
+                    .bind(r.kind.as_str())
+                    .bind(r.title.as_str())
+                    .bind(r.subtitle.as_deref())
+                    .bind(authors_json(&r.authors))
+                    .bind(strings_json(&r.author_aliases))
+                    .bind(strings_json(&r.subjects))
+                    .bind(r.series.as_deref())
+                    .bind(r.series_index)
+                    .bind(r.publisher.as_deref())
+                    .bind(r.year)
+                    .bind(r.language.as_ref().map(|l| l.as_str()))
+                    .bind(r.description.as_deref())
+                    .bind(now.0)
+                    .bind(*e)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+
+                // Sources and identifiers of every record.
+                let resolved: Vec<i64> = target
+                    .iter()
+                    .map(|t| match t {
+                        Ok(e) => *e,
+                        Err(n) => edition_ids[*n],
+                    })
+                    .collect();
+                let mut src_rows: Vec<(String, i64)> = Vec::new();
+                let mut id_rows: Vec<(&'static str, String, i64)> = Vec::new();
+                let mut seen = std::collections::HashSet::new();
+                for (r, &e) in records.iter().zip(&resolved) {
+                    if let Some(s) = &r.source
+                        && !by_source.contains_key(s.as_str())
+                        && seen.insert((s.as_str().to_owned(), 0))
+                    {
+                        src_rows.push((s.as_str().to_owned(), e));
+                    }
+                    for i in &r.identifiers {
+                        if seen.insert((ident_key(i), e)) {
+                            id_rows.push((i.scheme(), i.value(), e));
+                        }
+                    }
+                }
+                for chunk in src_rows.chunks(1000) {
+                    let mut q = QueryBuilder::<$db>::new("INSERT INTO lib_sources (source_key, edition_id) ");
+                    q.push_values(chunk, |mut b, (s, e)| {
+                        b.push_bind(s.as_str()).push_bind(*e);
+                    });
+                    q.push(" ON CONFLICT (source_key) DO NOTHING");
+                    q.build().execute(&mut *tx).await?;
+                }
+                for chunk in id_rows.chunks(1000) {
+                    let mut q = QueryBuilder::<$db>::new("INSERT INTO lib_identifiers (scheme, value, edition_id) ");
+                    q.push_values(chunk, |mut b, (s, v, e)| {
+                        b.push_bind(*s).push_bind(v.as_str()).push_bind(*e);
+                    });
+                    q.push(" ON CONFLICT DO NOTHING");
+                    q.build().execute(&mut *tx).await?;
+                }
+
+                // Work ids of the updated editions.
+                let mut work_of: HashMap<i64, i64> = new_rows.iter().map(|(id, w, _)| (*id, *w)).collect();
+                let missing: Vec<String> =
+                    resolved.iter().filter(|e| !work_of.contains_key(e)).map(|e| e.to_string()).collect();
+                if !missing.is_empty() {
+                    for chunk in missing.chunks(500) {
+                        let mut q = QueryBuilder::<$db>::new("SELECT id, work_id FROM lib_editions WHERE id IN (");
+                        let mut s = q.separated(", ");
+                        for m in chunk {
+                            s.push_bind(m.parse::<i64>().unwrap_or(-1));
+                        }
+                        q.push(")");
+                        for r in q.build().fetch_all(&mut *tx).await? {
+                            work_of.insert(r.try_get(0)?, r.try_get(1)?);
+                        }
+                    }
+                }
+                Ok(target
+                    .iter()
+                    .zip(&resolved)
+                    .enumerate()
+                    .map(|(i, (t, e))| Upserted {
+                        edition_id: *e,
+                        work_id: work_of.get(e).copied().unwrap_or(0),
+                        created: matches!(t, Err(n) if new_recs[*n] == i),
+                    })
+                    .collect())
+            }
+
+            async fn editions_in(c: &mut Conn, ids: &[i64]) -> Result<Vec<Edition>> {
+                let mut out = Vec::with_capacity(ids.len());
+                for chunk in ids.chunks(500) {
+                    let mut q = QueryBuilder::<$db>::new(format!("SELECT {EDITION_COLUMNS} FROM lib_editions WHERE id IN ("));
+                    let mut s = q.separated(", ");
+                    for id in chunk {
+                        s.push_bind(*id);
+                    }
+                    q.push(")");
+                    let rows = q.build().fetch_all(&mut *c).await?;
+                    let mut eds = rows.iter().map(edition_from_row).collect::<Result<Vec<_>>>()?;
+                    complete(&mut *c, &mut eds).await?;
+                    out.extend(eds);
+                }
+                let pos: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+                out.sort_by_key(|e| pos.get(&e.id).copied().unwrap_or(usize::MAX));
+                Ok(out)
+            }
+
+            async fn set_checkpoint_in(c: &mut Conn, name: &str, position: i64, now: Timestamp) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO lib_checkpoints (name, position, updated_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
+                )
+                .bind(name)
+                .bind(position)
+                .bind(now.0)
+                .execute(&mut *c)
+                .await?;
+                Ok(())
+            }
+
+            async fn put_authority_in(c: &mut Conn, entries: &[(String, String, String)]) -> Result<()> {
+                for chunk in entries.chunks(1000) {
+                    let mut q = QueryBuilder::<$db>::new("INSERT INTO lib_authority (key, name, data) ");
+                    q.push_values(chunk, |mut b, (k, n, d)| {
+                        b.push_bind(k.as_str()).push_bind(n.as_str()).push_bind(d.as_str());
+                    });
+                    q.push(" ON CONFLICT (key) DO UPDATE SET name = excluded.name, data = excluded.data");
+                    q.build().execute(&mut *c).await?;
+                }
+                Ok(())
+            }
+
+            async fn authority_in(c: &mut Conn, keys: &[String]) -> Result<HashMap<String, (String, String)>> {
+                let mut out = HashMap::new();
+                for chunk in keys.chunks(500) {
+                    let mut q = QueryBuilder::<$db>::new("SELECT key, name, data FROM lib_authority WHERE key IN (");
+                    let mut s = q.separated(", ");
+                    for k in chunk {
+                        s.push_bind(k.as_str());
+                    }
+                    q.push(")");
+                    for r in q.build().fetch_all(&mut *c).await? {
+                        out.insert(r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?));
+                    }
+                }
+                Ok(out)
+            }
+
+            /// A bulk writer: a connection of its own, in a transaction.
+            struct Bulk {
+                conn: sqlx::pool::PoolConnection<$db>,
+            }
+
+            #[async_trait::async_trait]
+            impl CatalogBulk for Bulk {
+                async fn upsert_editions(&mut self, records: &[EditionRecord], now: Timestamp) -> Result<Vec<Upserted>> {
+                    upsert_in(&mut self.conn, records, now).await
+                }
+
+                async fn editions(&mut self, ids: &[i64]) -> Result<Vec<Edition>> {
+                    editions_in(&mut self.conn, ids).await
+                }
+
+                async fn put_authority(&mut self, entries: &[(String, String, String)]) -> Result<()> {
+                    put_authority_in(&mut self.conn, entries).await
+                }
+
+                async fn authority(&mut self, keys: &[String]) -> Result<HashMap<String, (String, String)>> {
+                    authority_in(&mut self.conn, keys).await
+                }
+
+                async fn set_checkpoint(&mut self, name: &str, position: i64, now: Timestamp) -> Result<()> {
+                    set_checkpoint_in(&mut self.conn, name, position, now).await
+                }
+
+                async fn commit(&mut self) -> Result<()> {
+                    sqlx::query("COMMIT").execute(&mut *self.conn).await?;
+                    sqlx::query($begin_write).execute(&mut *self.conn).await?;
+                    Ok(())
+                }
+
+                async fn finish(mut self: Box<Self>) -> Result<()> {
+                    sqlx::query("COMMIT").execute(&mut *self.conn).await?;
+                    Ok(())
+                }
             }
 
             fn ident_key(i: &EditionId) -> String {
@@ -361,283 +777,10 @@ macro_rules! impl_catalog {
             #[async_trait::async_trait]
             impl CatalogRepo for $ty {
                 async fn upsert_editions(&self, records: &[EditionRecord], now: Timestamp) -> Result<Vec<Upserted>> {
-                    assert!(records.len() <= MAX_BATCH, "batch too large");
                     let mut tx = self.pool.begin_with($begin_write).await?;
-                    // 1. Sources already imported.
-                    let sources: Vec<String> =
-                        records.iter().filter_map(|r| r.source.as_ref().map(|s| s.as_str().to_owned())).collect();
-                    let by_source =
-                        lookup(&mut tx, "SELECT source_key, edition_id FROM lib_sources WHERE source_key", &sources).await?;
-                    // 2. Identifiers that name an edition.
-                    let idents: Vec<String> = records
-                        .iter()
-                        .flat_map(|r| r.identifiers.iter().filter(|i| i.is_edition_key()).map(ident_key))
-                        .collect();
-                    let by_ident = lookup_identifiers(&mut tx, &idents).await?;
-                    // 3. Articles by title, author and year.
-                    // (Folding titles costs: each record's key is made once.)
-                    let mks: Vec<Option<String>> = records.iter().map(match_key).collect();
-                    let matches: Vec<String> = mks.iter().flatten().cloned().collect();
-                    let by_match =
-                        lookup(&mut tx, "SELECT match_key, id FROM lib_editions WHERE match_key", &matches).await?;
-                    // Editions found by title that carry a DOI: a record with
-                    // another DOI is another article (a recurring column).
-                    let mut doi_of_match = std::collections::HashSet::<i64>::new();
-                    let matched: Vec<i64> = by_match.values().copied().collect();
-                    for chunk in matched.chunks(500) {
-                        let mut q = QueryBuilder::<$db>::new(
-                            "SELECT DISTINCT edition_id FROM lib_identifiers WHERE scheme = 'doi' AND edition_id IN (",
-                        );
-                        let mut sep = q.separated(", ");
-                        for e in chunk {
-                            sep.push_bind(*e);
-                        }
-                        q.push(")");
-                        for row in q.build().fetch_all(&mut *tx).await? {
-                            doi_of_match.insert(row.try_get(0)?);
-                        }
-                    }
-                    let has_doi = |r: &EditionRecord| r.identifiers.iter().any(|i| matches!(i, EditionId::Doi(_)));
-
-                    // Decide each record's edition, remembering decisions made
-                    // earlier in this batch (a batch may repeat itself).
-                    let mut batch_source: HashMap<String, usize> = HashMap::new();
-                    let mut batch_ident: HashMap<String, usize> = HashMap::new();
-                    let mut batch_match: HashMap<String, usize> = HashMap::new();
-                    // Target: Ok(existing edition id) or Err(index of the new edition).
-                    let mut target: Vec<std::result::Result<i64, usize>> = Vec::with_capacity(records.len());
-                    let mut new_recs: Vec<usize> = Vec::new();
-                    // The new editions' records, with what later records of
-                    // the same edition in this batch say.
-                    let mut merged: Vec<EditionRecord> = Vec::new();
-                    for (i, r) in records.iter().enumerate() {
-                        let src = r.source.as_ref().map(|s| s.as_str().to_owned());
-                        let keys: Vec<String> = r.identifiers.iter().filter(|i| i.is_edition_key()).map(ident_key).collect();
-                        let mk = mks[i].clone();
-                        let found = src
-                            .as_ref()
-                            .and_then(|s| by_source.get(s).map(|&e| Ok(e)).or_else(|| batch_source.get(s).map(|&n| Err(n))))
-                            .or_else(|| {
-                                keys.iter().find_map(|k| {
-                                    by_ident.get(k).map(|&e| Ok(e)).or_else(|| batch_ident.get(k).map(|&n| Err(n)))
-                                })
-                            })
-                            .or_else(|| {
-                                // (Had both a DOI in common, the identifier would have matched.)
-                                let doi = has_doi(r);
-                                mk.as_ref().and_then(|k| {
-                                    by_match
-                                        .get(k)
-                                        .filter(|e| !(doi && doi_of_match.contains(e)))
-                                        .map(|&e| Ok(e))
-                                        .or_else(|| {
-                                            batch_match.get(k).filter(|&&n| !(doi && has_doi(&merged[n]))).map(|&n| Err(n))
-                                        })
-                                })
-                            });
-                        let t = match found {
-                            Some(Err(n)) => {
-                                merged[n].absorb(r);
-                                Err(n)
-                            }
-                            Some(t) => t,
-                            None => {
-                                new_recs.push(i);
-                                merged.push(r.clone());
-                                Err(new_recs.len() - 1)
-                            }
-                        };
-                        if let Err(n) = t {
-                            if let Some(s) = src {
-                                batch_source.insert(s, n);
-                            }
-                            for k in keys {
-                                batch_ident.entry(k).or_insert(n);
-                            }
-                            if let Some(k) = mk {
-                                batch_match.entry(k).or_insert(n);
-                            }
-                        }
-                        target.push(t);
-                    }
-
-                    // Works of the new editions: by work key, or new.
-                    // (The key comes from the record that made the edition.)
-                    let work_keys: Vec<String> = new_recs.iter().map(|&i| records[i].work_key()).collect();
-                    let mut works = lookup(&mut tx, "SELECT work_key, id FROM lib_works WHERE work_key", &work_keys).await?;
-                    let mut fresh_works: Vec<(String, usize)> = Vec::new();
-                    let mut fresh_seen = std::collections::HashSet::new();
-                    for (n, k) in work_keys.iter().enumerate() {
-                        if !works.contains_key(k) && fresh_seen.insert(k.as_str()) {
-                            fresh_works.push((k.clone(), n));
-                        }
-                    }
-                    let work_ids = alloc_ids(&mut tx, "lib_works", fresh_works.len()).await?;
-                    for (chunk_ids, chunk) in work_ids.chunks(500).zip(fresh_works.chunks(500)) {
-                        let mut q = QueryBuilder::<$db>::new(
-                            "INSERT INTO lib_works (id, work_key, title, authors, subjects, series, series_index, created_at, updated_at) ",
-                        );
-                        q.push_values(chunk_ids.iter().zip(chunk), |mut b, (id, (key, n))| {
-                            let r = &merged[*n];
-                            b.push_bind(*id)
-                                .push_bind(key.as_str())
-                                .push_bind(r.title.as_str())
-                                .push_bind(authors_json(&r.authors))
-                                .push_bind(strings_json(&r.subjects))
-                                .push_bind(r.series.as_deref())
-                                .push_bind(r.series_index)
-                                .push_bind(now.0)
-                                .push_bind(now.0);
-                        });
-                        q.build().execute(&mut *tx).await?;
-                    }
-                    for (id, (key, _)) in work_ids.iter().zip(&fresh_works) {
-                        works.insert(key.clone(), *id);
-                    }
-
-                    // New editions.
-                    let edition_ids = alloc_ids(&mut tx, "lib_editions", new_recs.len()).await?;
-                    let new_rows: Vec<(i64, i64, usize)> = edition_ids
-                        .iter()
-                        .zip(&work_keys)
-                        .enumerate()
-                        .map(|(n, (&id, k))| (id, works[k], n))
-                        .collect();
-                    for chunk in new_rows.chunks(400) {
-                        let mut q = QueryBuilder::<$db>::new(
-                            "INSERT INTO lib_editions (id, work_id, kind, title, subtitle, authors, author_aliases, subjects, \
-                             series, series_index, publisher, year, language, description, match_key, created_at, updated_at) ",
-                        );
-                        q.push_values(chunk, |mut b, (id, work, n)| {
-                            let r = &merged[*n];
-                            b.push_bind(*id)
-                                .push_bind(*work)
-                                .push_bind(r.kind.as_str())
-                                .push_bind(r.title.as_str())
-                                .push_bind(r.subtitle.as_deref())
-                                .push_bind(authors_json(&r.authors))
-                                .push_bind(strings_json(&r.author_aliases))
-                                .push_bind(strings_json(&r.subjects))
-                                .push_bind(r.series.as_deref())
-                                .push_bind(r.series_index)
-                                .push_bind(r.publisher.as_deref())
-                                .push_bind(r.year)
-                                .push_bind(r.language.as_ref().map(|l| l.as_str()))
-                                .push_bind(r.description.as_deref())
-                                .push_bind(match_key(r))
-                                .push_bind(now.0)
-                                .push_bind(now.0);
-                        });
-                        q.build().execute(&mut *tx).await?;
-                    }
-
-                    // Existing editions: the record's values replace theirs
-                    // where the record has one.
-                    let mut updated: Vec<(i64, usize)> = Vec::new();
-                    for (i, t) in target.iter().enumerate() {
-                        if let Ok(e) = t {
-                            updated.push((*e, i));
-                        }
-                    }
-                    for (e, i) in &updated {
-                        let r = &records[*i];
-                        sqlx::query(
-                            "UPDATE lib_editions SET kind = $1, title = $2, subtitle = COALESCE($3, subtitle), \
-                             authors = CASE WHEN $4 = '[]' THEN authors ELSE $4 END, \
-                             author_aliases = CASE WHEN $5 = '[]' THEN author_aliases ELSE $5 END, \
-                             subjects = CASE WHEN $6 = '[]' THEN subjects ELSE $6 END, \
-                             series = COALESCE($7, series), series_index = COALESCE($8, series_index), \
-                             publisher = COALESCE($9, publisher), year = COALESCE($10, year), \
-                             language = COALESCE($11, language), description = COALESCE($12, description), \
-                             updated_at = $13 WHERE id = $14",
-                        )
-                        .bind(r.kind.as_str())
-                        .bind(r.title.as_str())
-                        .bind(r.subtitle.as_deref())
-                        .bind(authors_json(&r.authors))
-                        .bind(strings_json(&r.author_aliases))
-                        .bind(strings_json(&r.subjects))
-                        .bind(r.series.as_deref())
-                        .bind(r.series_index)
-                        .bind(r.publisher.as_deref())
-                        .bind(r.year)
-                        .bind(r.language.as_ref().map(|l| l.as_str()))
-                        .bind(r.description.as_deref())
-                        .bind(now.0)
-                        .bind(*e)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-
-                    // Sources and identifiers of every record.
-                    let resolved: Vec<i64> = target
-                        .iter()
-                        .map(|t| match t {
-                            Ok(e) => *e,
-                            Err(n) => edition_ids[*n],
-                        })
-                        .collect();
-                    let mut src_rows: Vec<(String, i64)> = Vec::new();
-                    let mut id_rows: Vec<(&'static str, String, i64)> = Vec::new();
-                    let mut seen = std::collections::HashSet::new();
-                    for (r, &e) in records.iter().zip(&resolved) {
-                        if let Some(s) = &r.source
-                            && !by_source.contains_key(s.as_str())
-                            && seen.insert((s.as_str().to_owned(), 0))
-                        {
-                            src_rows.push((s.as_str().to_owned(), e));
-                        }
-                        for i in &r.identifiers {
-                            if seen.insert((ident_key(i), e)) {
-                                id_rows.push((i.scheme(), i.value(), e));
-                            }
-                        }
-                    }
-                    for chunk in src_rows.chunks(1000) {
-                        let mut q = QueryBuilder::<$db>::new("INSERT INTO lib_sources (source_key, edition_id) ");
-                        q.push_values(chunk, |mut b, (s, e)| {
-                            b.push_bind(s.as_str()).push_bind(*e);
-                        });
-                        q.push(" ON CONFLICT (source_key) DO NOTHING");
-                        q.build().execute(&mut *tx).await?;
-                    }
-                    for chunk in id_rows.chunks(1000) {
-                        let mut q = QueryBuilder::<$db>::new("INSERT INTO lib_identifiers (scheme, value, edition_id) ");
-                        q.push_values(chunk, |mut b, (s, v, e)| {
-                            b.push_bind(*s).push_bind(v.as_str()).push_bind(*e);
-                        });
-                        q.push(" ON CONFLICT DO NOTHING");
-                        q.build().execute(&mut *tx).await?;
-                    }
-
-                    // Work ids of the updated editions.
-                    let mut work_of: HashMap<i64, i64> = new_rows.iter().map(|(id, w, _)| (*id, *w)).collect();
-                    let missing: Vec<String> =
-                        resolved.iter().filter(|e| !work_of.contains_key(e)).map(|e| e.to_string()).collect();
-                    if !missing.is_empty() {
-                        for chunk in missing.chunks(500) {
-                            let mut q = QueryBuilder::<$db>::new("SELECT id, work_id FROM lib_editions WHERE id IN (");
-                            let mut s = q.separated(", ");
-                            for m in chunk {
-                                s.push_bind(m.parse::<i64>().unwrap_or(-1));
-                            }
-                            q.push(")");
-                            for r in q.build().fetch_all(&mut *tx).await? {
-                                work_of.insert(r.try_get(0)?, r.try_get(1)?);
-                            }
-                        }
-                    }
+                    let out = upsert_in(&mut tx, records, now).await?;
                     tx.commit().await?;
-                    Ok(target
-                        .iter()
-                        .zip(&resolved)
-                        .enumerate()
-                        .map(|(i, (t, e))| Upserted {
-                            edition_id: *e,
-                            work_id: work_of.get(e).copied().unwrap_or(0),
-                            created: matches!(t, Err(n) if new_recs[*n] == i),
-                        })
-                        .collect())
+                    Ok(out)
                 }
 
                 async fn edition(&self, id: i64) -> Result<Option<Edition>> {
@@ -645,22 +788,7 @@ macro_rules! impl_catalog {
                 }
 
                 async fn editions(&self, ids: &[i64]) -> Result<Vec<Edition>> {
-                    let mut out = Vec::with_capacity(ids.len());
-                    for chunk in ids.chunks(500) {
-                        let mut q = QueryBuilder::<$db>::new(format!("SELECT {EDITION_COLUMNS} FROM lib_editions WHERE id IN ("));
-                        let mut s = q.separated(", ");
-                        for id in chunk {
-                            s.push_bind(*id);
-                        }
-                        q.push(")");
-                        let rows = q.build().fetch_all(&self.pool).await?;
-                        let mut eds = rows.iter().map(edition_from_row).collect::<Result<Vec<_>>>()?;
-                        complete(&self.pool, &mut eds).await?;
-                        out.extend(eds);
-                    }
-                    let pos: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-                    out.sort_by_key(|e| pos.get(&e.id).copied().unwrap_or(usize::MAX));
-                    Ok(out)
+                    editions_in(&mut *self.pool.acquire().await?, ids).await
                 }
 
                 async fn editions_after(&self, after: i64, limit: i64) -> Result<Vec<Edition>> {
@@ -672,7 +800,7 @@ macro_rules! impl_catalog {
                     .fetch_all(&self.pool)
                     .await?;
                     let mut eds = rows.iter().map(edition_from_row).collect::<Result<Vec<_>>>()?;
-                    complete(&self.pool, &mut eds).await?;
+                    complete(&mut *self.pool.acquire().await?, &mut eds).await?;
                     Ok(eds)
                 }
 
@@ -693,7 +821,7 @@ macro_rules! impl_catalog {
                     .fetch_all(&self.pool)
                     .await?;
                     let mut eds = rows.iter().map(edition_from_row).collect::<Result<Vec<_>>>()?;
-                    complete(&self.pool, &mut eds).await?;
+                    complete(&mut *self.pool.acquire().await?, &mut eds).await?;
                     Ok(eds)
                 }
 
@@ -754,7 +882,7 @@ macro_rules! impl_catalog {
                         .await?
                         .ok_or($crate::DbError::NotFound)?;
                     let e = edition_from_row(&row)?;
-                    let id = alloc_ids(&mut tx, "lib_works", 1).await?[0];
+                    let id = alloc_ids(&mut *tx, "lib_works", 1).await?[0];
                     // The new work keeps the edition's key, made unique so that
                     // later imports do not fold it back into the old work.
                     sqlx::query(
@@ -948,46 +1076,29 @@ macro_rules! impl_catalog {
                 }
 
                 async fn set_checkpoint(&self, name: &str, position: i64, now: Timestamp) -> Result<()> {
-                    sqlx::query(
-                        "INSERT INTO lib_checkpoints (name, position, updated_at) VALUES ($1, $2, $3) \
-                         ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
-                    )
-                    .bind(name)
-                    .bind(position)
-                    .bind(now.0)
-                    .execute(&self.pool)
-                    .await?;
-                    Ok(())
+                    set_checkpoint_in(&mut *self.pool.acquire().await?, name, position, now).await
                 }
 
                 async fn put_authority(&self, entries: &[(String, String, String)]) -> Result<()> {
                     let mut tx = self.pool.begin_with($begin_write).await?;
-                    for chunk in entries.chunks(1000) {
-                        let mut q = QueryBuilder::<$db>::new("INSERT INTO lib_authority (key, name, data) ");
-                        q.push_values(chunk, |mut b, (k, n, d)| {
-                            b.push_bind(k.as_str()).push_bind(n.as_str()).push_bind(d.as_str());
-                        });
-                        q.push(" ON CONFLICT (key) DO UPDATE SET name = excluded.name, data = excluded.data");
-                        q.build().execute(&mut *tx).await?;
-                    }
+                    put_authority_in(&mut tx, entries).await?;
                     tx.commit().await?;
                     Ok(())
                 }
 
                 async fn authority(&self, keys: &[String]) -> Result<HashMap<String, (String, String)>> {
-                    let mut out = HashMap::new();
-                    for chunk in keys.chunks(500) {
-                        let mut q = QueryBuilder::<$db>::new("SELECT key, name, data FROM lib_authority WHERE key IN (");
-                        let mut s = q.separated(", ");
-                        for k in chunk {
-                            s.push_bind(k.as_str());
-                        }
-                        q.push(")");
-                        for r in q.build().fetch_all(&self.pool).await? {
-                            out.insert(r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?));
-                        }
+                    authority_in(&mut *self.pool.acquire().await?, keys).await
+                }
+
+                async fn bulk(&self) -> Result<Box<dyn CatalogBulk>> {
+                    let mut conn = self.pool.acquire().await?;
+                    // Its pragmas stay with it: it is closed, not pooled.
+                    conn.close_on_drop();
+                    for sql in $bulk_setup {
+                        sqlx::query(sql.as_str()).execute(&mut *conn).await?;
                     }
-                    Ok(out)
+                    sqlx::query($begin_write).execute(&mut *conn).await?;
+                    Ok(Box::new(Bulk { conn }))
                 }
 
                 async fn count_editions(&self) -> Result<i64> {

@@ -21,11 +21,7 @@ impl PgDatabase {
 crate::backend::impl_database!(PgDatabase, sqlx::Postgres, Backend::Postgres);
 
 /// Ids for `n` new rows of `table`, from its sequence (safe with many writers).
-async fn alloc_ids(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    table: &str,
-    n: usize,
-) -> crate::Result<Vec<i64>> {
+async fn alloc_ids(tx: &mut sqlx::PgConnection, table: &str, n: usize) -> crate::Result<Vec<i64>> {
     if n == 0 {
         return Ok(Vec::new());
     }
@@ -33,11 +29,16 @@ async fn alloc_ids(
         "SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, $1)"
     ))
     .bind(n as i64)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *tx)
     .await?)
 }
 
-crate::catalog::impl_catalog!(super::PgDatabase, sqlx::Postgres, "BEGIN");
+crate::catalog::impl_catalog!(
+    super::PgDatabase,
+    sqlx::Postgres,
+    "BEGIN",
+    Vec::<String>::new()
+);
 
 crate::usage::impl_usage!(super::PgDatabase);
 crate::accounts::impl_accounts!(super::PgDatabase, sqlx::Postgres, "strpos");

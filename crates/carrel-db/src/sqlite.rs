@@ -45,7 +45,7 @@ crate::backend::impl_database!(SqliteDatabase, sqlx::Sqlite, Backend::Sqlite);
 /// `BEGIN IMMEDIATE`, so it holds the write lock and no other writer can take
 /// the same ids.
 async fn alloc_ids(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::SqliteConnection,
     table: &str,
     n: usize,
 ) -> crate::Result<Vec<i64>> {
@@ -57,12 +57,20 @@ async fn alloc_ids(
         "SELECT MAX(COALESCE((SELECT MAX(id) FROM {table}), 0), \
          COALESCE((SELECT seq FROM sqlite_sequence WHERE name = '{table}'), 0))"
     ))
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await?;
     Ok((max + 1..=max + n as i64).collect())
 }
 
-crate::catalog::impl_catalog!(super::SqliteDatabase, sqlx::Sqlite, "BEGIN IMMEDIATE");
+crate::catalog::impl_catalog!(
+    super::SqliteDatabase,
+    sqlx::Sqlite,
+    "BEGIN IMMEDIATE",
+    [format!(
+        "PRAGMA cache_size = -{}",
+        crate::catalog::BULK_CACHE_BYTES / 1024
+    )]
+);
 
 crate::usage::impl_usage!(super::SqliteDatabase);
 crate::accounts::impl_accounts!(super::SqliteDatabase, sqlx::Sqlite, "instr");

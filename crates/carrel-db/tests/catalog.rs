@@ -446,6 +446,89 @@ async fn large_batches_on_every_backend() {
     }
 }
 
+/// A bulk writer keeps its batches in one transaction: its own reads see
+/// them, other connections see them only after `commit`, and a writer
+/// dropped without finishing rolls back what it had not committed.
+#[tokio::test]
+async fn bulk_writer_commits_when_told_and_rolls_back_when_dropped_on_every_backend() {
+    for (db, _dir) in backends().await {
+        let src = |k: &str| SourceKey::new("bulk", k).unwrap();
+        let mut bulk = db.bulk().await.unwrap();
+        let first = bulk
+            .upsert_editions(&[rec("bulk:1", "First", "A B")], Timestamp(1))
+            .await
+            .unwrap();
+        let e1 = first[0].edition_id;
+        assert!(first[0].created);
+        // Batches see the batches before them (dedup by source).
+        let again = bulk
+            .upsert_editions(&[rec("bulk:1", "First, again", "A B")], Timestamp(2))
+            .await
+            .unwrap();
+        assert_eq!((again[0].edition_id, again[0].created), (e1, false));
+        let mine = bulk.editions(&[e1]).await.unwrap();
+        assert_eq!(mine[0].record.title, "First, again");
+        let entry = (
+            "/authors/OL9A".to_owned(),
+            "Ann".to_owned(),
+            "{}".to_owned(),
+        );
+        bulk.put_authority(std::slice::from_ref(&entry))
+            .await
+            .unwrap();
+        assert_eq!(
+            bulk.authority(&[entry.0.clone()]).await.unwrap()[&entry.0].0,
+            "Ann"
+        );
+        // Not visible to others before the commit.
+        assert_eq!(db.edition_of_source(&src("1")).await.unwrap(), None);
+        assert!(db.authority(&[entry.0.clone()]).await.unwrap().is_empty());
+        bulk.commit().await.unwrap();
+        assert_eq!(db.edition_of_source(&src("1")).await.unwrap(), Some(e1));
+        assert_eq!(
+            db.edition(e1).await.unwrap().unwrap().record.title,
+            "First, again"
+        );
+
+        // After a commit the writer goes on in a new transaction.
+        bulk.upsert_editions(&[rec("bulk:2", "Second", "C D")], Timestamp(3))
+            .await
+            .unwrap();
+        bulk.set_checkpoint("import:bulk", 7, Timestamp(3))
+            .await
+            .unwrap();
+        bulk.finish().await.unwrap();
+        assert!(db.edition_of_source(&src("2")).await.unwrap().is_some());
+        assert_eq!(db.checkpoint("import:bulk").await.unwrap(), Some(7));
+
+        // Dropped without finishing: nothing after the last commit stays.
+        let mut bulk = db.bulk().await.unwrap();
+        bulk.upsert_editions(&[rec("bulk:3", "Third", "E F")], Timestamp(4))
+            .await
+            .unwrap();
+        bulk.commit().await.unwrap();
+        bulk.upsert_editions(&[rec("bulk:4", "Lost", "G H")], Timestamp(5))
+            .await
+            .unwrap();
+        bulk.set_checkpoint("import:bulk", 99, Timestamp(5))
+            .await
+            .unwrap();
+        drop(bulk);
+        // Storing the same source again waits for the dropped writer's
+        // connection to close, then makes a new edition.
+        let out = db
+            .upsert_editions(&[rec("bulk:4", "Kept", "G H")], Timestamp(6))
+            .await
+            .unwrap();
+        assert!(out[0].created);
+        assert!(db.edition_of_source(&src("3")).await.unwrap().is_some());
+        assert_eq!(db.checkpoint("import:bulk").await.unwrap(), Some(7));
+        let kept = db.edition(out[0].edition_id).await.unwrap().unwrap();
+        assert_eq!(kept.record.title, "Kept");
+        assert_eq!(db.count_editions().await.unwrap(), 4);
+    }
+}
+
 /// Migration 0004 (SQLite) rebuilds sources and identifiers as tables
 /// stored in their keys: a catalog written before it keeps every row, and
 /// dedup by source and by identifier goes on finding its editions.

@@ -1,14 +1,16 @@
 //! `carrel import`: a dump read on a blocking thread, stored in batches of
-//! [`MAX_BATCH`] records on the runtime (one transaction each), with a
-//! checkpoint after each index commit.
+//! [`MAX_BATCH`] records on the runtime through one bulk writer (a
+//! transaction committed before each index commit, every
+//! [`COMMIT_EVERY`]), with a checkpoint after each index commit.
 //!
 //! The checkpoint counts the items of the dump already stored in the
-//! database and committed to the search index (it moves every
-//! [`COMMIT_EVERY`]); an import that stopped resumes after them (the items
-//! before are read again but not stored, and those stored after the last
-//! checkpoint are stored again, which updates them). A finished import clears its checkpoint, so running it again
-//! re-imports everything, which updates the editions it made and never
-//! duplicates them (records carry their source keys).
+//! database and committed to the search index; an import that stopped
+//! resumes after them (the items before are read again but not stored, and
+//! those stored after the last checkpoint are stored again, which updates
+//! them). A failed import rolls back what it had not committed, in the
+//! database and in the index. A finished import clears its checkpoint, so
+//! running it again re-imports everything, which updates the editions it
+//! made and never duplicates them (records carry their source keys).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -115,42 +117,21 @@ pub async fn run_import(
     };
     let mut done_items = skip;
     let mut last_commit = Instant::now();
-    while let Some(batch) = rx.recv().await {
-        let n = batch.len() as u64;
-        let mut records = Vec::with_capacity(batch.len());
-        let mut refs = Vec::new();
-        let mut authority = Vec::new();
-        for item in batch {
-            match item {
-                Item::Record(line, r, rf) => records.push((line, *r, rf)),
-                Item::Authority { key, name, data } => authority.push((key, name, data)),
-                Item::Bad(line, why) => {
-                    report.bad += 1;
-                    bad_record(line, &why);
-                    if report.bad_samples.len() < BAD_SAMPLES {
-                        report.bad_samples.push((line, why));
-                    }
-                }
-            }
-        }
-        if !authority.is_empty() {
-            report.authority += authority.len() as u64;
-            lib.db().put_authority(&authority).await?;
-        }
-        if records
-            .iter()
-            .any(|(_, _, rf)| !rf.authors.is_empty() || rf.work.is_some())
-        {
-            for (_, _, rf) in &records {
-                refs.extend(rf.authors.iter().cloned());
-                refs.extend(rf.work.iter().cloned());
-            }
-            let known = lib.db().authority(&refs).await?;
-            let mut kept = Vec::with_capacity(records.len());
-            for (line, r, rf) in records {
-                match resolve(r, &rf, &known) {
-                    Ok(r) => kept.push((line, r, Refs::default())),
-                    Err(why) => {
+    // One transaction per index commit, not per batch (see CatalogBulk).
+    // A failure drops what was not committed, in the database (the
+    // transaction rolls back) and in the index alike.
+    let stored = async {
+        let mut bulk = lib.db().bulk().await?;
+        while let Some(batch) = rx.recv().await {
+            let n = batch.len() as u64;
+            let mut records = Vec::with_capacity(batch.len());
+            let mut refs = Vec::new();
+            let mut authority = Vec::new();
+            for item in batch {
+                match item {
+                    Item::Record(line, r, rf) => records.push((line, *r, rf)),
+                    Item::Authority { key, name, data } => authority.push((key, name, data)),
+                    Item::Bad(line, why) => {
                         report.bad += 1;
                         bad_record(line, &why);
                         if report.bad_samples.len() < BAD_SAMPLES {
@@ -159,39 +140,77 @@ pub async fn run_import(
                     }
                 }
             }
-            records = kept;
+            if !authority.is_empty() {
+                report.authority += authority.len() as u64;
+                bulk.put_authority(&authority).await?;
+            }
+            if records
+                .iter()
+                .any(|(_, _, rf)| !rf.authors.is_empty() || rf.work.is_some())
+            {
+                for (_, _, rf) in &records {
+                    refs.extend(rf.authors.iter().cloned());
+                    refs.extend(rf.work.iter().cloned());
+                }
+                let known = bulk.authority(&refs).await?;
+                let mut kept = Vec::with_capacity(records.len());
+                for (line, r, rf) in records {
+                    match resolve(r, &rf, &known) {
+                        Ok(r) => kept.push((line, r, Refs::default())),
+                        Err(why) => {
+                            report.bad += 1;
+                            bad_record(line, &why);
+                            if report.bad_samples.len() < BAD_SAMPLES {
+                                report.bad_samples.push((line, why));
+                            }
+                        }
+                    }
+                }
+                records = kept;
+            }
+            let recs: Vec<EditionRecord> = records.into_iter().map(|(_, r, _)| r).collect();
+            let ups = lib.store_bulk(&mut *bulk, &recs).await?;
+            report.records += ups.len() as u64;
+            report.created += ups.iter().filter(|u| u.created).count() as u64;
+            report.updated += ups.iter().filter(|u| !u.created).count() as u64;
+            done_items += n;
+            // The database commits, then the index, then the checkpoint moves
+            // (committed with the next transaction): an import that stops
+            // resumes at most two commit intervals back and stores those items
+            // again (updating them); the index never holds an edition the
+            // database does not.
+            if last_commit.elapsed() >= COMMIT_EVERY {
+                bulk.commit().await?;
+                lib.commit().await?;
+                bulk.set_checkpoint(&checkpoint_name, done_items as i64, Timestamp::now())
+                    .await?;
+                last_commit = Instant::now();
+            }
+            progress(ImportProgress {
+                items: done_items,
+                records: report.records,
+                bad: report.bad,
+                bytes_read: bytes.get(),
+                bytes_total,
+            });
         }
-        let recs: Vec<EditionRecord> = records.into_iter().map(|(_, r, _)| r).collect();
-        let ups = lib.store(&recs).await?;
-        report.records += ups.len() as u64;
-        report.created += ups.iter().filter(|u| u.created).count() as u64;
-        report.updated += ups.iter().filter(|u| !u.created).count() as u64;
-        done_items += n;
-        // The checkpoint moves only when the index has committed what the
-        // database holds: an import that stops resumes at most one commit
-        // interval back and stores those items again (updating them).
-        if last_commit.elapsed() >= COMMIT_EVERY {
-            lib.commit().await?;
-            lib.db()
-                .set_checkpoint(&checkpoint_name, done_items as i64, Timestamp::now())
-                .await?;
-            last_commit = Instant::now();
-        }
-        progress(ImportProgress {
-            items: done_items,
-            records: report.records,
-            bad: report.bad,
-            bytes_read: bytes.get(),
-            bytes_total,
-        });
+        parser
+            .await
+            .map_err(|e| LibraryError::BadImport(format!("the reader stopped: {e}")))?;
+        bulk.commit().await?;
+        lib.commit().await?;
+        bulk.set_checkpoint(&checkpoint_name, 0, Timestamp::now())
+            .await?;
+        bulk.finish().await?;
+        Ok::<_, LibraryError>(())
     }
-    parser
-        .await
-        .map_err(|e| LibraryError::BadImport(format!("the reader stopped: {e}")))?;
-    lib.commit().await?;
-    lib.db()
-        .set_checkpoint(&checkpoint_name, 0, Timestamp::now())
-        .await?;
+    .await;
+    if let Err(e) = stored {
+        if let Err(r) = lib.rollback().await {
+            tracing::warn!(error = %r, "the search index could not roll back");
+        }
+        return Err(e);
+    }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }

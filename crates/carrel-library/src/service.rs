@@ -8,7 +8,7 @@ use std::time::Duration;
 use carrel_core::catalog::EditionRecord;
 use carrel_core::time::Timestamp;
 use carrel_db::Database;
-use carrel_db::catalog::{Edition, MAX_BATCH, Upserted};
+use carrel_db::catalog::{CatalogBulk, Edition, MAX_BATCH, Upserted};
 use carrel_search::{IndexDoc, Query, Results, SearchIndex};
 
 use carrel_blob::BlobStore;
@@ -104,6 +104,44 @@ pub fn index_doc(e: &Edition) -> IndexDoc {
     }
 }
 
+/// The editions that records of a batch were merged into (ones that
+/// existed, or ones made earlier in the batch): they are read back for the
+/// index, as the records were merged into them.
+fn merged_into(ups: &[Upserted]) -> HashSet<i64> {
+    ups.iter()
+        .filter(|u| !u.created)
+        .map(|u| u.edition_id)
+        .collect()
+}
+
+/// The index documents of a stored batch: new editions from their record,
+/// merged ones (`reread`, see [`merged_into`]) from the database.
+fn docs_of(
+    chunk: &[EditionRecord],
+    ups: &[Upserted],
+    reread: Vec<Edition>,
+    now: Timestamp,
+) -> Vec<IndexDoc> {
+    let merged = merged_into(ups);
+    let mut docs: Vec<IndexDoc> = chunk
+        .iter()
+        .zip(ups)
+        .filter(|(_, u)| u.created && !merged.contains(&u.edition_id))
+        .map(|(r, u)| {
+            index_doc(&Edition {
+                id: u.edition_id,
+                work_id: u.work_id,
+                record: r.clone(),
+                formats: Vec::new(),
+                created_at: now,
+                updated_at: now,
+            })
+        })
+        .collect();
+    docs.extend(reread.iter().map(index_doc));
+    docs
+}
+
 impl Library {
     pub fn new(
         db: Arc<dyn Database>,
@@ -177,34 +215,26 @@ impl Library {
         for chunk in records.chunks(MAX_BATCH) {
             let now = Timestamp::now();
             let ups = self.db.upsert_editions(chunk, now).await?;
-            // New editions are indexed from their record; an edition that a
-            // record matched (one that existed, or one made earlier in this
-            // batch) is read back, as records were merged into it.
-            let merged: HashSet<i64> = ups
-                .iter()
-                .filter(|u| !u.created)
-                .map(|u| u.edition_id)
-                .collect();
-            let mut docs: Vec<IndexDoc> = chunk
-                .iter()
-                .zip(&ups)
-                .filter(|(_, u)| u.created && !merged.contains(&u.edition_id))
-                .map(|(r, u)| {
-                    index_doc(&Edition {
-                        id: u.edition_id,
-                        work_id: u.work_id,
-                        record: r.clone(),
-                        formats: Vec::new(),
-                        created_at: now,
-                        updated_at: now,
-                    })
-                })
-                .collect();
-            let reread: Vec<i64> = merged.into_iter().collect();
-            for e in self.db.editions(&reread).await? {
-                docs.push(index_doc(&e));
-            }
-            self.send_docs(docs).await?;
+            let reread = self.db.editions(&Vec::from_iter(merged_into(&ups))).await?;
+            self.send_docs(docs_of(chunk, &ups, reread, now)).await?;
+            out.extend(ups);
+        }
+        Ok(out)
+    }
+
+    /// As [`Library::store`], through a bulk import's writer: the records
+    /// are in the database once `bulk` commits (before the index does).
+    pub async fn store_bulk(
+        &self,
+        bulk: &mut dyn CatalogBulk,
+        records: &[EditionRecord],
+    ) -> Result<Vec<Upserted>, LibraryError> {
+        let mut out = Vec::with_capacity(records.len());
+        for chunk in records.chunks(MAX_BATCH) {
+            let now = Timestamp::now();
+            let ups = bulk.upsert_editions(chunk, now).await?;
+            let reread = bulk.editions(&Vec::from_iter(merged_into(&ups))).await?;
+            self.send_docs(docs_of(chunk, &ups, reread, now)).await?;
             out.extend(ups);
         }
         Ok(out)
@@ -232,6 +262,19 @@ impl Library {
             return Err(e);
         }
         Ok(())
+    }
+
+    /// Background merges of the index off (a bulk import) or on: see
+    /// [`SearchIndex::set_merging`].
+    pub async fn set_merging(&self, on: bool) -> Result<(), LibraryError> {
+        self.on_writer(move |i| i.set_merging(on)).await
+    }
+
+    /// Drops the index changes sent since the last commit (see
+    /// [`SearchIndex::rollback`]).
+    pub async fn rollback(&self) -> Result<(), LibraryError> {
+        self.dirty.store(false, Ordering::Release);
+        self.on_writer(|i| i.rollback()).await
     }
 
     /// Commits the index every `every` while changes arrive (runs forever).

@@ -447,6 +447,29 @@ impl SearchIndex {
         Ok(())
     }
 
+    /// Turns background merges off (a bulk import, which ends with one
+    /// merge of everything, [`SearchIndex::optimize`]: merging as it goes
+    /// rewrote each document several times) or back on.
+    pub fn set_merging(&self, on: bool) -> Result<(), SearchError> {
+        let w = self.writer()?;
+        if on {
+            w.writer
+                .set_merge_policy(Box::new(LogMergePolicy::default()));
+        } else {
+            w.writer.set_merge_policy(Box::new(NoMergePolicy));
+        }
+        Ok(())
+    }
+
+    /// Drops the changes made since the last commit (a bulk import that
+    /// failed before its database transaction committed).
+    pub fn rollback(&self) -> Result<(), SearchError> {
+        let mut w = self.writer()?;
+        w.writer.rollback()?;
+        w.dirty = false;
+        Ok(())
+    }
+
     /// Removes every record (committed at once), for a rebuild.
     pub fn clear(&self) -> Result<(), SearchError> {
         let mut w = self.writer()?;
