@@ -40,4 +40,5 @@ async fn alloc_ids(
 crate::catalog::impl_catalog!(super::PgDatabase, sqlx::Postgres, "BEGIN");
 
 crate::usage::impl_usage!(super::PgDatabase);
+crate::media::impl_media!(super::PgDatabase);
 crate::accounts::impl_accounts!(super::PgDatabase, sqlx::Postgres, "strpos");

@@ -65,4 +65,5 @@ async fn alloc_ids(
 crate::catalog::impl_catalog!(super::SqliteDatabase, sqlx::Sqlite, "BEGIN IMMEDIATE");
 
 crate::usage::impl_usage!(super::SqliteDatabase);
+crate::media::impl_media!(super::SqliteDatabase);
 crate::accounts::impl_accounts!(super::SqliteDatabase, sqlx::Sqlite, "instr");

@@ -68,7 +68,7 @@ async fn file(db: &dyn Database, owner: Option<&AccountId>, size: i64, at: i64) 
         blob,
         file: f,
         share: None,
-    })
+        jobs: vec![],    })
     .await
     .unwrap();
     id
@@ -158,7 +158,7 @@ async fn plans_on_every_backend() {
             blob: f.blob,
             file: f,
             share: None,
-        })
+        jobs: vec![],        })
         .await
         .unwrap();
         assert_eq!(

@@ -56,7 +56,7 @@ fn completion(u: &NewUpload, blob: BlobHash, share: Option<ShareId>) -> Completi
         blob,
         file,
         share,
-    }
+        jobs: vec![],    }
 }
 
 #[tokio::test]
@@ -184,11 +184,11 @@ async fn upload_lifecycle_on_every_backend() {
         );
         let now = Timestamp::now();
         assert!(
-            db.claim_job(now, now).await.unwrap().is_none(),
+            db.claim_job("", now, now).await.unwrap().is_none(),
             "{b:?}: the job waits while the caller deletes the bytes itself"
         );
         let later = now.plus(std::time::Duration::from_secs(61));
-        let job = db.claim_job(later, later).await.unwrap().unwrap();
+        let job = db.claim_job("", later, later).await.unwrap().unwrap();
         assert_eq!(
             (job.id, job.kind.as_str(), job.payload.clone()),
             (released.job, JOB_BLOB_DELETE, blob.to_hex())
@@ -267,22 +267,22 @@ async fn job_queue_on_every_backend() {
         assert_eq!(db.pending_jobs().await.unwrap(), 3);
         let lease = |now: Timestamp| now.plus(Duration::from_secs(30));
 
-        let j = db.claim_job(t, lease(t)).await.unwrap().unwrap();
+        let j = db.claim_job("", t, lease(t)).await.unwrap().unwrap();
         assert_eq!(
             (j.id, j.payload.as_str(), j.attempts),
             (first, "first", 1),
             "{b:?}"
         );
-        let j2 = db.claim_job(t, lease(t)).await.unwrap().unwrap();
+        let j2 = db.claim_job("", t, lease(t)).await.unwrap().unwrap();
         assert_eq!(j2.id, second, "{b:?}: a leased job is not claimed twice");
         assert!(
-            db.claim_job(t, lease(t)).await.unwrap().is_none(),
+            db.claim_job("", t, lease(t)).await.unwrap().is_none(),
             "{b:?}: `later` is not due"
         );
 
         // The worker of `first` died: its lease runs out and it runs again.
         let after = t.plus(Duration::from_secs(31));
-        let again = db.claim_job(after, lease(after)).await.unwrap().unwrap();
+        let again = db.claim_job("", after, lease(after)).await.unwrap().unwrap();
         assert_eq!((again.id, again.attempts), (first, 2), "{b:?}");
         db.retry_job(
             again.id,
@@ -293,12 +293,12 @@ async fn job_queue_on_every_backend() {
         .unwrap();
         db.finish_job(second).await.unwrap();
         let far = t.plus(Duration::from_secs(200));
-        let j = db.claim_job(far, lease(far)).await.unwrap().unwrap();
+        let j = db.claim_job("", far, lease(far)).await.unwrap().unwrap();
         assert_eq!(j.id, later, "{b:?}: the retried job waits for its new time");
         db.finish_job(later).await.unwrap();
-        assert!(db.claim_job(far, lease(far)).await.unwrap().is_none());
+        assert!(db.claim_job("", far, lease(far)).await.unwrap().is_none());
         let end = t.plus(Duration::from_secs(2000));
-        let j = db.claim_job(end, lease(end)).await.unwrap().unwrap();
+        let j = db.claim_job("", end, lease(end)).await.unwrap().unwrap();
         assert_eq!((j.id, j.attempts), (first, 3), "{b:?}");
         db.finish_job(j.id).await.unwrap();
         assert_eq!(db.pending_jobs().await.unwrap(), 0, "{b:?}");
