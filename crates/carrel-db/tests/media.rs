@@ -59,8 +59,15 @@ async fn completion_queues_its_jobs_and_wings_claim_only_their_kinds() {
         assert_eq!(db.pending_jobs().await.unwrap(), 2, "{b:?}");
         let lease = t.plus(Duration::from_secs(30));
         let m = db.claim_job("media.", t, lease).await.unwrap().unwrap();
-        assert_eq!((m.kind.as_str(), m.payload.clone()), (JOB_MEDIA_PROBE, blob.to_hex()), "{b:?}");
-        assert!(db.claim_job("media.", t, lease).await.unwrap().is_none(), "{b:?}: blob.delete is not the media wing's");
+        assert_eq!(
+            (m.kind.as_str(), m.payload.clone()),
+            (JOB_MEDIA_PROBE, blob.to_hex()),
+            "{b:?}"
+        );
+        assert!(
+            db.claim_job("media.", t, lease).await.unwrap().is_none(),
+            "{b:?}: blob.delete is not the media wing's"
+        );
         let d = db.claim_job("blob.", t, lease).await.unwrap().unwrap();
         assert_eq!(d.kind, JOB_BLOB_DELETE, "{b:?}");
         db.finish_job(m.id).await.unwrap();
@@ -88,6 +95,12 @@ async fn probes_are_stored_once_per_hash_and_replaced() {
         };
         db.put_media_probe(&ok).await.unwrap();
         assert_eq!(db.media_probe(&blob).await.unwrap(), Some(ok), "{b:?}");
-        assert_eq!(db.media_probe(&BlobHash::from_bytes([23; 32])).await.unwrap(), None, "{b:?}");
+        assert_eq!(
+            db.media_probe(&BlobHash::from_bytes([23; 32]))
+                .await
+                .unwrap(),
+            None,
+            "{b:?}"
+        );
     }
 }

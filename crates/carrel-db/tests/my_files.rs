@@ -58,7 +58,8 @@ async fn file(
         blob: f.blob,
         file: f,
         share: None,
-        jobs: vec![],    })
+        jobs: vec![],
+    })
     .await
     .unwrap();
     id

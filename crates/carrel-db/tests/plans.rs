@@ -68,7 +68,8 @@ async fn file(db: &dyn Database, owner: Option<&AccountId>, size: i64, at: i64) 
         blob,
         file: f,
         share: None,
-        jobs: vec![],    })
+        jobs: vec![],
+    })
     .await
     .unwrap();
     id
@@ -158,7 +159,8 @@ async fn plans_on_every_backend() {
             blob: f.blob,
             file: f,
             share: None,
-        jobs: vec![],        })
+            jobs: vec![],
+        })
         .await
         .unwrap();
         assert_eq!(

@@ -57,7 +57,8 @@ async fn file(db: &dyn Database, owner: Option<&AccountId>) -> (FileId, Secret, 
         blob,
         file: f,
         share: None,
-        jobs: vec![],    })
+        jobs: vec![],
+    })
     .await
     .unwrap();
     (id, token, u.id)

@@ -56,7 +56,8 @@ fn completion(u: &NewUpload, blob: BlobHash, share: Option<ShareId>) -> Completi
         blob,
         file,
         share,
-        jobs: vec![],    }
+        jobs: vec![],
+    }
 }
 
 #[tokio::test]
@@ -282,7 +283,11 @@ async fn job_queue_on_every_backend() {
 
         // The worker of `first` died: its lease runs out and it runs again.
         let after = t.plus(Duration::from_secs(31));
-        let again = db.claim_job("", after, lease(after)).await.unwrap().unwrap();
+        let again = db
+            .claim_job("", after, lease(after))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!((again.id, again.attempts), (first, 2), "{b:?}");
         db.retry_job(
             again.id,

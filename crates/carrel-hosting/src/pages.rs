@@ -86,6 +86,9 @@ struct FilePage {
     direct: String,
     direct_abs: String,
     preview: String,
+    /// What the streaming wing knows of it as audio or video.
+    media_verdict: Option<String>,
+    media_facts: Vec<(String, String)>,
 }
 
 struct Row {
@@ -124,23 +127,7 @@ fn password_page(share: &Share, error: &str, status: StatusCode) -> Response {
 /// The first bytes of a text file, for the preview.
 async fn text_head(h: &Hosting, f: &carrel_db::File) -> Option<String> {
     const MAX: u64 = 64 * 1024;
-    let n = (f.size as u64).min(MAX);
-    if n == 0 {
-        return Some(String::new());
-    }
-    let src = h.store.open(&f.blob, 0..n).await.ok()?;
-    let mut s = carrel_http::serve::source_stream(src, 0..=n - 1)
-        .await
-        .ok()?;
-    let mut buf = Vec::with_capacity(n as usize);
-    use futures::StreamExt;
-    while let Some(c) = s.next().await {
-        buf.extend_from_slice(&c.ok()?);
-        if buf.len() as u64 >= n {
-            break;
-        }
-    }
-    buf.truncate(n as usize);
+    let buf = h.head(&f.blob, f.size as u64, MAX).await.ok()?;
     let mut t = String::from_utf8_lossy(&buf).into_owned();
     if (f.size as u64) > MAX {
         t.push_str("\n…");
@@ -191,7 +178,13 @@ async fn landing(
                         Presentation::Attachment => String::new(),
                     }
                 };
+                let media = match h.media() {
+                    Some(m) => m.view(&f.blob, &f.media_type).await,
+                    None => None,
+                };
                 let page = FilePage {
+                    media_verdict: media.as_ref().map(|m| m.verdict.clone()),
+                    media_facts: media.map(|m| m.facts).unwrap_or_default(),
                     name: f.name.to_string(),
                     size: human_size(f.size as u64),
                     bytes: f.size,

@@ -1,0 +1,225 @@
+//! The streaming wing: what hosted audio and video are and how browsers get
+//! to play them. This slice: a durable `media.probe` job per stored file
+//! whose bytes could be media ([`sniff`]); the probe ([`probe`]: ffprobe,
+//! bounded in time, memory and output) parsed into [`info::MediaInfo`] and
+//! stored once per content hash; the decision ([`decide`]: direct play,
+//! remux or transcode, after Jellyfin's); SubRip to WebVTT ([`subtitles`]);
+//! and [`carrel_http::media::MediaFacts`] for the hosting wing's share pages
+//! and JSON. `info`, `decide`, `sniff` and `subtitles` are pure.
+//!
+//! Only this crate spawns ffmpeg's tools. It sees hosted files only as blobs
+//! (by hash, through `BlobStore`), never through the hosting wing.
+
+pub mod decide;
+pub mod error;
+pub mod info;
+pub mod probe;
+pub mod sniff;
+pub mod subtitles;
+mod view;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use carrel_blob::BlobStore;
+use carrel_core::ids::BlobHash;
+use carrel_core::media::MediaType;
+use carrel_core::time::Timestamp;
+use carrel_db::{Database, JOB_MEDIA_PROBE, Job, MediaProbe, ProbeOutcome};
+use carrel_http::media::{FollowUp, HEAD_BYTES, MediaFacts, MediaView, StoredFile};
+
+use crate::error::{Result, StreamingError};
+use crate::probe::ProbeConfig;
+
+/// The namespace of this wing's job kinds (what its worker claims).
+pub const JOB_PREFIX: &str = "media.";
+/// How long a claimed job is reserved for its worker (well above a probe's time bound).
+const LEASE: Duration = Duration::from_secs(120);
+
+/// The wing's configuration (`[streaming]` in the settings).
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StreamingConfig {
+    /// How ffprobe is run (`[streaming.probe]`).
+    pub probe: ProbeConfig,
+}
+
+/// The wing's shared state.
+pub struct Streaming {
+    pub db: Arc<dyn Database>,
+    pub store: Arc<dyn BlobStore>,
+    pub config: StreamingConfig,
+}
+
+/// Whether a file's type says it is audio or video (the name's or client's word; not trusted).
+fn typed_as_media(t: &MediaType) -> bool {
+    matches!(t.top(), "audio" | "video")
+}
+
+/// Back-off before attempt `attempts + 1` of a job that failed for the server's reasons.
+fn retry_delay(attempts: i64) -> Duration {
+    Duration::from_secs((30 * attempts.clamp(1, 120) as u64).min(3600))
+}
+
+impl Streaming {
+    pub fn new(
+        db: Arc<dyn Database>,
+        store: Arc<dyn BlobStore>,
+        config: StreamingConfig,
+    ) -> Arc<Self> {
+        Arc::new(Self { db, store, config })
+    }
+
+    /// Runs this wing's due jobs, one at a time (a probe is heavy; the
+    /// queue is the bound on concurrency), every second until `shutdown`.
+    pub async fn run_worker(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => break,
+            }
+            loop {
+                let done = tokio::select! {
+                    r = self.run_one(Timestamp::now()) => r,
+                    _ = shutdown.changed() => return,
+                };
+                match done {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the media job queue could not be read");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Claims and runs one due job of this wing; false when none was due.
+    pub async fn run_one(&self, now: Timestamp) -> Result<bool> {
+        let Some(job) = self.db.claim_job(JOB_PREFIX, now, now.plus(LEASE)).await? else {
+            return Ok(false);
+        };
+        match self.run_job(&job).await {
+            Ok(()) => self.db.finish_job(job.id).await?,
+            Err(e) => {
+                let error = e.to_string();
+                tracing::warn!(job = job.id.0, kind = %job.kind, attempts = job.attempts, %error, "media job failed; retried later");
+                self.db
+                    .retry_job(job.id, now.plus(retry_delay(job.attempts)), &error)
+                    .await?;
+            }
+        }
+        Ok(true)
+    }
+
+    async fn run_job(&self, job: &Job) -> Result<()> {
+        match job.kind.as_str() {
+            JOB_MEDIA_PROBE => {
+                let hash: BlobHash = job.payload.parse().map_err(|_| {
+                    StreamingError::BadJob(format!("media.probe with payload {:?}", job.payload))
+                })?;
+                self.probe_blob(&hash).await
+            }
+            other => Err(StreamingError::BadJob(format!("unknown kind {other:?}"))),
+        }
+    }
+
+    /// Probes a blob unless it was probed already (the same bytes once) or is gone.
+    pub async fn probe_blob(&self, hash: &BlobHash) -> Result<()> {
+        if self.db.media_probe(hash).await?.is_some() {
+            tracing::debug!(blob = %hash, "already probed");
+            return Ok(());
+        }
+        if !self.store.exists(hash).await? {
+            tracing::info!(blob = %hash, "blob deleted before its probe; nothing to do");
+            return Ok(());
+        }
+        let outcome = match self.examine(hash).await {
+            Ok(info) => {
+                ProbeOutcome::Media(serde_json::to_string(&info).expect("MediaInfo serializes"))
+            }
+            Err(e) if e.is_the_files() => ProbeOutcome::Failed(e.to_string()),
+            Err(e) => return Err(e),
+        };
+        match &outcome {
+            ProbeOutcome::Media(_) => tracing::info!(blob = %hash, "media probed"),
+            ProbeOutcome::Failed(why) => {
+                tracing::info!(blob = %hash, %why, "not readable as media")
+            }
+        }
+        self.db
+            .put_media_probe(&MediaProbe {
+                blob: *hash,
+                outcome,
+                probed_at: Timestamp::now(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Sniffs the blob's first bytes, then probes it if they could be media.
+    async fn examine(&self, hash: &BlobHash) -> Result<info::MediaInfo> {
+        let path = self
+            .store
+            .local_path(hash)
+            .ok_or(StreamingError::NoLocalFile)?;
+        let size = tokio::fs::metadata(&path).await?.len();
+        if size == 0 {
+            return Err(StreamingError::Empty);
+        }
+        let head = self.head(hash, size).await?;
+        let Some(sniffed) = sniff::sniff(&head) else {
+            return Err(StreamingError::NotMedia(
+                "its bytes are not an audio or video container".into(),
+            ));
+        };
+        probe::probe(&self.config.probe, &path, Some(&sniffed)).await
+    }
+
+    async fn head(&self, hash: &BlobHash, size: u64) -> Result<Vec<u8>> {
+        use futures::StreamExt;
+        let n = size.min(HEAD_BYTES as u64);
+        let src = self.store.open(hash, 0..n).await?;
+        let mut s = carrel_http::serve::source_stream(src, 0..=n - 1).await?;
+        let mut head = Vec::with_capacity(n as usize);
+        while let Some(c) = s.next().await {
+            head.extend_from_slice(&c?);
+            if head.len() as u64 >= n {
+                break;
+            }
+        }
+        head.truncate(n as usize);
+        Ok(head)
+    }
+}
+
+#[async_trait::async_trait]
+impl MediaFacts for Streaming {
+    fn follow_ups(&self, file: &StoredFile<'_>) -> Vec<FollowUp> {
+        if sniff::sniff(file.head).is_some() || typed_as_media(file.media_type) {
+            vec![FollowUp {
+                kind: JOB_MEDIA_PROBE.into(),
+                payload: file.blob.to_hex(),
+            }]
+        } else {
+            Vec::new()
+        }
+    }
+
+    async fn view(&self, blob: &BlobHash, media_type: &MediaType) -> Option<MediaView> {
+        let row = match self.db.media_probe(blob).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, blob = %blob, "media probe could not be read");
+                return None;
+            }
+        };
+        match row {
+            None if typed_as_media(media_type) => Some(view::pending()),
+            None => None,
+            Some(p) => Some(view::of_probe(&p)),
+        }
+    }
+}
