@@ -44,6 +44,7 @@ const PAGE_CSS: &str = r#"
 .shareurl { flex:1; min-width:16rem; max-width:none !important; font-family:ui-monospace, monospace; }
 .token { margin-top:.5rem; font-size:.85rem; } .token code { word-break:break-all; }
 .small { font-size:.85rem; }
+.media h2 { margin-top:0; font-size:1.2rem; }
 "#;
 
 #[derive(Template)]
@@ -157,8 +158,15 @@ async fn landing(
                     h.db.file(fid)
                         .await?
                         .ok_or(HostingError::NotFound("file"))?;
-                // Previews load the bytes, so links with a download limit show none.
-                let preview = if share.rules.max_downloads.is_some() {
+                let media = match h.media() {
+                    Some(m) => m.view(&f.blob, &f.media_type).await,
+                    None => None,
+                };
+                // Previews load the bytes, so links with a download limit show
+                // none; nor do files examined and found not to be playable.
+                let preview = if share.rules.max_downloads.is_some()
+                    || media.as_ref().is_some_and(|m| m.unreadable)
+                {
                     String::new()
                 } else {
                     match f.media_type.presentation() {
@@ -177,10 +185,6 @@ async fn landing(
                             .unwrap_or_default(),
                         Presentation::Attachment => String::new(),
                     }
-                };
-                let media = match h.media() {
-                    Some(m) => m.view(&f.blob, &f.media_type).await,
-                    None => None,
                 };
                 let page = FilePage {
                     media_verdict: media.as_ref().map(|m| m.verdict.clone()),

@@ -37,6 +37,8 @@ pub struct MediaView {
     pub facts: Vec<(String, String)>,
     /// The same, and more, for the JSON API (a `media` object).
     pub json: serde_json::Value,
+    /// The bytes were examined and are not playable media (the page offers no player).
+    pub unreadable: bool,
 }
 
 #[async_trait::async_trait]

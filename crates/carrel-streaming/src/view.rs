@@ -13,6 +13,7 @@ pub fn pending() -> MediaView {
         verdict: "being examined…".into(),
         facts: Vec::new(),
         json: json!({ "state": "pending" }),
+        unreadable: false,
     }
 }
 
@@ -21,6 +22,7 @@ fn failed(why: &str) -> MediaView {
         verdict: format!("could not read: {why}"),
         facts: Vec::new(),
         json: json!({ "state": "failed", "error": why }),
+        unreadable: true,
     }
 }
 
@@ -61,7 +63,12 @@ fn codec_label(codec: &str) -> String {
 
 fn video_line(v: &Stream) -> String {
     let mut s = codec_label(&v.codec);
-    if let Some(p) = &v.profile {
+    // Named profiles ("High", "Main 10"); VP8's "0" and the like say nothing.
+    if let Some(p) = v
+        .profile
+        .as_deref()
+        .filter(|p| p.chars().any(char::is_alphabetic))
+    {
         s.push_str(&format!(" {p}"));
     }
     if let (Some(w), Some(h)) = (v.width, v.height) {
@@ -90,19 +97,24 @@ fn audio_line(a: &Stream) -> String {
     s
 }
 
-fn decision_line(d: Decision) -> String {
+/// Why the decision is what it is, in a few words.
+fn decision_reason(d: Decision) -> String {
     match d {
-        Decision::DirectPlay => "plays directly".into(),
-        Decision::Remux { to } => {
-            format!("will be repackaged (streams copied into {})", target(to))
-        }
+        Decision::DirectPlay => "browsers play this container and these codecs as they are".into(),
+        Decision::Remux { to } => format!(
+            "browsers play these codecs but not this container: the streams are copied into {}, not re-encoded",
+            target(to)
+        ),
         Decision::Transcode { to, video, audio } => {
             let which = match (video, audio) {
-                (true, true) => "video and audio",
-                (true, false) => "video",
-                _ => "audio",
+                (true, true) => "the video and the audio are",
+                (true, false) => "the video is",
+                _ => "the audio is",
             };
-            format!("needs transcoding ({which}, into {})", target(to))
+            format!(
+                "browsers do not decode it: {which} re-encoded into {}",
+                target(to)
+            )
         }
     }
 }
@@ -149,7 +161,7 @@ fn ready(info: &MediaInfo) -> MediaView {
     if let Some(b) = info.bit_rate {
         facts.push(("Bit rate".into(), format!("{} kb/s", b / 1000)));
     }
-    facts.push(("Playback".into(), decision_line(d)));
+    facts.push(("Why".into(), decision_reason(d)));
     let (to, tv, ta) = match d {
         Decision::DirectPlay => (None, false, false),
         Decision::Remux { to } => (Some(to), false, false),
@@ -175,6 +187,7 @@ fn ready(info: &MediaInfo) -> MediaView {
             "cover_art": info.has_cover(),
             "info": info,
         }),
+        unreadable: false,
     }
 }
 
