@@ -51,7 +51,7 @@ pub fn parse_timestamp(s: &str) -> Option<u64> {
     }
     let ms = match frac {
         None => 0,
-        Some(f) if f.is_empty() => 0,
+        Some("") => 0,
         Some(f) => {
             if !f.bytes().all(|b| b.is_ascii_digit()) {
                 return None;
