@@ -227,6 +227,52 @@ pub trait JobRepo {
     async fn pending_jobs(&self) -> Result<i64>;
 }
 
+/// What [`run_next_job`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobRun {
+    /// No job of the kind was due.
+    NoneDue,
+    Finished,
+    /// The job failed; it runs again later.
+    Failed,
+}
+
+/// A wing's worker step: claims the next due job whose kind starts with
+/// `kind_prefix` (leased for `lease`), runs it, and finishes it, or, when it
+/// fails, frees it to run again after `retry_delay(attempts)` with the error
+/// recorded (and logged).
+pub async fn run_next_job<D, E, Fut>(
+    db: &D,
+    kind_prefix: &str,
+    now: Timestamp,
+    lease: std::time::Duration,
+    retry_delay: fn(i64) -> std::time::Duration,
+    run: impl FnOnce(Job) -> Fut,
+) -> Result<JobRun>
+where
+    D: JobRepo + ?Sized,
+    E: std::fmt::Display,
+    Fut: std::future::Future<Output = std::result::Result<(), E>>,
+{
+    let Some(job) = db.claim_job(kind_prefix, now, now.plus(lease)).await? else {
+        return Ok(JobRun::NoneDue);
+    };
+    let (id, attempts, kind) = (job.id, job.attempts, job.kind.clone());
+    match run(job).await {
+        Ok(()) => {
+            db.finish_job(id).await?;
+            Ok(JobRun::Finished)
+        }
+        Err(e) => {
+            let error = e.to_string();
+            tracing::warn!(job = id.0, %kind, attempts, %error, "job failed; retried later");
+            db.retry_job(id, now.plus(retry_delay(attempts)), &error)
+                .await?;
+            Ok(JobRun::Failed)
+        }
+    }
+}
+
 /// The whole metadata store.
 pub trait Database:
     UploadRepo

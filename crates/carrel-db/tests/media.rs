@@ -35,17 +35,8 @@ async fn completion_queues_its_jobs_and_wings_claim_only_their_kinds() {
         db.complete_upload(&Completion {
             upload: u.id.clone(),
             blob,
-            file: NewFile {
-                id: FileId::generate(),
-                name: u.file_name.clone(),
-                media_type: u.media_type.clone(),
-                size: 5,
-                blob,
-                owner: None,
-                folder: None,
-                manage_token_hash: None,
-                created_at: t,
-            },
+            file: common::file_of(&u, blob, t),
+
             share: None,
             jobs: vec![NewJob {
                 kind: JOB_MEDIA_PROBE.into(),

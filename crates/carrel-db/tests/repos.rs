@@ -30,17 +30,7 @@ fn new_upload(kind: UploadKind, share: Option<PlannedShare>) -> NewUpload {
 }
 
 fn completion(u: &NewUpload, blob: BlobHash, share: Option<ShareId>) -> Completion {
-    let file = NewFile {
-        id: FileId::generate(),
-        name: u.file_name.clone(),
-        media_type: u.media_type.clone(),
-        size: 5,
-        blob,
-        owner: None,
-        folder: None,
-        manage_token_hash: u.manage_token_hash.clone(),
-        created_at: Timestamp(1001),
-    };
+    let file = common::file_of(u, blob, Timestamp(1001));
     let share = share.map(|id| NewShare {
         id,
         target: ShareTarget::File(file.id.clone()),

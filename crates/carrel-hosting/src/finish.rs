@@ -8,6 +8,7 @@ use carrel_core::name::FileName;
 use carrel_core::time::Timestamp;
 use carrel_db::{Completion, NewFile, NewJob, NewShare, PlannedShare, ShareTarget};
 use carrel_http::media::{HEAD_BYTES, StoredFile};
+use carrel_http::serve::read_head;
 
 use crate::error::Result;
 use crate::stats::Stats;
@@ -100,7 +101,7 @@ impl Hosting {
         let Some(m) = self.media() else {
             return Ok(Vec::new());
         };
-        let head = self.head(hash, size, HEAD_BYTES as u64).await?;
+        let head = read_head(&*self.store, hash, size, HEAD_BYTES as u64).await?;
         Ok(m.follow_ups(&StoredFile {
             blob: hash,
             media_type: media,
@@ -113,26 +114,6 @@ impl Hosting {
             run_after: now,
         })
         .collect())
-    }
-
-    /// The first `max` bytes of a stored blob of `size` bytes.
-    pub(crate) async fn head(&self, hash: &BlobHash, size: u64, max: u64) -> Result<Vec<u8>> {
-        use futures::StreamExt;
-        let n = size.min(max);
-        if n == 0 {
-            return Ok(Vec::new());
-        }
-        let src = self.store.open(hash, 0..n).await?;
-        let mut s = carrel_http::serve::source_stream(src, 0..=n - 1).await?;
-        let mut buf = Vec::with_capacity(n as usize);
-        while let Some(c) = s.next().await {
-            buf.extend_from_slice(&c?);
-            if buf.len() as u64 >= n {
-                break;
-            }
-        }
-        buf.truncate(n as usize);
-        Ok(buf)
     }
 
     /// Deletes a file, its links and, with its last reference, its bytes.

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use carrel_core::ids::BlobHash;
 use carrel_core::time::Timestamp;
-use carrel_db::{JOB_BLOB_DELETE, Job};
+use carrel_db::{JOB_BLOB_DELETE, Job, JobRun, run_next_job};
 
 use crate::Hosting;
 use crate::error::{HostingError, Result};
@@ -41,21 +41,11 @@ impl Hosting {
     pub async fn run_due_jobs(&self, now: Timestamp) -> Result<usize> {
         let mut done = 0;
         for _ in 0..PER_TICK {
-            let Some(job) = self.db.claim_job(JOB_PREFIX, now, now.plus(LEASE)).await? else {
-                break;
-            };
-            match self.run_job(&job).await {
-                Ok(()) => {
-                    self.db.finish_job(job.id).await?;
-                    done += 1;
-                }
-                Err(e) => {
-                    let error = e.to_string();
-                    tracing::warn!(job = job.id.0, kind = %job.kind, attempts = job.attempts, %error, "job failed; retried later");
-                    self.db
-                        .retry_job(job.id, now.plus(retry_delay(job.attempts)), &error)
-                        .await?;
-                }
+            let run = |job: Job| async move { self.run_job(&job).await };
+            match run_next_job(&*self.db, JOB_PREFIX, now, LEASE, retry_delay, run).await? {
+                JobRun::NoneDue => break,
+                JobRun::Finished => done += 1,
+                JobRun::Failed => {}
             }
         }
         Ok(done)

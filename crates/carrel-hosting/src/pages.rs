@@ -128,7 +128,9 @@ fn password_page(share: &Share, error: &str, status: StatusCode) -> Response {
 /// The first bytes of a text file, for the preview.
 async fn text_head(h: &Hosting, f: &carrel_db::File) -> Option<String> {
     const MAX: u64 = 64 * 1024;
-    let buf = h.head(&f.blob, f.size as u64, MAX).await.ok()?;
+    let buf = carrel_http::serve::read_head(&*h.store, &f.blob, f.size as u64, MAX)
+        .await
+        .ok()?;
     let mut t = String::from_utf8_lossy(&buf).into_owned();
     if (f.size as u64) > MAX {
         t.push_str("\n…");

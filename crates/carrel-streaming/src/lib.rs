@@ -25,8 +25,9 @@ use carrel_blob::BlobStore;
 use carrel_core::ids::BlobHash;
 use carrel_core::media::MediaType;
 use carrel_core::time::Timestamp;
-use carrel_db::{Database, JOB_MEDIA_PROBE, Job, MediaProbe, ProbeOutcome};
+use carrel_db::{Database, JOB_MEDIA_PROBE, Job, JobRun, MediaProbe, ProbeOutcome, run_next_job};
 use carrel_http::media::{FollowUp, HEAD_BYTES, MediaFacts, MediaView, StoredFile};
+use carrel_http::serve::read_head;
 
 use crate::error::{Result, StreamingError};
 use crate::probe::ProbeConfig;
@@ -98,20 +99,9 @@ impl Streaming {
 
     /// Claims and runs one due job of this wing; false when none was due.
     pub async fn run_one(&self, now: Timestamp) -> Result<bool> {
-        let Some(job) = self.db.claim_job(JOB_PREFIX, now, now.plus(LEASE)).await? else {
-            return Ok(false);
-        };
-        match self.run_job(&job).await {
-            Ok(()) => self.db.finish_job(job.id).await?,
-            Err(e) => {
-                let error = e.to_string();
-                tracing::warn!(job = job.id.0, kind = %job.kind, attempts = job.attempts, %error, "media job failed; retried later");
-                self.db
-                    .retry_job(job.id, now.plus(retry_delay(job.attempts)), &error)
-                    .await?;
-            }
-        }
-        Ok(true)
+        let run = |job: Job| async move { self.run_job(&job).await };
+        let ran = run_next_job(&*self.db, JOB_PREFIX, now, LEASE, retry_delay, run).await?;
+        Ok(ran != JobRun::NoneDue)
     }
 
     async fn run_job(&self, job: &Job) -> Result<()> {
@@ -169,29 +159,13 @@ impl Streaming {
         if size == 0 {
             return Err(StreamingError::Empty);
         }
-        let head = self.head(hash, size).await?;
+        let head = read_head(&*self.store, hash, size, HEAD_BYTES as u64).await?;
         let Some(sniffed) = sniff::sniff(&head) else {
             return Err(StreamingError::NotMedia(
                 "its bytes are not an audio or video container".into(),
             ));
         };
         probe::probe(&self.config.probe, &path, Some(&sniffed)).await
-    }
-
-    async fn head(&self, hash: &BlobHash, size: u64) -> Result<Vec<u8>> {
-        use futures::StreamExt;
-        let n = size.min(HEAD_BYTES as u64);
-        let src = self.store.open(hash, 0..n).await?;
-        let mut s = carrel_http::serve::source_stream(src, 0..=n - 1).await?;
-        let mut head = Vec::with_capacity(n as usize);
-        while let Some(c) = s.next().await {
-            head.extend_from_slice(&c?);
-            if head.len() as u64 >= n {
-                break;
-            }
-        }
-        head.truncate(n as usize);
-        Ok(head)
     }
 }
 
