@@ -57,6 +57,18 @@ fn typed_as_media(t: &MediaType) -> bool {
     matches!(t.top(), "audio" | "video")
 }
 
+/// Whether a stored file gets a probe job: its first bytes are a media
+/// container, or its type says audio or video (so a file that claims to be
+/// media and is not gets a clear "could not read" rather than silence).
+/// The probe itself runs only on bytes that sniff as media.
+pub fn worth_probing(media_type: &MediaType, head: &[u8]) -> bool {
+    sniff::sniff(head).is_some() || typed_as_media(media_type)
+}
+
+/// Probe attempts that may time out (a busy machine) before a timeout is
+/// taken to be the file's doing and recorded.
+const TIMEOUTS_BEFORE_FAILURE: i64 = 3;
+
 /// Back-off before attempt `attempts + 1` of a job that failed for the server's reasons.
 fn retry_delay(attempts: i64) -> Duration {
     Duration::from_secs((30 * attempts.clamp(1, 120) as u64).min(3600))
@@ -110,14 +122,15 @@ impl Streaming {
                 let hash: BlobHash = job.payload.parse().map_err(|_| {
                     StreamingError::BadJob(format!("media.probe with payload {:?}", job.payload))
                 })?;
-                self.probe_blob(&hash).await
+                self.probe_blob(&hash, job.attempts).await
             }
             other => Err(StreamingError::BadJob(format!("unknown kind {other:?}"))),
         }
     }
 
-    /// Probes a blob unless it was probed already (the same bytes once) or is gone.
-    pub async fn probe_blob(&self, hash: &BlobHash) -> Result<()> {
+    /// Probes a blob unless it was probed already (the same bytes once) or
+    /// is gone. `attempt` counts from 1 (a timeout is retried, then recorded).
+    pub async fn probe_blob(&self, hash: &BlobHash, attempt: i64) -> Result<()> {
         if self.db.media_probe(hash).await?.is_some() {
             tracing::debug!(blob = %hash, "already probed");
             return Ok(());
@@ -129,6 +142,9 @@ impl Streaming {
         let outcome = match self.examine(hash).await {
             Ok(info) => {
                 ProbeOutcome::Media(serde_json::to_string(&info).expect("MediaInfo serializes"))
+            }
+            Err(e @ StreamingError::TimedOut(_)) if attempt < TIMEOUTS_BEFORE_FAILURE => {
+                return Err(e);
             }
             Err(e) if e.is_the_files() => ProbeOutcome::Failed(e.to_string()),
             Err(e) => return Err(e),
@@ -172,7 +188,7 @@ impl Streaming {
 #[async_trait::async_trait]
 impl MediaFacts for Streaming {
     fn follow_ups(&self, file: &StoredFile<'_>) -> Vec<FollowUp> {
-        if sniff::sniff(file.head).is_some() || typed_as_media(file.media_type) {
+        if worth_probing(file.media_type, file.head) {
             vec![FollowUp {
                 kind: JOB_MEDIA_PROBE.into(),
                 payload: file.blob.to_hex(),
@@ -195,5 +211,26 @@ impl MediaFacts for Streaming {
             None => None,
             Some(p) => Some(view::of_probe(&p)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probed_by_bytes_or_by_type() {
+        let t = |s: &str| MediaType::new(s).unwrap();
+        let mp4 = b"\0\0\0\x20ftypisom\0\0\x02\0";
+        assert!(worth_probing(&t("image/png"), mp4), "a video named .png");
+        assert!(worth_probing(&t("application/octet-stream"), b"ID3\x04\0"));
+        assert!(
+            worth_probing(&t("video/webm"), b""),
+            "an empty .webm is reported"
+        );
+        assert!(worth_probing(&t("audio/mpeg"), b"hello"));
+        assert!(!worth_probing(&t("image/png"), b"\x89PNG\r\n\x1a\n"));
+        assert!(!worth_probing(&t("text/plain"), b"hello"));
+        assert!(!worth_probing(&t("application/pdf"), b"%PDF-1.7"));
     }
 }
