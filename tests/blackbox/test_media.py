@@ -115,11 +115,22 @@ def test_broken_inputs_fail_clearly_and_the_server_stays_healthy(server, workdir
     m = media_of(server, text_url, text)
     assert m["state"] == "failed" and "not an audio or video container" in m["error"], m
 
+    # A truncated WebM: what can be read is read; either way an answer, never a hang.
+    with open(corpus("moviepy/big_buck_bunny_0_30.webm"), "rb") as f:
+        third = f.read(400_000)
+    webm_url, webm = put(server, "cut.webm", third)
+    m = media_of(server, webm_url, webm)
+    assert m["state"] in ("ready", "failed"), m
+
     # Files that are not media by name or by bytes get no media object at all.
     png = (b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90wS\xde\0\0\0\x0cIDATx\x9cc"
            b"\xf8\xcf\xc0\0\0\x03\x01\x01\0\xc9\xfe\x92\xef\0\0\0\0IEND\xaeB`\x82")
     png_url, png_j = put(server, "dot.png", png)
-    time.sleep(1.5)
+    # The reverse of a disguised video: an image named .mp4 is examined and refused by its bytes.
+    fake_url, fake = put(server, "movie.mp4", png)
+    m = media_of(server, fake_url, fake)
+    assert m["state"] == "failed" and "not an audio or video container" in m["error"], m
+    assert "could not read" in requests.get(fake_url).text
     assert media_of(server, png_url, png_j) is None
     assert "Playback" not in requests.get(png_url).text
     assert requests.get(f"{server.url}/healthz").status_code == 200

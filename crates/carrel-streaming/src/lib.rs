@@ -206,10 +206,16 @@ impl MediaFacts for Streaming {
                 return None;
             }
         };
+        // The same bytes may be stored under other names and types: a
+        // failure is news only on a file that claims to be audio or video.
         match row {
             None if typed_as_media(media_type) => Some(view::pending()),
-            None => None,
-            Some(p) => Some(view::of_probe(&p)),
+            Some(p)
+                if typed_as_media(media_type) || matches!(p.outcome, ProbeOutcome::Media(_)) =>
+            {
+                Some(view::of_probe(&p))
+            }
+            _ => None,
         }
     }
 }

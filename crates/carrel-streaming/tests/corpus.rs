@@ -232,6 +232,78 @@ async fn broken_and_disguised_files_fail_clearly() {
     );
 }
 
+/// Runs ffmpeg (real) with these arguments; false when it is not installed.
+fn ffmpeg(args: &[&str]) -> bool {
+    std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y"])
+        .args(args)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[tokio::test]
+async fn files_made_with_ffmpeg_get_the_right_decision() {
+    if !have_ffprobe() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
+    // H.264 and MP3 copied into Matroska: repackaged into MP4, not re-encoded.
+    let chaplin = corpus("moviepy/chaplin.mp4").to_string_lossy().into_owned();
+    assert!(ffmpeg(&["-i", &chaplin, "-c", "copy", &p("chaplin.mkv")]));
+    let mkv = probe_path(Path::new(&p("chaplin.mkv"))).await.unwrap();
+    assert_eq!(mkv.container, Container::Matroska);
+    assert_eq!(decide(&mkv), Decision::Remux { to: Target::Mp4 });
+    // A frame larger than 4K (8192×1200, about 9.8 million pixels): scaled down.
+    assert!(ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=black:s=8192x1200:d=0.04",
+        "-frames:v",
+        "1",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        &p("huge.mp4"),
+    ]));
+    let huge = probe_path(Path::new(&p("huge.mp4"))).await.unwrap();
+    assert_eq!(huge.video().unwrap().width, Some(8192));
+    assert_eq!(
+        decide(&huge),
+        Decision::Transcode {
+            to: Target::Mp4,
+            video: true,
+            audio: false
+        }
+    );
+    // The audio of the WAV as 24-bit PCM (browsers play 16-bit WAV), and as FLAC in Ogg.
+    let wav = corpus("moviepy/doc_medias_example.wav")
+        .to_string_lossy()
+        .into_owned();
+    assert!(ffmpeg(&["-i", &wav, "-c:a", "pcm_s24le", &p("deep.wav")]));
+    let deep = probe_path(Path::new(&p("deep.wav"))).await.unwrap();
+    assert_eq!(
+        decide(&deep),
+        Decision::Transcode {
+            to: Target::Mp4,
+            video: false,
+            audio: true
+        }
+    );
+    assert!(ffmpeg(&["-i", &wav, "-c:a", "flac", &p("sound.flac")]));
+    let flac = probe_path(Path::new(&p("sound.flac"))).await.unwrap();
+    assert_eq!(
+        (flac.container, decide(&flac)),
+        (Container::Flac, Decision::DirectPlay)
+    );
+    // Opus in Matroska audio: repackaged into WebM.
+    assert!(ffmpeg(&["-i", &wav, "-c:a", "libopus", &p("voice.mka")]));
+    let mka = probe_path(Path::new(&p("voice.mka"))).await.unwrap();
+    assert_eq!(decide(&mka), Decision::Remux { to: Target::Webm });
+}
+
 #[tokio::test]
 async fn a_stream_that_never_ends_is_cut_off() {
     if !have_ffprobe() {
