@@ -141,10 +141,10 @@ def test_the_same_bytes_are_probed_once(server):
     assert media_of(server, url1, j1)["state"] == "ready"
     url2, j2 = upload(server, "b.webm", corpus("moviepy/no_duration.webm"))
     assert media_of(server, url2, j2)["state"] == "ready"
+    # The second upload's job runs too, and finds the probe done.
     t = time.monotonic()
-    while "already probed" not in server.read_log() and "media probed" in server.read_log():
-        if server.read_log().count("media probed") > 1 or time.monotonic() - t > 10:
-            break
+    while "already probed" not in server.read_log():
+        assert time.monotonic() - t < 20, "the second job never ran"
         time.sleep(0.2)
     assert server.read_log().count("media probed") == 1, "the second upload reused the first probe"
 
@@ -165,7 +165,7 @@ def test_media_pages_in_chromium(server, backend):
     res = json.loads(r.stdout)
     assert all(not x["errors"] for x in res), res
     smpte, mkv, mp3, empty_page = (x["media"] for x in res)
-    assert "plays directly" in smpte and "1920×1080" in smpte and "0:03.0" in smpte or "Duration" in smpte, smpte
+    assert "plays directly" in smpte and "1920×1080" in smpte and "H.264" in smpte and "Duration" in smpte, smpte
     assert "will be repackaged" in mkv and "SubRip (eng), SubRip (eng), SubRip (fre)" in mkv, mkv
     assert "Cover art" in mp3 and "MP3, stereo, 44.1 kHz" in mp3, mp3
     assert "could not read: the file is empty" in empty_page, empty_page

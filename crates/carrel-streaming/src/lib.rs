@@ -132,7 +132,7 @@ impl Streaming {
     /// is gone. `attempt` counts from 1 (a timeout is retried, then recorded).
     pub async fn probe_blob(&self, hash: &BlobHash, attempt: i64) -> Result<()> {
         if self.db.media_probe(hash).await?.is_some() {
-            tracing::debug!(blob = %hash, "already probed");
+            tracing::info!(blob = %hash, "already probed; the same bytes are probed once");
             return Ok(());
         }
         if !self.store.exists(hash).await? {
