@@ -84,12 +84,31 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Convert a SubRip (.srt) subtitle file to WebVTT on standard output
+    /// (tolerates missing milliseconds, dots for commas, a BOM, CRLF, noise).
+    Vtt { file: std::path::PathBuf },
     /// (internal) Read one book file with lowered limits; used by the library.
     #[command(name = "extract-book", hide = true)]
     ExtractBook {
         file: std::path::PathBuf,
         out_dir: std::path::PathBuf,
     },
+}
+
+/// `carrel vtt FILE`: SubRip to WebVTT (reads at most the converter's bound).
+fn vtt(file: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use std::io::{Read, Write};
+    let limit = carrel_streaming::subtitles::MAX_SRT_BYTES as u64;
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)
+        .with_context(|| format!("cannot open {}", file.display()))?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)?;
+    let out = carrel_streaming::subtitles::srt_to_vtt(&bytes)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    std::io::stdout().lock().write_all(out.as_bytes())?;
+    Ok(())
 }
 
 /// The progress bar of uploads and downloads: name, bar, bytes, speed, ETA.
@@ -163,6 +182,7 @@ fn main() -> std::process::ExitCode {
             Command::Index(c) => library::index(c).await,
             Command::Admin(c) => admin::run(c).await,
             Command::Routes { json } => routes(json).await,
+            Command::Vtt { file } => vtt(&file),
             Command::ExtractBook { .. } => unreachable!("handled before the runtime starts"),
         }
     });

@@ -246,6 +246,15 @@ macro_rules! impl_database {
                 if let Some(s) = &c.share {
                     insert_share(&mut tx, s).await?;
                 }
+                for j in &c.jobs {
+                    sqlx::query("INSERT INTO jobs (kind, payload, run_after, created_at) VALUES ($1, $2, $3, $4)")
+                        .bind(&j.kind)
+                        .bind(&j.payload)
+                        .bind(j.run_after.0)
+                        .bind(c.file.created_at.0)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 sqlx::query("UPDATE uploads SET completed = $1, file_id = $2, client_ip = NULL WHERE id = $3")
                     .bind(true)
                     .bind(c.file.id.as_str())
@@ -835,7 +844,7 @@ macro_rules! impl_database {
                 Ok(JobId(id))
             }
 
-            async fn claim_job(&self, now: Timestamp, lease_until: Timestamp) -> Result<Option<Job>> {
+            async fn claim_job(&self, kind_prefix: &str, now: Timestamp, lease_until: Timestamp) -> Result<Option<Job>> {
                 // The lease is checked again in the outer WHERE: of two
                 // workers that picked the same row, the second updates
                 // nothing (PostgreSQL re-evaluates it after the first commits).
@@ -843,12 +852,15 @@ macro_rules! impl_database {
                     "UPDATE jobs SET locked_until = $1, attempts = attempts + 1
                      WHERE id = (SELECT id FROM jobs
                                  WHERE run_after <= $2 AND (locked_until IS NULL OR locked_until <= $2)
+                                   AND substr(kind, 1, $3) = $4
                                  ORDER BY run_after, id LIMIT 1)
                        AND (locked_until IS NULL OR locked_until <= $2)
                      RETURNING id, kind, payload, attempts",
                 )
                 .bind(lease_until.0)
                 .bind(now.0)
+                .bind(kind_prefix.chars().count() as i32)
+                .bind(kind_prefix)
                 .fetch_optional(&self.pool)
                 .await?;
                 row.map(|r| {

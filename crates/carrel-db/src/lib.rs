@@ -1,7 +1,7 @@
 //! carrel's metadata store. The rest of carrel talks to the database only
 //! through the repository traits here ([`UploadRepo`], [`FileRepo`],
-//! [`ShareRepo`], [`JobRepo`], [`CatalogRepo`], [`AccountRepo`], together
-//! [`Database`]), so the SQL lives in one crate.
+//! [`ShareRepo`], [`JobRepo`], [`CatalogRepo`], [`AccountRepo`], [`UsageRepo`],
+//! [`MediaRepo`], together [`Database`]), so the SQL lives in one crate.
 //!
 //! Two implementations, each with its own migration history under
 //! `migrations/<backend>/`: [`sqlite::SqliteDatabase`] (the embedded default,
@@ -13,6 +13,7 @@
 pub mod accounts;
 mod backend;
 pub mod catalog;
+pub mod media;
 pub mod model;
 pub mod postgres;
 pub mod sqlite;
@@ -26,6 +27,7 @@ use carrel_core::time::Timestamp;
 
 pub use accounts::AccountRepo;
 pub use catalog::CatalogRepo;
+pub use media::{JOB_MEDIA_PROBE, MediaProbe, MediaRepo, ProbeOutcome};
 pub use model::*;
 pub use usage::UsageRepo;
 
@@ -86,7 +88,8 @@ pub trait UploadRepo {
     /// In one transaction: references the blob (creating it or counting one
     /// more reference), creates the file and, if planned, its share link, and
     /// marks the upload complete (forgetting its client address, which only
-    /// the per-address limit of unfinished uploads needs).
+    /// the per-address limit of unfinished uploads needs), and queues the
+    /// completion's follow-up jobs.
     async fn complete_upload(&self, c: &Completion) -> Result<()>;
     /// An account's uploads, finished or not (to delete them with the account).
     async fn owned_uploads(&self, owner: &carrel_core::ids::AccountId) -> Result<Vec<UploadId>>;
@@ -207,15 +210,67 @@ pub trait ShareRepo {
 pub trait JobRepo {
     /// Queues a job that may run at or after `run_after`.
     async fn enqueue_job(&self, kind: &str, payload: &str, run_after: Timestamp) -> Result<JobId>;
-    /// Claims the job due longest (counting one attempt) and leases it until
-    /// `lease_until`; `None` when nothing is due.
-    async fn claim_job(&self, now: Timestamp, lease_until: Timestamp) -> Result<Option<Job>>;
+    /// Claims the job due longest whose kind starts with `kind_prefix` (a
+    /// wing's namespace, such as `"blob."`; `""` for any), counting one
+    /// attempt, and leases it until `lease_until`; `None` when nothing is due.
+    async fn claim_job(
+        &self,
+        kind_prefix: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Option<Job>>;
     /// Removes a job that is done.
     async fn finish_job(&self, id: JobId) -> Result<()>;
     /// Frees a job to run again at `run_after`, recording why it failed.
     async fn retry_job(&self, id: JobId, run_after: Timestamp, error: &str) -> Result<()>;
     /// Jobs not yet done, due or not.
     async fn pending_jobs(&self) -> Result<i64>;
+}
+
+/// What [`run_next_job`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobRun {
+    /// No job of the kind was due.
+    NoneDue,
+    Finished,
+    /// The job failed; it runs again later.
+    Failed,
+}
+
+/// A wing's worker step: claims the next due job whose kind starts with
+/// `kind_prefix` (leased for `lease`), runs it, and finishes it, or, when it
+/// fails, frees it to run again after `retry_delay(attempts)` with the error
+/// recorded (and logged).
+pub async fn run_next_job<D, E, Fut>(
+    db: &D,
+    kind_prefix: &str,
+    now: Timestamp,
+    lease: std::time::Duration,
+    retry_delay: fn(i64) -> std::time::Duration,
+    run: impl FnOnce(Job) -> Fut,
+) -> Result<JobRun>
+where
+    D: JobRepo + ?Sized,
+    E: std::fmt::Display,
+    Fut: std::future::Future<Output = std::result::Result<(), E>>,
+{
+    let Some(job) = db.claim_job(kind_prefix, now, now.plus(lease)).await? else {
+        return Ok(JobRun::NoneDue);
+    };
+    let (id, attempts, kind) = (job.id, job.attempts, job.kind.clone());
+    match run(job).await {
+        Ok(()) => {
+            db.finish_job(id).await?;
+            Ok(JobRun::Finished)
+        }
+        Err(e) => {
+            let error = e.to_string();
+            tracing::warn!(job = id.0, %kind, attempts, %error, "job failed; retried later");
+            db.retry_job(id, now.plus(retry_delay(attempts)), &error)
+                .await?;
+            Ok(JobRun::Failed)
+        }
+    }
 }
 
 /// The whole metadata store.
@@ -227,6 +282,7 @@ pub trait Database:
     + CatalogRepo
     + AccountRepo
     + UsageRepo
+    + MediaRepo
     + Send
     + Sync
     + 'static

@@ -62,6 +62,16 @@ pub struct Completion {
     pub blob: BlobHash,
     pub file: NewFile,
     pub share: Option<NewShare>,
+    /// Work other wings want done once the file is stored (queued in the same transaction).
+    pub jobs: Vec<NewJob>,
+}
+
+/// A job to queue: its kind (`wing.verb`), payload and earliest start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewJob {
+    pub kind: String,
+    pub payload: String,
+    pub run_after: Timestamp,
 }
 
 #[derive(Clone, Debug)]

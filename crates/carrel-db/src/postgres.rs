@@ -41,4 +41,5 @@ crate::catalog::impl_catalog!(
 );
 
 crate::usage::impl_usage!(super::PgDatabase);
+crate::media::impl_media!(super::PgDatabase);
 crate::accounts::impl_accounts!(super::PgDatabase, sqlx::Postgres, "strpos");

@@ -58,6 +58,7 @@ async fn file(
         blob: f.blob,
         file: f,
         share: None,
+        jobs: vec![],
     })
     .await
     .unwrap();

@@ -68,6 +68,7 @@ async fn file(db: &dyn Database, owner: Option<&AccountId>, size: i64, at: i64) 
         blob,
         file: f,
         share: None,
+        jobs: vec![],
     })
     .await
     .unwrap();
@@ -158,6 +159,7 @@ async fn plans_on_every_backend() {
             blob: f.blob,
             file: f,
             share: None,
+            jobs: vec![],
         })
         .await
         .unwrap();

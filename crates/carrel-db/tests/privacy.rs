@@ -57,6 +57,7 @@ async fn file(db: &dyn Database, owner: Option<&AccountId>) -> (FileId, Secret, 
         blob,
         file: f,
         share: None,
+        jobs: vec![],
     })
     .await
     .unwrap();

@@ -30,17 +30,7 @@ fn new_upload(kind: UploadKind, share: Option<PlannedShare>) -> NewUpload {
 }
 
 fn completion(u: &NewUpload, blob: BlobHash, share: Option<ShareId>) -> Completion {
-    let file = NewFile {
-        id: FileId::generate(),
-        name: u.file_name.clone(),
-        media_type: u.media_type.clone(),
-        size: 5,
-        blob,
-        owner: None,
-        folder: None,
-        manage_token_hash: u.manage_token_hash.clone(),
-        created_at: Timestamp(1001),
-    };
+    let file = common::file_of(u, blob, Timestamp(1001));
     let share = share.map(|id| NewShare {
         id,
         target: ShareTarget::File(file.id.clone()),
@@ -56,6 +46,7 @@ fn completion(u: &NewUpload, blob: BlobHash, share: Option<ShareId>) -> Completi
         blob,
         file,
         share,
+        jobs: vec![],
     }
 }
 
@@ -184,11 +175,11 @@ async fn upload_lifecycle_on_every_backend() {
         );
         let now = Timestamp::now();
         assert!(
-            db.claim_job(now, now).await.unwrap().is_none(),
+            db.claim_job("", now, now).await.unwrap().is_none(),
             "{b:?}: the job waits while the caller deletes the bytes itself"
         );
         let later = now.plus(std::time::Duration::from_secs(61));
-        let job = db.claim_job(later, later).await.unwrap().unwrap();
+        let job = db.claim_job("", later, later).await.unwrap().unwrap();
         assert_eq!(
             (job.id, job.kind.as_str(), job.payload.clone()),
             (released.job, JOB_BLOB_DELETE, blob.to_hex())
@@ -267,22 +258,26 @@ async fn job_queue_on_every_backend() {
         assert_eq!(db.pending_jobs().await.unwrap(), 3);
         let lease = |now: Timestamp| now.plus(Duration::from_secs(30));
 
-        let j = db.claim_job(t, lease(t)).await.unwrap().unwrap();
+        let j = db.claim_job("", t, lease(t)).await.unwrap().unwrap();
         assert_eq!(
             (j.id, j.payload.as_str(), j.attempts),
             (first, "first", 1),
             "{b:?}"
         );
-        let j2 = db.claim_job(t, lease(t)).await.unwrap().unwrap();
+        let j2 = db.claim_job("", t, lease(t)).await.unwrap().unwrap();
         assert_eq!(j2.id, second, "{b:?}: a leased job is not claimed twice");
         assert!(
-            db.claim_job(t, lease(t)).await.unwrap().is_none(),
+            db.claim_job("", t, lease(t)).await.unwrap().is_none(),
             "{b:?}: `later` is not due"
         );
 
         // The worker of `first` died: its lease runs out and it runs again.
         let after = t.plus(Duration::from_secs(31));
-        let again = db.claim_job(after, lease(after)).await.unwrap().unwrap();
+        let again = db
+            .claim_job("", after, lease(after))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!((again.id, again.attempts), (first, 2), "{b:?}");
         db.retry_job(
             again.id,
@@ -293,12 +288,12 @@ async fn job_queue_on_every_backend() {
         .unwrap();
         db.finish_job(second).await.unwrap();
         let far = t.plus(Duration::from_secs(200));
-        let j = db.claim_job(far, lease(far)).await.unwrap().unwrap();
+        let j = db.claim_job("", far, lease(far)).await.unwrap().unwrap();
         assert_eq!(j.id, later, "{b:?}: the retried job waits for its new time");
         db.finish_job(later).await.unwrap();
-        assert!(db.claim_job(far, lease(far)).await.unwrap().is_none());
+        assert!(db.claim_job("", far, lease(far)).await.unwrap().is_none());
         let end = t.plus(Duration::from_secs(2000));
-        let j = db.claim_job(end, lease(end)).await.unwrap().unwrap();
+        let j = db.claim_job("", end, lease(end)).await.unwrap().unwrap();
         assert_eq!((j.id, j.attempts), (first, 3), "{b:?}");
         db.finish_job(j.id).await.unwrap();
         assert_eq!(db.pending_jobs().await.unwrap(), 0, "{b:?}");

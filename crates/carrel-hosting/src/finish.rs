@@ -6,7 +6,9 @@ use carrel_core::ids::{AccountId, BlobHash, FileId, SecretHash, UploadId};
 use carrel_core::media::MediaType;
 use carrel_core::name::FileName;
 use carrel_core::time::Timestamp;
-use carrel_db::{Completion, NewFile, NewShare, PlannedShare, ShareTarget};
+use carrel_db::{Completion, NewFile, NewJob, NewShare, PlannedShare, ShareTarget};
+use carrel_http::media::{HEAD_BYTES, StoredFile};
+use carrel_http::serve::read_head;
 
 use crate::error::Result;
 use crate::stats::Stats;
@@ -53,6 +55,7 @@ impl Hosting {
         let _guard = self.blob_lock(&hash).lock().await;
         let size = self.store.ingest(staged, Some(hash)).await?.size;
         let now = Timestamp::now();
+        let jobs = self.follow_ups(&hash, size, &spec.media, now).await?;
         let file = NewFile {
             id: FileId::generate(),
             name: spec.name,
@@ -78,11 +81,39 @@ impl Hosting {
                 blob: hash,
                 file,
                 share,
+                jobs,
             })
             .await?;
         Stats::add(&self.stats.uploads_completed, 1);
         tracing::info!(file = %id, %hash, size, "upload stored");
         Ok(id)
+    }
+
+    /// The jobs other wings want queued with a newly stored blob (the
+    /// streaming wing's probe of audio and video), from its type and first bytes.
+    async fn follow_ups(
+        &self,
+        hash: &BlobHash,
+        size: u64,
+        media: &MediaType,
+        now: Timestamp,
+    ) -> Result<Vec<NewJob>> {
+        let Some(m) = self.media() else {
+            return Ok(Vec::new());
+        };
+        let head = read_head(&*self.store, hash, size, HEAD_BYTES as u64).await?;
+        Ok(m.follow_ups(&StoredFile {
+            blob: hash,
+            media_type: media,
+            head: &head,
+        })
+        .into_iter()
+        .map(|f| NewJob {
+            kind: f.kind,
+            payload: f.payload,
+            run_after: now,
+        })
+        .collect())
     }
 
     /// Deletes a file, its links and, with its last reference, its bytes.

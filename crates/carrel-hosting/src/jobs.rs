@@ -3,6 +3,9 @@
 //! housekeeping loop runs due jobs every second; each is leased while it
 //! runs, so a job whose process died runs again once the lease is over.
 //!
+//! The wing claims only kinds in its namespace, `blob.` (other wings run
+//! theirs, such as the streaming wing's `media.probe`).
+//!
 //! Kinds:
 //! - `blob.delete`: delete an unreferenced blob's bytes (queued in the
 //!   transaction that drops the last reference). Skipped when the blob was
@@ -12,11 +15,13 @@ use std::time::Duration;
 
 use carrel_core::ids::BlobHash;
 use carrel_core::time::Timestamp;
-use carrel_db::{JOB_BLOB_DELETE, Job};
+use carrel_db::{JOB_BLOB_DELETE, Job, JobRun, run_next_job};
 
 use crate::Hosting;
 use crate::error::{HostingError, Result};
 
+/// The namespace of this wing's job kinds.
+pub const JOB_PREFIX: &str = "blob.";
 /// How long a claimed job is reserved for its worker.
 const LEASE: Duration = Duration::from_secs(300);
 /// A job whose work failed where it was queued (deleting a blob right
@@ -36,21 +41,11 @@ impl Hosting {
     pub async fn run_due_jobs(&self, now: Timestamp) -> Result<usize> {
         let mut done = 0;
         for _ in 0..PER_TICK {
-            let Some(job) = self.db.claim_job(now, now.plus(LEASE)).await? else {
-                break;
-            };
-            match self.run_job(&job).await {
-                Ok(()) => {
-                    self.db.finish_job(job.id).await?;
-                    done += 1;
-                }
-                Err(e) => {
-                    let error = e.to_string();
-                    tracing::warn!(job = job.id.0, kind = %job.kind, attempts = job.attempts, %error, "job failed; retried later");
-                    self.db
-                        .retry_job(job.id, now.plus(retry_delay(job.attempts)), &error)
-                        .await?;
-                }
+            let run = |job: Job| async move { self.run_job(&job).await };
+            match run_next_job(&*self.db, JOB_PREFIX, now, LEASE, retry_delay, run).await? {
+                JobRun::NoneDue => break,
+                JobRun::Finished => done += 1,
+                JobRun::Failed => {}
             }
         }
         Ok(done)

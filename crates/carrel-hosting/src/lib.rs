@@ -19,6 +19,10 @@
 //!   transfer, claims of anonymous files by their tokens (the
 //!   [`carrel_http::holdings::Holdings`] the accounts wing asks), and the
 //!   retention of client addresses.
+//! - media: the streaming wing's [`carrel_http::media::MediaFacts`] (set by
+//!   the server with [`Hosting::set_media`]) names the jobs a stored file
+//!   needs, queued with it, and what its share page and JSON say of it as
+//!   audio or video.
 //!
 //! The wing owns its routes and talks to the database only through
 //! carrel-db's repository traits and to bytes only through carrel-blob's
@@ -135,6 +139,8 @@ pub struct Hosting {
     pub meter: Arc<carrel_http::meter::Meter>,
     /// Files downloaded since the last flush (their last access, for retention).
     touched: Mutex<std::collections::HashSet<carrel_core::ids::FileId>>,
+    /// What the streaming wing knows of files as media (see [`Hosting::set_media`]).
+    media: std::sync::OnceLock<Arc<dyn carrel_http::media::MediaFacts>>,
 }
 
 impl Hosting {
@@ -159,7 +165,18 @@ impl Hosting {
             plans,
             meter,
             touched: Mutex::default(),
+            media: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Hands the wing what the streaming wing knows of media (once; later calls are ignored).
+    pub fn set_media(&self, m: Arc<dyn carrel_http::media::MediaFacts>) {
+        let _ = self.media.set(m);
+    }
+
+    /// The streaming wing's facts, when the server composed one in.
+    pub fn media(&self) -> Option<&Arc<dyn carrel_http::media::MediaFacts>> {
+        self.media.get()
     }
 
     /// The wing's routes.

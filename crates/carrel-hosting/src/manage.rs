@@ -206,9 +206,24 @@ async fn get_share(
             Scope::Read,
             &headers,
         )?;
-        Ok::<_, HostingError>(Json(share_json(&h, &headers, &s)))
+        let mut json = share_json(&h, &headers, &s);
+        if let Some(media) = media_json(&h, &s).await? {
+            json["media"] = media;
+        }
+        Ok::<_, HostingError>(Json(json))
     };
     r.await.into_response()
+}
+
+/// What the streaming wing knows of a link's file as audio or video, if anything.
+async fn media_json(h: &Hosting, s: &Share) -> Result<Option<serde_json::Value>> {
+    let (Some(m), ShareTarget::File(fid)) = (h.media(), &s.target) else {
+        return Ok(None);
+    };
+    let Some(f) = h.db.file(fid).await? else {
+        return Ok(None);
+    };
+    Ok(m.view(&f.blob, &f.media_type).await.map(|v| v.json))
 }
 
 /// `null` as `Some(None)`, absent (with `#[serde(default)]`) as `None`.

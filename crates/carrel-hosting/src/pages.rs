@@ -44,6 +44,7 @@ const PAGE_CSS: &str = r#"
 .shareurl { flex:1; min-width:16rem; max-width:none !important; font-family:ui-monospace, monospace; }
 .token { margin-top:.5rem; font-size:.85rem; } .token code { word-break:break-all; }
 .small { font-size:.85rem; }
+.media h2 { margin-top:0; font-size:1.2rem; }
 "#;
 
 #[derive(Template)]
@@ -86,6 +87,9 @@ struct FilePage {
     direct: String,
     direct_abs: String,
     preview: String,
+    /// What the streaming wing knows of it as audio or video.
+    media_verdict: Option<String>,
+    media_facts: Vec<(String, String)>,
 }
 
 struct Row {
@@ -124,23 +128,9 @@ fn password_page(share: &Share, error: &str, status: StatusCode) -> Response {
 /// The first bytes of a text file, for the preview.
 async fn text_head(h: &Hosting, f: &carrel_db::File) -> Option<String> {
     const MAX: u64 = 64 * 1024;
-    let n = (f.size as u64).min(MAX);
-    if n == 0 {
-        return Some(String::new());
-    }
-    let src = h.store.open(&f.blob, 0..n).await.ok()?;
-    let mut s = carrel_http::serve::source_stream(src, 0..=n - 1)
+    let buf = carrel_http::serve::read_head(&*h.store, &f.blob, f.size as u64, MAX)
         .await
         .ok()?;
-    let mut buf = Vec::with_capacity(n as usize);
-    use futures::StreamExt;
-    while let Some(c) = s.next().await {
-        buf.extend_from_slice(&c.ok()?);
-        if buf.len() as u64 >= n {
-            break;
-        }
-    }
-    buf.truncate(n as usize);
     let mut t = String::from_utf8_lossy(&buf).into_owned();
     if (f.size as u64) > MAX {
         t.push_str("\n…");
@@ -170,8 +160,15 @@ async fn landing(
                     h.db.file(fid)
                         .await?
                         .ok_or(HostingError::NotFound("file"))?;
-                // Previews load the bytes, so links with a download limit show none.
-                let preview = if share.rules.max_downloads.is_some() {
+                let media = match h.media() {
+                    Some(m) => m.view(&f.blob, &f.media_type).await,
+                    None => None,
+                };
+                // Previews load the bytes, so links with a download limit show
+                // none; nor do files examined and found not to be playable.
+                let preview = if share.rules.max_downloads.is_some()
+                    || media.as_ref().is_some_and(|m| m.unreadable)
+                {
                     String::new()
                 } else {
                     match f.media_type.presentation() {
@@ -192,6 +189,8 @@ async fn landing(
                     }
                 };
                 let page = FilePage {
+                    media_verdict: media.as_ref().map(|m| m.verdict.clone()),
+                    media_facts: media.map(|m| m.facts).unwrap_or_default(),
                     name: f.name.to_string(),
                     size: human_size(f.size as u64),
                     bytes: f.size,

@@ -11,6 +11,9 @@
 //!   user content from ever being active on carrel's origin.
 //! - [`holdings`]: what an account holds in the other wings (the hosting
 //!   wing implements it), for the accounts wing's export, deletion and claims.
+//! - [`media`]: what the streaming wing knows of hosted files as audio and
+//!   video (it implements [`media::MediaFacts`]), for the hosting wing's
+//!   follow-up jobs, share pages and JSON.
 //! - [`meter`]: plan limits on bytes as they leave (daily volume, speed
 //!   cap shared per account or address, downloads at once).
 //! - [`page`]: the HTML layout of carrel's pages.
@@ -26,6 +29,7 @@ pub mod conn;
 pub mod error;
 pub mod headers;
 pub mod holdings;
+pub mod media;
 pub mod meter;
 pub mod page;
 pub mod serve;

@@ -438,6 +438,31 @@ fn file_stream(range: FileRange) -> BoxStream<'static, std::io::Result<Bytes>> {
 }
 
 /// The bytes of `r` as a stream.
+/// The first `min(size, max)` bytes of a blob of `size` bytes (a text
+/// preview, the magic bytes that tell what a file really is).
+pub async fn read_head(
+    store: &dyn BlobStore,
+    hash: &BlobHash,
+    size: u64,
+    max: u64,
+) -> Result<Vec<u8>, carrel_blob::BlobError> {
+    let n = size.min(max);
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let src = store.open(hash, 0..n).await?;
+    let mut s = source_stream(src, 0..=n - 1).await?;
+    let mut buf = Vec::with_capacity(n as usize);
+    while let Some(c) = s.next().await {
+        buf.extend_from_slice(&c?);
+        if buf.len() as u64 >= n {
+            break;
+        }
+    }
+    buf.truncate(n as usize);
+    Ok(buf)
+}
+
 pub async fn source_stream(
     source: BlobSource,
     r: RangeInclusive<u64>,

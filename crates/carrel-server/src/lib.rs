@@ -37,6 +37,7 @@ pub struct Server {
     hosting: Arc<Hosting>,
     library: Arc<carrel_library::Library>,
     accounts: Arc<carrel_accounts::Accounts>,
+    streaming: Arc<carrel_streaming::Streaming>,
     settings: Settings,
 }
 
@@ -157,8 +158,11 @@ impl Server {
             plans.clone(),
             meter.clone(),
         );
+        let streaming =
+            carrel_streaming::Streaming::new(db.clone(), store.clone(), settings.streaming.clone());
         let hosting = Hosting::new(db, store, settings.hosting.clone(), plans, meter);
         accounts.set_holdings(hosting.clone());
+        hosting.set_media(streaming.clone());
         let metrics = metrics::Metrics::new(hosting.clone());
         let router = hosting
             .router()
@@ -180,6 +184,7 @@ impl Server {
             hosting,
             library,
             accounts,
+            streaming,
             settings,
         };
         server.first_start().await?;
@@ -203,7 +208,10 @@ impl Server {
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let housekeeping = tokio::spawn(self.hosting.clone().run_housekeeping(stop_rx.clone()));
-        let account_housekeeping = tokio::spawn(self.accounts.clone().run_housekeeping(stop_rx));
+        let account_housekeeping =
+            tokio::spawn(self.accounts.clone().run_housekeeping(stop_rx.clone()));
+        // The streaming wing's jobs (probes) run one at a time beside the hosting wing's.
+        let media_worker = tokio::spawn(self.streaming.clone().run_worker(stop_rx));
         // Changes reach search within a second: the index commits every 500 ms while they arrive.
         let committer = tokio::spawn(self.library.clone().commit_loop(Duration::from_millis(500)));
         let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
@@ -267,6 +275,7 @@ impl Server {
         let _ = stop_tx.send(true);
         let _ = housekeeping.await;
         let _ = account_housekeeping.await;
+        let _ = media_worker.await;
         committer.abort();
         if let Err(e) = self.library.commit().await {
             tracing::warn!(error = %e, "final search index commit failed");

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use carrel_accounts::AccountsConfig;
 use carrel_core::plan::Plans;
 use carrel_hosting::HostingConfig;
+use carrel_streaming::StreamingConfig;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -36,6 +37,8 @@ pub struct Settings {
     pub accounts: AccountsConfig,
     /// Plans: storage, file size, download volume, speed, downloads at once, retention.
     pub plans: Plans,
+    /// Streaming: how media is probed.
+    pub streaming: StreamingConfig,
 }
 
 impl Default for Settings {
@@ -51,6 +54,7 @@ impl Default for Settings {
             hosting: HostingConfig::default(),
             accounts: AccountsConfig::default(),
             plans: Plans::default(),
+            streaming: StreamingConfig::default(),
         }
     }
 }

@@ -67,3 +67,19 @@ pub fn email_filter(q: &str) -> carrel_db::accounts::AccountFilter {
         ..Default::default()
     }
 }
+
+/// The 5-byte file an upload becomes (no owner, no folder).
+#[allow(dead_code)]
+pub fn file_of(u: &NewUpload, blob: carrel_core::ids::BlobHash, created_at: Timestamp) -> NewFile {
+    NewFile {
+        id: carrel_core::ids::FileId::generate(),
+        name: u.file_name.clone(),
+        media_type: u.media_type.clone(),
+        size: 5,
+        blob,
+        owner: None,
+        folder: None,
+        manage_token_hash: u.manage_token_hash.clone(),
+        created_at,
+    }
+}

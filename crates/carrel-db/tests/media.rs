@@ -1,0 +1,97 @@
+//! Media probes and the follow-up jobs of a completed upload, on both backends.
+
+use std::time::Duration;
+
+use carrel_core::ids::{BlobHash, FileId, UploadId};
+use carrel_core::media::MediaType;
+use carrel_core::name::FileName;
+use carrel_core::time::Timestamp;
+use carrel_db::*;
+
+mod common;
+use common::backends;
+
+#[tokio::test]
+async fn completion_queues_its_jobs_and_wings_claim_only_their_kinds() {
+    for (db, _dir) in backends().await {
+        let b = db.backend();
+        let u = NewUpload {
+            id: UploadId::generate(),
+            length: Some(5),
+            metadata: String::new(),
+            kind: UploadKind::Single,
+            owner: None,
+            client_ip: None,
+            file_name: FileName::new("clip.webm").unwrap(),
+            media_type: MediaType::new("video/webm").unwrap(),
+            share: None,
+            manage_token_hash: None,
+            expires_at: Timestamp(2000),
+            created_at: Timestamp(1000),
+        };
+        db.create_upload(&u).await.unwrap();
+        let blob = BlobHash::from_bytes([21; 32]);
+        let t = Timestamp(1001);
+        db.complete_upload(&Completion {
+            upload: u.id.clone(),
+            blob,
+            file: common::file_of(&u, blob, t),
+
+            share: None,
+            jobs: vec![NewJob {
+                kind: JOB_MEDIA_PROBE.into(),
+                payload: blob.to_hex(),
+                run_after: t,
+            }],
+        })
+        .await
+        .unwrap();
+        db.enqueue_job(JOB_BLOB_DELETE, "x", t).await.unwrap();
+        assert_eq!(db.pending_jobs().await.unwrap(), 2, "{b:?}");
+        let lease = t.plus(Duration::from_secs(30));
+        let m = db.claim_job("media.", t, lease).await.unwrap().unwrap();
+        assert_eq!(
+            (m.kind.as_str(), m.payload.clone()),
+            (JOB_MEDIA_PROBE, blob.to_hex()),
+            "{b:?}"
+        );
+        assert!(
+            db.claim_job("media.", t, lease).await.unwrap().is_none(),
+            "{b:?}: blob.delete is not the media wing's"
+        );
+        let d = db.claim_job("blob.", t, lease).await.unwrap().unwrap();
+        assert_eq!(d.kind, JOB_BLOB_DELETE, "{b:?}");
+        db.finish_job(m.id).await.unwrap();
+        db.finish_job(d.id).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn probes_are_stored_once_per_hash_and_replaced() {
+    for (db, _dir) in backends().await {
+        let b = db.backend();
+        let blob = BlobHash::from_bytes([22; 32]);
+        assert_eq!(db.media_probe(&blob).await.unwrap(), None, "{b:?}");
+        let failed = MediaProbe {
+            blob,
+            outcome: ProbeOutcome::Failed("EBML header parsing failed".into()),
+            probed_at: Timestamp(5),
+        };
+        db.put_media_probe(&failed).await.unwrap();
+        assert_eq!(db.media_probe(&blob).await.unwrap(), Some(failed), "{b:?}");
+        let ok = MediaProbe {
+            blob,
+            outcome: ProbeOutcome::Media(r#"{"duration":1.5}"#.into()),
+            probed_at: Timestamp(6),
+        };
+        db.put_media_probe(&ok).await.unwrap();
+        assert_eq!(db.media_probe(&blob).await.unwrap(), Some(ok), "{b:?}");
+        assert_eq!(
+            db.media_probe(&BlobHash::from_bytes([23; 32]))
+                .await
+                .unwrap(),
+            None,
+            "{b:?}"
+        );
+    }
+}

@@ -1,0 +1,51 @@
+//! What the streaming wing knows of hosted files as audio and video, for
+//! the hosting wing without it knowing how media is examined: the jobs a
+//! newly stored file needs (queued in the transaction that stores it) and
+//! the facts its share page and JSON show. The streaming wing implements
+//! [`MediaFacts`]; the server hands it to the hosting wing, so neither wing
+//! imports the other (as with [`crate::holdings::Holdings`]).
+
+use carrel_core::ids::BlobHash;
+use carrel_core::media::MediaType;
+
+/// A file the hosting wing has just stored.
+#[derive(Clone, Copy, Debug)]
+pub struct StoredFile<'a> {
+    pub blob: &'a BlobHash,
+    /// The type recorded for it (from the client or its name; not trusted).
+    pub media_type: &'a MediaType,
+    /// Its first bytes (up to [`HEAD_BYTES`]), to sniff what it really is.
+    pub head: &'a [u8],
+}
+
+/// How many first bytes of a stored file [`MediaFacts::follow_ups`] sees.
+pub const HEAD_BYTES: usize = 4096;
+
+/// A job to queue with the stored file: kind (`wing.verb`) and payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FollowUp {
+    pub kind: String,
+    pub payload: String,
+}
+
+/// What a share page and the JSON API show of a file as media.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MediaView {
+    /// One line for people: "plays directly", "needs transcoding", "could not read: …".
+    pub verdict: String,
+    /// Labelled facts for the page, in order (duration, resolution, codecs, …).
+    pub facts: Vec<(String, String)>,
+    /// The same, and more, for the JSON API (a `media` object).
+    pub json: serde_json::Value,
+    /// The bytes were examined and are not playable media (the page offers no player).
+    pub unreadable: bool,
+}
+
+#[async_trait::async_trait]
+pub trait MediaFacts: Send + Sync + 'static {
+    /// The jobs a newly stored file needs (none when it cannot be audio or video).
+    fn follow_ups(&self, file: &StoredFile<'_>) -> Vec<FollowUp>;
+    /// What is known of a blob as media; `None` when it is not media (or
+    /// not known to be, and its type does not say it is).
+    async fn view(&self, blob: &BlobHash, media_type: &MediaType) -> Option<MediaView>;
+}

@@ -1,0 +1,271 @@
+//! How a browser gets to play a file (after Jellyfin's direct play / remux /
+//! transcode): as it is, repackaged into a container it reads without
+//! touching the streams, or re-encoded. Pure: a function of what the probe
+//! found. Subtitles do not enter into it (they are converted to WebVTT apart).
+
+use serde::{Deserialize, Serialize};
+
+use crate::info::{Container, MediaInfo, Stream};
+
+/// A container carrel repackages or encodes into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// MP4 (fragmented, for HLS): H.264 with AAC or MP3.
+    Mp4,
+    /// WebM: VP8, VP9 or AV1 with Vorbis or Opus.
+    Webm,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum Decision {
+    /// Browsers play the file as it is.
+    DirectPlay,
+    /// The streams are fine; the container is not: copy them into `to`.
+    Remux { to: Target },
+    /// Some streams must be re-encoded (`video`, `audio`, or both) into `to`.
+    Transcode {
+        to: Target,
+        video: bool,
+        audio: bool,
+    },
+}
+
+impl Decision {
+    /// Its name in the JSON API.
+    pub fn code(self) -> &'static str {
+        match self {
+            Decision::DirectPlay => "direct_play",
+            Decision::Remux { .. } => "remux",
+            Decision::Transcode { .. } => "transcode",
+        }
+    }
+
+    /// One line for people.
+    pub fn verdict(self) -> &'static str {
+        match self {
+            Decision::DirectPlay => "plays directly",
+            Decision::Remux { .. } => "will be repackaged",
+            Decision::Transcode { .. } => "needs transcoding",
+        }
+    }
+}
+
+/// Pixels above which video is re-encoded (scaled down) whatever its codec: beyond 4K DCI.
+const MAX_PIXELS: u64 = 4096 * 2304;
+
+/// Whether browsers decode this video stream (codec, and for H.264 its
+/// profile: 10-bit and 4:2:2/4:4:4 profiles are not widely decoded).
+fn video_ok(s: &Stream) -> bool {
+    let pixels = s.width.unwrap_or(0) as u64 * s.height.unwrap_or(0) as u64;
+    if pixels > MAX_PIXELS {
+        return false;
+    }
+    match s.codec.as_str() {
+        "h264" => {
+            let p = s.profile.as_deref().unwrap_or("").to_ascii_lowercase();
+            let pix = s.pixel_format.as_deref().unwrap_or("yuv420p");
+            !(p.contains("10") || p.contains("4:2:2") || p.contains("4:4:4"))
+                && matches!(pix, "yuv420p" | "yuvj420p")
+        }
+        "vp8" | "vp9" | "av1" => true,
+        _ => false,
+    }
+}
+
+fn fits(target: Target, video: Option<&Stream>, audio: Option<&Stream>) -> (bool, bool) {
+    let v = video.is_none_or(|v| {
+        video_ok(v)
+            && match target {
+                Target::Mp4 => v.codec == "h264",
+                Target::Webm => matches!(v.codec.as_str(), "vp8" | "vp9" | "av1"),
+            }
+    });
+    let a = audio.is_none_or(|a| match target {
+        Target::Mp4 => matches!(a.codec.as_str(), "aac" | "mp3"),
+        Target::Webm => matches!(a.codec.as_str(), "vorbis" | "opus"),
+    });
+    (v, a)
+}
+
+/// Whether browsers play an audio-only file in this container as it is.
+fn audio_direct(container: Container, codec: &str) -> bool {
+    match container {
+        Container::Mp3 => codec == "mp3",
+        Container::Adts => codec == "aac",
+        Container::Flac => codec == "flac",
+        Container::Ogg => matches!(codec, "vorbis" | "opus" | "flac"),
+        Container::Webm => matches!(codec, "vorbis" | "opus"),
+        Container::Mp4 => matches!(codec, "aac" | "mp3" | "flac" | "opus"),
+        // 8- and 16-bit integer and 32-bit float PCM; not A-law, μ-law or 24-bit.
+        Container::Wav => matches!(codec, "pcm_u8" | "pcm_s16le" | "pcm_f32le"),
+        Container::Mov | Container::Matroska | Container::Other => false,
+    }
+}
+
+/// The decision for a probed file.
+pub fn decide(info: &MediaInfo) -> Decision {
+    let (video, audio) = (info.video(), info.audio());
+    let direct = match (video, info.container) {
+        (None, c) => audio.is_some_and(|a| audio_direct(c, &a.codec)),
+        (Some(_), Container::Mp4 | Container::Mov) => {
+            fits(Target::Mp4, video, audio) == (true, true)
+        }
+        (Some(_), Container::Webm) => fits(Target::Webm, video, audio) == (true, true),
+        (Some(_), _) => false,
+    };
+    if direct {
+        return Decision::DirectPlay;
+    }
+    // Repackage or encode into the target that keeps the most streams as
+    // they are; on a tie, MP4 (what HLS carries).
+    let [mp4, webm] = [Target::Mp4, Target::Webm].map(|t| (t, fits(t, video, audio)));
+    let kept = |(_, (v, a)): (Target, (bool, bool))| v as u8 + a as u8;
+    let (to, (v, a)) = if kept(webm) > kept(mp4) { webm } else { mp4 };
+    if v && a {
+        Decision::Remux { to }
+    } else {
+        Decision::Transcode {
+            to,
+            video: !v,
+            audio: !a,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::info::StreamKind;
+
+    fn stream(kind: StreamKind, codec: &str) -> Stream {
+        Stream {
+            index: 0,
+            kind,
+            codec: codec.into(),
+            profile: None,
+            pixel_format: None,
+            width: (kind == StreamKind::Video).then_some(1280),
+            height: (kind == StreamKind::Video).then_some(720),
+            frame_rate: None,
+            channels: None,
+            sample_rate: None,
+            bit_rate: None,
+            language: None,
+            title: None,
+            default: true,
+        }
+    }
+
+    fn info(container: Container, video: Option<&str>, audio: Option<&str>) -> MediaInfo {
+        let mut streams = Vec::new();
+        if let Some(v) = video {
+            streams.push(stream(StreamKind::Video, v));
+        }
+        if let Some(a) = audio {
+            streams.push(stream(StreamKind::Audio, a));
+        }
+        MediaInfo {
+            container,
+            format_name: "test".into(),
+            format_long_name: None,
+            duration_secs: Some(1.0),
+            bit_rate: None,
+            streams,
+            streams_dropped: 0,
+        }
+    }
+
+    const DIRECT: Decision = Decision::DirectPlay;
+    const REMUX_MP4: Decision = Decision::Remux { to: Target::Mp4 };
+    const REMUX_WEBM: Decision = Decision::Remux { to: Target::Webm };
+    const fn tx(to: Target, video: bool, audio: bool) -> Decision {
+        Decision::Transcode { to, video, audio }
+    }
+
+    #[test]
+    fn table() {
+        use Container::*;
+        use Target::{Mp4 as M, Webm as W};
+        let cases: &[(Container, Option<&str>, Option<&str>, Decision)] = &[
+            // Video that plays as it is.
+            (Mp4, Some("h264"), Some("aac"), DIRECT),
+            (Mp4, Some("h264"), Some("mp3"), DIRECT),
+            (Mp4, Some("h264"), None, DIRECT),
+            (Mov, Some("h264"), Some("aac"), DIRECT),
+            (Webm, Some("vp8"), Some("vorbis"), DIRECT),
+            (Webm, Some("vp9"), Some("opus"), DIRECT),
+            (Webm, Some("av1"), Some("opus"), DIRECT),
+            (Webm, Some("vp9"), None, DIRECT),
+            // Fine streams in the wrong container.
+            (Matroska, Some("h264"), Some("aac"), REMUX_MP4),
+            (Matroska, Some("vp8"), Some("vorbis"), REMUX_WEBM),
+            (Matroska, Some("vp9"), Some("opus"), REMUX_WEBM),
+            (Other, Some("h264"), Some("mp3"), REMUX_MP4),
+            (Mp4, Some("vp9"), Some("opus"), REMUX_WEBM),
+            (Webm, Some("h264"), Some("aac"), REMUX_MP4),
+            // Streams browsers do not decode.
+            (Matroska, Some("hevc"), Some("aac"), tx(M, true, false)),
+            (Mp4, Some("h264"), Some("ac3"), tx(M, false, true)),
+            (Matroska, Some("h264"), Some("dts"), tx(M, false, true)),
+            (Webm, Some("vp9"), Some("ac3"), tx(W, false, true)),
+            (Other, Some("mpeg4"), Some("mp3"), tx(M, true, false)),
+            (Other, Some("wmv2"), Some("wmav2"), tx(M, true, true)),
+            (Mp4, Some("hevc"), Some("eac3"), tx(M, true, true)),
+            // Audio only.
+            (Mp3, None, Some("mp3"), DIRECT),
+            (Adts, None, Some("aac"), DIRECT),
+            (Mp4, None, Some("aac"), DIRECT),
+            (Flac, None, Some("flac"), DIRECT),
+            (Ogg, None, Some("vorbis"), DIRECT),
+            (Ogg, None, Some("opus"), DIRECT),
+            (Webm, None, Some("opus"), DIRECT),
+            (Wav, None, Some("pcm_s16le"), DIRECT),
+            (Matroska, None, Some("opus"), REMUX_WEBM),
+            (Matroska, None, Some("aac"), REMUX_MP4),
+            (Wav, None, Some("pcm_s24le"), tx(M, false, true)),
+            (Mp4, None, Some("alac"), tx(M, false, true)),
+            (Other, None, Some("wmav2"), tx(M, false, true)),
+        ];
+        for (c, v, a, want) in cases {
+            assert_eq!(decide(&info(*c, *v, *a)), *want, "{c:?} {v:?} {a:?}");
+        }
+    }
+
+    #[test]
+    fn profiles_and_sizes_browsers_do_not_decode() {
+        let mut i = info(Container::Mp4, Some("h264"), Some("aac"));
+        i.streams[0].profile = Some("High 10".into());
+        assert_eq!(decide(&i), tx(Target::Mp4, true, false));
+        i.streams[0].profile = Some("High".into());
+        i.streams[0].pixel_format = Some("yuv444p".into());
+        assert_eq!(decide(&i), tx(Target::Mp4, true, false));
+        i.streams[0].pixel_format = Some("yuv420p".into());
+        assert_eq!(decide(&i), DIRECT);
+        i.streams[0].width = Some(16384);
+        i.streams[0].height = Some(16384);
+        assert_eq!(
+            decide(&i),
+            tx(Target::Mp4, true, false),
+            "a huge frame is scaled down"
+        );
+    }
+
+    #[test]
+    fn the_default_audio_track_decides() {
+        let mut i = info(Container::Webm, Some("vp9"), Some("ac3"));
+        let mut opus = stream(StreamKind::Audio, "opus");
+        i.streams[1].default = false;
+        opus.default = true;
+        i.streams.push(opus);
+        assert_eq!(decide(&i), DIRECT);
+    }
+
+    #[test]
+    fn cover_art_does_not_make_audio_video() {
+        let mut i = info(Container::Mp3, None, Some("mp3"));
+        i.streams.push(stream(StreamKind::CoverArt, "mjpeg"));
+        assert_eq!(decide(&i), DIRECT);
+    }
+}

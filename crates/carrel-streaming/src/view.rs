@@ -1,0 +1,216 @@
+//! What share pages and the JSON API show of a probed file.
+
+use carrel_db::{MediaProbe, ProbeOutcome};
+use carrel_http::media::MediaView;
+use serde_json::json;
+
+use crate::decide::{Decision, decide};
+use crate::info::{MediaInfo, Stream};
+
+/// Not probed yet.
+pub fn pending() -> MediaView {
+    MediaView {
+        verdict: "being examined…".into(),
+        facts: Vec::new(),
+        json: json!({ "state": "pending" }),
+        unreadable: false,
+    }
+}
+
+fn failed(why: &str) -> MediaView {
+    MediaView {
+        verdict: format!("could not read: {why}"),
+        facts: Vec::new(),
+        json: json!({ "state": "failed", "error": why }),
+        unreadable: true,
+    }
+}
+
+/// `1:02:03` or `2:03.5`.
+pub fn duration(secs: f64) -> String {
+    let tenths = (secs * 10.0).round() as u64;
+    let (h, m, s, t) = (
+        tenths / 36_000,
+        tenths / 600 % 60,
+        tenths / 10 % 60,
+        tenths % 10,
+    );
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}.{t}")
+    }
+}
+
+fn codec_label(codec: &str) -> String {
+    match codec {
+        "h264" => "H.264".into(),
+        "hevc" => "HEVC (H.265)".into(),
+        "vp8" => "VP8".into(),
+        "vp9" => "VP9".into(),
+        "av1" => "AV1".into(),
+        "aac" => "AAC".into(),
+        "mp3" => "MP3".into(),
+        "opus" => "Opus".into(),
+        "vorbis" => "Vorbis".into(),
+        "flac" => "FLAC".into(),
+        "subrip" => "SubRip".into(),
+        "webvtt" => "WebVTT".into(),
+        c if c.starts_with("pcm_") => format!("PCM ({})", &c[4..]),
+        c => c.to_owned(),
+    }
+}
+
+fn video_line(v: &Stream) -> String {
+    let mut s = codec_label(&v.codec);
+    // Named profiles ("High", "Main 10"); VP8's "0" and the like say nothing.
+    if let Some(p) = v
+        .profile
+        .as_deref()
+        .filter(|p| p.chars().any(char::is_alphabetic))
+    {
+        s.push_str(&format!(" {p}"));
+    }
+    if let (Some(w), Some(h)) = (v.width, v.height) {
+        s.push_str(&format!(", {w}×{h}"));
+    }
+    if let Some(r) = v.frame_rate {
+        s.push_str(&format!(", {} fps", (r * 100.0).round() / 100.0));
+    }
+    s
+}
+
+fn audio_line(a: &Stream) -> String {
+    let mut s = codec_label(&a.codec);
+    match a.channels {
+        Some(1) => s.push_str(", mono"),
+        Some(2) => s.push_str(", stereo"),
+        Some(n) => s.push_str(&format!(", {n} channels")),
+        None => {}
+    }
+    if let Some(r) = a.sample_rate {
+        s.push_str(&format!(", {} kHz", r as f64 / 1000.0));
+    }
+    if let Some(l) = &a.language {
+        s.push_str(&format!(" ({l})"));
+    }
+    s
+}
+
+/// Why the decision is what it is, in a few words.
+fn decision_reason(d: Decision) -> String {
+    match d {
+        Decision::DirectPlay => "browsers play this container and these codecs as they are".into(),
+        Decision::Remux { to } => format!(
+            "browsers play these codecs but not this container: the streams are copied into {}, not re-encoded",
+            target(to)
+        ),
+        Decision::Transcode { to, video, audio } => {
+            let which = match (video, audio) {
+                (true, true) => "the video and the audio are",
+                (true, false) => "the video is",
+                _ => "the audio is",
+            };
+            format!(
+                "browsers do not decode it: {which} re-encoded into {}",
+                target(to)
+            )
+        }
+    }
+}
+
+fn target(t: crate::decide::Target) -> &'static str {
+    match t {
+        crate::decide::Target::Mp4 => "MP4",
+        crate::decide::Target::Webm => "WebM",
+    }
+}
+
+fn ready(info: &MediaInfo) -> MediaView {
+    let d = decide(info);
+    let (v, a) = (info.video(), info.audio());
+    let mut facts = Vec::new();
+    if let Some(s) = info.duration_secs {
+        facts.push(("Duration".into(), duration(s)));
+    } else {
+        facts.push(("Duration".into(), "not recorded in the file".into()));
+    }
+    facts.push(("Container".into(), info.container.label().into()));
+    if let Some(v) = v {
+        facts.push(("Video".into(), video_line(v)));
+    }
+    if let Some(a) = a {
+        facts.push(("Audio".into(), audio_line(a)));
+    }
+    let subs: Vec<String> = info
+        .subtitles()
+        .map(|s| {
+            let l = s
+                .language
+                .clone()
+                .unwrap_or_else(|| "unknown language".into());
+            format!("{} ({l})", codec_label(&s.codec))
+        })
+        .collect();
+    if !subs.is_empty() {
+        facts.push(("Subtitles".into(), subs.join(", ")));
+    }
+    if info.has_cover() {
+        facts.push(("Cover art".into(), "yes".into()));
+    }
+    if let Some(b) = info.bit_rate {
+        facts.push(("Bit rate".into(), format!("{} kb/s", b / 1000)));
+    }
+    facts.push(("Why".into(), decision_reason(d)));
+    let (to, tv, ta) = match d {
+        Decision::DirectPlay => (None, false, false),
+        Decision::Remux { to } => (Some(to), false, false),
+        Decision::Transcode { to, video, audio } => (Some(to), video, audio),
+    };
+    MediaView {
+        verdict: d.verdict().into(),
+        facts,
+        json: json!({
+            "state": "ready",
+            "decision": d.code(),
+            "verdict": d.verdict(),
+            "target": to,
+            "transcode_video": tv,
+            "transcode_audio": ta,
+            "container": info.container,
+            "duration_secs": info.duration_secs,
+            "width": v.and_then(|v| v.width),
+            "height": v.and_then(|v| v.height),
+            "video_codec": v.map(|v| v.codec.clone()),
+            "audio_codec": a.map(|a| a.codec.clone()),
+            "subtitles": info.subtitles().count(),
+            "cover_art": info.has_cover(),
+            "info": info,
+        }),
+        unreadable: false,
+    }
+}
+
+/// A stored probe as shown.
+pub fn of_probe(p: &MediaProbe) -> MediaView {
+    match &p.outcome {
+        ProbeOutcome::Failed(why) => failed(why),
+        ProbeOutcome::Media(j) => match serde_json::from_str::<MediaInfo>(j) {
+            Ok(info) => ready(&info),
+            Err(e) => failed(&format!("the stored probe is unreadable ({e})")),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration(30.022), "0:30.0");
+        assert_eq!(duration(201.0), "3:21.0");
+        assert_eq!(duration(3723.4), "1:02:03");
+        assert_eq!(duration(0.04), "0:00.0");
+    }
+}
