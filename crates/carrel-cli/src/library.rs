@@ -79,6 +79,10 @@ pub struct ImportArgs {
     /// fast.
     #[arg(long)]
     no_optimize: bool,
+    /// Seconds between commits (and checkpoints) while importing; for
+    /// tests of an interrupted import.
+    #[arg(long, hide = true, value_name = "SECS")]
+    commit_every: Option<f64>,
     #[command(flatten)]
     data: DataArgs,
 }
@@ -162,6 +166,9 @@ pub async fn import(a: ImportArgs) -> anyhow::Result<()> {
                 format,
                 mapping,
                 restart: a.restart,
+                commit_every: a.commit_every.map_or(carrel_library::COMMIT_EVERY, |s| {
+                    std::time::Duration::from_secs_f64(s.clamp(0.0, 3600.0))
+                }),
             },
             &|p| {
                 bar.set_position(p.bytes_read);

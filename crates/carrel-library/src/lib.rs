@@ -34,7 +34,7 @@ mod service;
 pub mod urls;
 pub mod web;
 
-pub use run::{ImportOptions, ImportProgress, ImportReport, run_import};
+pub use run::{COMMIT_EVERY, ImportOptions, ImportProgress, ImportReport, run_import};
 pub use service::{Library, index_doc};
 
 /// Errors of the library wing, each with a stable code.

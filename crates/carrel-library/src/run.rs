@@ -1,7 +1,7 @@
 //! `carrel import`: a dump read on a blocking thread, stored in batches of
 //! [`MAX_BATCH`] records on the runtime through one bulk writer (a
 //! transaction committed before each index commit, every
-//! [`COMMIT_EVERY`]), with a checkpoint after each index commit.
+//! [`ImportOptions::commit_every`]), with a checkpoint after each index commit.
 //!
 //! The checkpoint counts the items of the dump already stored in the
 //! database and committed to the search index; an import that stopped
@@ -30,6 +30,9 @@ pub struct ImportOptions {
     pub mapping: Option<import::csv::Mapping>,
     /// Ignore a checkpoint left by an interrupted run.
     pub restart: bool,
+    /// How often the database and the index commit and the checkpoint
+    /// moves ([`COMMIT_EVERY`] unless a test wants it sooner).
+    pub commit_every: std::time::Duration,
 }
 
 /// Where an import is, for a progress bar.
@@ -62,7 +65,7 @@ const BAD_SAMPLES: usize = 50;
 /// checkpoint). Each commit ends the index's segments in progress, so
 /// committing every batch made many tiny segments, and merging them took
 /// more time than indexing.
-const COMMIT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+pub const COMMIT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub async fn run_import(
     lib: &Library,
@@ -73,6 +76,7 @@ pub async fn run_import(
     let started = Instant::now();
     let canonical =
         std::fs::canonicalize(&opts.path).map_err(|e| LibraryError::io(&opts.path, e))?;
+    let commit_every = opts.commit_every;
     let checkpoint_name = format!("import:{}:{}", opts.format.name(), canonical.display());
     let skip = if opts.restart {
         0
@@ -179,7 +183,7 @@ pub async fn run_import(
             // resumes at most two commit intervals back and stores those items
             // again (updating them); the index never holds an edition the
             // database does not.
-            if last_commit.elapsed() >= COMMIT_EVERY {
+            if last_commit.elapsed() >= commit_every {
                 bulk.commit().await?;
                 lib.commit().await?;
                 bulk.set_checkpoint(&checkpoint_name, done_items as i64, Timestamp::now())
