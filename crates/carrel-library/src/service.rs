@@ -208,22 +208,29 @@ impl Library {
         wait.await.map_err(|_| stopped())?
     }
 
-    /// Stores records (any number, in batches) and indexes what changed
-    /// (handed to the index writer thread: visible after a commit).
+    /// Stores records (any number, in batches, one transaction) and indexes
+    /// what changed (handed to the index writer thread once the database
+    /// has committed: visible after an index commit).
     pub async fn store(&self, records: &[EditionRecord]) -> Result<Vec<Upserted>, LibraryError> {
+        let mut bulk = self.db.bulk().await?;
         let mut out = Vec::with_capacity(records.len());
+        let mut docs = Vec::new();
         for chunk in records.chunks(MAX_BATCH) {
-            let now = Timestamp::now();
-            let ups = self.db.upsert_editions(chunk, now).await?;
-            let reread = self.db.editions(&Vec::from_iter(merged_into(&ups))).await?;
-            self.send_docs(docs_of(chunk, &ups, reread, now)).await?;
+            let (ups, d) = Self::stored(&mut *bulk, chunk).await?;
             out.extend(ups);
+            docs.push(d);
+        }
+        bulk.finish().await?;
+        for d in docs {
+            self.send_docs(d).await?;
         }
         Ok(out)
     }
 
-    /// As [`Library::store`], through a bulk import's writer: the records
-    /// are in the database once `bulk` commits (before the index does).
+    /// As [`Library::store`], through a bulk import's writer, whose
+    /// transaction stays open: each batch goes to the index writer at once
+    /// (indexing overlaps storing the next), so the caller commits `bulk`
+    /// before the index, or rolls both back ([`Library::rollback`]).
     pub async fn store_bulk(
         &self,
         bulk: &mut dyn CatalogBulk,
@@ -231,13 +238,23 @@ impl Library {
     ) -> Result<Vec<Upserted>, LibraryError> {
         let mut out = Vec::with_capacity(records.len());
         for chunk in records.chunks(MAX_BATCH) {
-            let now = Timestamp::now();
-            let ups = bulk.upsert_editions(chunk, now).await?;
-            let reread = bulk.editions(&Vec::from_iter(merged_into(&ups))).await?;
-            self.send_docs(docs_of(chunk, &ups, reread, now)).await?;
+            let (ups, docs) = Self::stored(bulk, chunk).await?;
+            self.send_docs(docs).await?;
             out.extend(ups);
         }
         Ok(out)
+    }
+
+    /// Stores one batch; what it did and the index documents of what changed.
+    async fn stored(
+        bulk: &mut dyn CatalogBulk,
+        chunk: &[EditionRecord],
+    ) -> Result<(Vec<Upserted>, Vec<IndexDoc>), LibraryError> {
+        let now = Timestamp::now();
+        let ups = bulk.upsert_editions(chunk, now).await?;
+        let reread = bulk.editions(&Vec::from_iter(merged_into(&ups))).await?;
+        let docs = docs_of(chunk, &ups, reread, now);
+        Ok((ups, docs))
     }
 
     /// Indexes these editions again from the database (after a file was
