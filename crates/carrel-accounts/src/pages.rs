@@ -36,6 +36,7 @@ pub fn routes() -> Router<Arc<Accounts>> {
         .route("/account/claim", post(claim_form))
         .route("/account/delete", post(delete_form))
         .route("/reset", get(reset_page).post(reset))
+        .route("/forgot", get(forgot_page).post(forgot))
 }
 
 const CSS: &str = r#"
@@ -113,6 +114,8 @@ struct LoginPage<'a> {
     error: &'a str,
     notice: &'a str,
     signup: bool,
+    /// Reset links come by mail (`/forgot`).
+    mail: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -140,6 +143,7 @@ fn render_login(
         error,
         notice,
         signup: a.config.signup != Signup::Closed,
+        mail: a.mail().is_some(),
     }
     .render()
     .unwrap_or_default();
@@ -1048,6 +1052,89 @@ async fn reset(
         Err(e) => {
             let http = e.into_http();
             render_reset(&a, &headers, http.status, &token, &http.message)
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "forgot.html")]
+struct ForgotPage<'a> {
+    csrf: &'a str,
+    email: &'a str,
+    error: &'a str,
+    sent: bool,
+    mail: bool,
+    minutes: f64,
+}
+
+fn render_forgot(
+    a: &Accounts,
+    headers: &HeaderMap,
+    status: StatusCode,
+    email: &str,
+    error: &str,
+    sent: bool,
+) -> Response {
+    let (csrf, set) = form_csrf(a, headers);
+    let body = ForgotPage {
+        csrf: &csrf,
+        email,
+        error,
+        sent,
+        mail: a.mail().is_some(),
+        minutes: a.config.reset_minutes,
+    }
+    .render()
+    .unwrap_or_default();
+    with_cookies(
+        (status, page("Forgot your password?", body)).into_response(),
+        set,
+    )
+}
+
+async fn forgot_page(State(a): State<Arc<Accounts>>, headers: HeaderMap) -> Response {
+    render_forgot(&a, &headers, StatusCode::OK, "", "", false)
+}
+
+#[derive(Deserialize)]
+struct ForgotForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+}
+
+/// Asks for a reset link by mail: the same answer whether or not an account
+/// uses the address (see [`crate::mail::ask_reset`]).
+async fn forgot(
+    State(a): State<Arc<Accounts>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: std::result::Result<Form<ForgotForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(Form(f)) = form else {
+        return render_forgot(
+            &a,
+            &headers,
+            StatusCode::BAD_REQUEST,
+            "",
+            "The form was incomplete.",
+            false,
+        );
+    };
+    if !form_token_matches(&headers, &f.csrf) {
+        return form_refused().into_http().as_page().into_response();
+    }
+    let shown: String = f.email.trim().chars().take(254).collect();
+    match crate::mail::ask_reset(&a, &f.email, peer.ip()) {
+        Ok(()) => render_forgot(&a, &headers, StatusCode::OK, &shown, "", true),
+        Err(e) => {
+            let http = e.into_http();
+            let mut res = render_forgot(&a, &headers, http.status, &shown, &http.message, false);
+            for (k, v) in http.headers {
+                res.headers_mut().insert(k, v);
+            }
+            res
         }
     }
 }

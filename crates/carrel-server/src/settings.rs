@@ -36,6 +36,8 @@ pub struct Settings {
     pub accounts: AccountsConfig,
     /// Plans: storage, file size, download volume, speed, downloads at once, retention.
     pub plans: Plans,
+    /// The mail server for reset links people ask for (`/forgot`); none by default.
+    pub smtp: carrel_accounts::mail::SmtpConfig,
 }
 
 impl Default for Settings {
@@ -51,6 +53,7 @@ impl Default for Settings {
             hosting: HostingConfig::default(),
             accounts: AccountsConfig::default(),
             plans: Plans::default(),
+            smtp: Default::default(),
         }
     }
 }
@@ -67,6 +70,7 @@ const SETTINGS_KEYS: &[&str] = &[
     "hosting",
     "accounts",
     "plans",
+    "smtp",
 ];
 
 impl Settings {
