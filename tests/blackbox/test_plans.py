@@ -285,3 +285,51 @@ def test_webhook_is_off_without_a_secret(server):
     body = b'{"id":"1","email":"a@example.org","plan":"free"}'
     r = requests.post(f"{server.url}/api/webhooks/plan", data=body, headers=sign("x", body))
     assert r.status_code == 404
+
+
+def test_uploads_at_once_cannot_together_pass_the_quota(make_server):
+    """Two tus uploads started at the same moment, each within the quota but
+    not both: exactly one is created and completes, the other is refused with
+    507 and the quota's message, and nothing of it stays behind."""
+    from tusclient import client as tus_client
+    from tusclient.exceptions import TusCommunicationError
+
+    srv = make_server(env=plans_env(tiny={"storage": 150_000}))
+    auth = user_with_token(srv, "ada@example.org", "tiny")
+    for attempt in range(3):
+        barrier = threading.Barrier(2)
+        results = [None, None]
+
+        def upload(i):
+            data = bytes([65 + i]) * 100_000
+            import io
+            c = tus_client.TusClient(f"{srv.url}/files", headers=auth)
+            up = c.uploader(file_stream=io.BytesIO(data), chunk_size=50_000,
+                            metadata={"filename": f"race-{attempt}-{i}.bin"}, retries=0)
+            barrier.wait()
+            try:
+                up.upload()
+                results[i] = ("ok", up.url)
+            except TusCommunicationError as e:
+                results[i] = ("refused", e.status_code, e.response_content)
+
+        threads = [threading.Thread(target=upload, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        oks = [r for r in results if r and r[0] == "ok"]
+        refused = [r for r in results if r and r[0] == "refused"]
+        assert len(oks) == 1 and len(refused) == 1, results
+        status, body = refused[0][1], refused[0][2]
+        assert status == 507, results
+        body = body.decode() if isinstance(body, bytes) else str(body)
+        assert "quota" in body and "left of" in body, body
+        mine = requests.get(f"{srv.url}/api/files", headers=auth).json()
+        assert mine["total"] == 1, mine
+        me = requests.get(f"{srv.url}/api/me", headers=auth).json()
+        assert me["usage"]["storage_used"] == 100_000, me
+        # Only the finished upload's staging was used; the refused one left no file.
+        assert staging_files(srv) == [], staging_files(srv)
+        for f in mine["files"]:
+            assert requests.delete(f"{srv.url}/api/files/{f['id']}", headers=auth).status_code == 204

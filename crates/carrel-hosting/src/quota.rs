@@ -12,12 +12,12 @@ use carrel_core::account::Caller;
 use carrel_core::ids::{AccountId, FileId};
 use carrel_core::plan::Limits;
 use carrel_core::time::Timestamp;
-use carrel_db::Upload;
+use carrel_db::{NewUpload, Upload, UploadKind};
 use carrel_http::auth::Who;
 use carrel_http::meter::{Key, Tap};
 
-use crate::Hosting;
 use crate::error::{HostingError, Result};
+use crate::{Hosting, Uploader};
 
 /// What one upload may hold: the largest file, and the storage left.
 #[derive(Clone, Debug)]
@@ -110,6 +110,43 @@ impl Hosting {
             _ => None,
         };
         Ok(self.allowance_with(limits, plan, storage))
+    }
+
+    /// Creates an upload for `owner`. With a declared length and a storage
+    /// quota, the length is reserved within the quota atomically (see
+    /// [`carrel_db::UploadRepo::create_upload_within`]): uploads started at
+    /// once that each fit, but not together, are not all created. The
+    /// refused one gets the quota's error; nothing of it is kept.
+    pub async fn create_upload_reserved(&self, owner: &Uploader, new: &NewUpload) -> Result<()> {
+        let quota = match (&owner.account, owner.plan.as_deref()) {
+            (Some(_), Some(p)) => self.plans.limits_of(p).storage,
+            _ => None,
+        };
+        let (Some(quota), Some(length)) = (quota, new.length) else {
+            return Ok(self.db.create_upload(new).await?);
+        };
+        if matches!(new.kind, UploadKind::Final(_)) {
+            // Counted through its parts, which were reserved themselves.
+            return Ok(self.db.create_upload(new).await?);
+        }
+        let q = i64::try_from(quota.0).unwrap_or(i64::MAX);
+        if self
+            .db
+            .create_upload_within(new, q, Timestamp::now())
+            .await?
+        {
+            return Ok(());
+        }
+        let length = length.max(0) as u64;
+        let allowance = self.allowance_for(owner).await?;
+        Err(allowance
+            .check(length)
+            .err()
+            .unwrap_or(HostingError::QuotaExceeded {
+                needed: length,
+                left: allowance.limit().min(length.saturating_sub(1)),
+                quota: quota.0,
+            }))
     }
 
     /// What an upload in progress may still reach (its owner's plan now).

@@ -378,7 +378,10 @@ async fn create_inner(
     };
     let path = staging_path(&h, &new.id);
     tokio::fs::File::create(&path).await?;
-    h.db.create_upload(&new).await?;
+    if let Err(e) = h.create_upload_reserved(&owner, &new).await {
+        let _ = tokio::fs::remove_file(&path).await;
+        return Err(e);
+    }
     Stats::add(&h.stats.uploads_created, 1);
     tracing::info!(upload = %new.id, length = ?new.length, kind = ?new.kind, "upload created");
 
