@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use carrel_core::account::{Caller, Email, NewPassword, Role, Scope, Scopes};
-use carrel_core::ids::{Secret, TokenId};
+use carrel_core::ids::{AccountId, Secret, TokenId};
 use carrel_core::privacy::{ClaimOutcome, ClaimTokens};
 use carrel_core::time::Timestamp;
 use carrel_http::auth::{FORM_COOKIE, SESSION_COOKIE, Who, cookie, form_token_matches};
@@ -413,7 +413,7 @@ async fn signup(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct CsrfForm {
     #[serde(default)]
     csrf: String,
@@ -462,6 +462,7 @@ struct AccountPage<'a> {
     new_token: &'a str,
     notice: &'a str,
     error: &'a str,
+    delete_error: &'a str,
     staff: bool,
     base: String,
     storage: String,
@@ -491,12 +492,14 @@ struct ClaimRow {
 }
 
 /// What a page shows besides the account: a new token, a notice, an
-/// error, a claim's results.
+/// error (at the top or by the delete form), a claim's results.
 #[derive(Default)]
-struct Extras<'a> {
-    new_token: &'a str,
-    notice: &'a str,
-    error: &'a str,
+struct Extras {
+    new_token: String,
+    notice: String,
+    error: String,
+    /// The delete form's error, shown beside it.
+    delete_error: String,
     claims: Vec<ClaimRow>,
     forget: String,
     after_signup: bool,
@@ -515,30 +518,12 @@ pub(crate) fn day(t: Timestamp) -> String {
         .map_or_else(String::new, |d| d.format("%Y-%m-%d").to_string())
 }
 
-async fn render_account(
-    a: &Accounts,
-    who: &Who,
-    headers: &HeaderMap,
-    status: StatusCode,
-    new_token: &str,
-    notice: &str,
-    error: &str,
-) -> Response {
-    let extras = Extras {
-        new_token,
-        notice,
-        error,
-        ..Extras::default()
-    };
-    render_account_with(a, who, headers, status, extras).await
-}
-
 async fn render_account_with(
     a: &Accounts,
     who: &Who,
     headers: &HeaderMap,
     status: StatusCode,
-    x: Extras<'_>,
+    x: Extras,
 ) -> Response {
     let Caller::Account { id, .. } = who.peek() else {
         return Redirect::to("/login?next=/account").into_response();
@@ -602,9 +587,10 @@ async fn render_account_with(
                     last_used: t.last_used_at.map_or("never".into(), day),
                 })
                 .collect(),
-            new_token: x.new_token,
-            notice: x.notice,
-            error: x.error,
+            new_token: &x.new_token,
+            notice: &x.notice,
+            error: &x.error,
+            delete_error: &x.delete_error,
             claims: x.claims,
             forget: &x.forget,
             after_signup: x.after_signup,
@@ -650,7 +636,7 @@ async fn account_page(
         ),
     };
     let extras = Extras {
-        notice: &notice,
+        notice,
         after_signup: q.claimed.is_some(),
         ..Extras::default()
     };
@@ -665,6 +651,88 @@ fn are(n: u64) -> &'static str {
     if n == 1 { "is" } else { "are" }
 }
 
+type FormResult<T> = std::result::Result<Form<T>, axum::extract::rejection::FormRejection>;
+
+/// A form with a CSRF field.
+trait Csrf {
+    fn csrf(&self) -> &str;
+}
+
+macro_rules! csrf_forms {
+    ($($t:ty),*) => {
+        $(impl Csrf for $t {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+        })*
+    };
+}
+csrf_forms!(CsrfForm, ClaimForm, DeleteForm, PasswordForm, TokenForm);
+
+/// What a form of the account page did.
+enum Outcome {
+    /// Show the account page again, with these.
+    Page(StatusCode, Extras),
+    /// Answer this instead (a redirect, another page).
+    Answer(Response),
+}
+
+/// Where the account page shows a form's error: at the top, or beside the
+/// form that failed.
+#[derive(Clone, Copy)]
+enum ErrorAt {
+    Top,
+    DeleteForm,
+}
+
+/// Runs a form of the account page: reads its fields, checks the session
+/// and the form's CSRF token, does `act` for the account, and answers (the
+/// account page with what it did, or with its error where `at` says).
+async fn account_form<T: Csrf + Default>(
+    a: Arc<Accounts>,
+    who: Who,
+    headers: HeaderMap,
+    form: FormResult<T>,
+    at: ErrorAt,
+    act: impl AsyncFnOnce(&Accounts, AccountId, T) -> Result<Outcome>,
+) -> Response {
+    // A body that is not a form has no CSRF token either: refused below
+    // (or sent to log in first), like a form without one.
+    let f = form.map(|f| f.0).unwrap_or_default();
+    let id = match form_account(&who, f.csrf()) {
+        Ok(id) => id,
+        Err(res) => return *res,
+    };
+    match act(&a, id, f).await {
+        Ok(Outcome::Page(status, x)) => render_account_with(&a, &who, &headers, status, x).await,
+        Ok(Outcome::Answer(res)) => res,
+        Err(e) => {
+            let http = e.into_http();
+            let mut x = Extras::default();
+            match at {
+                ErrorAt::Top => x.error = http.message.clone(),
+                ErrorAt::DeleteForm => x.delete_error = http.message.clone(),
+            }
+            let mut res = render_account_with(&a, &who, &headers, http.status, x).await;
+            for (k, v) in http.headers {
+                res.headers_mut().insert(k, v);
+            }
+            res
+        }
+    }
+}
+
+/// The account page with a notice.
+fn notice(status: StatusCode, notice: impl Into<String>) -> Outcome {
+    Outcome::Page(
+        status,
+        Extras {
+            notice: notice.into(),
+            ..Extras::default()
+        },
+    )
+}
+
 #[derive(Deserialize, Default)]
 struct ClaimForm {
     #[serde(default)]
@@ -677,14 +745,9 @@ async fn claim_form(
     State(a): State<Arc<Accounts>>,
     who: Who,
     headers: HeaderMap,
-    form: std::result::Result<Form<ClaimForm>, axum::extract::rejection::FormRejection>,
+    form: FormResult<ClaimForm>,
 ) -> Response {
-    let f = form.map(|f| f.0).unwrap_or_default();
-    let id = match form_account(&who, &f.csrf) {
-        Ok(id) => id,
-        Err(res) => return *res,
-    };
-    let r = async {
+    account_form(a, who, headers, form, ErrorAt::Top, async |a, id, f| {
         let tokens = ClaimTokens::parse_text(&f.tokens)?;
         if tokens.is_empty() {
             return Err(AccountsError::BadRequest(
@@ -693,54 +756,47 @@ async fn claim_form(
             ));
         }
         let claims = a.claim(&id, &tokens).await?;
-        Ok((tokens, claims))
-    };
-    match r.await {
-        Ok((tokens, claims)) => {
-            let raw: Vec<&str> = tokens.secrets().map(|(t, _)| t).collect();
-            let forget: Vec<&str> = raw
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| {
-                    claims
-                        .iter()
-                        .filter(|c| c.index == *i)
-                        .all(|c| c.outcome.settled())
-                })
-                .map(|(_, t)| *t)
-                .collect();
-            let n = claims
-                .iter()
-                .filter(|c| c.outcome == ClaimOutcome::Claimed)
-                .count() as u64;
-            let notice = format!("{} claimed.", uploads(n));
-            let rows = claims
-                .iter()
-                .map(|c| ClaimRow {
-                    token: c.token.clone(),
-                    name: c.name.clone().unwrap_or_default(),
-                    size: c.size.map(|s| size(s.max(0) as u64)).unwrap_or_default(),
-                    result: c.outcome.code(),
-                    message: c.outcome.message(),
-                    ok: matches!(
-                        c.outcome,
-                        ClaimOutcome::Claimed | ClaimOutcome::AlreadyYours
-                    ),
-                })
-                .collect();
-            let extras = Extras {
-                notice: &notice,
+        let raw: Vec<&str> = tokens.secrets().map(|(t, _)| t).collect();
+        let forget: Vec<&str> = raw
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| {
+                claims
+                    .iter()
+                    .filter(|c| c.index == *i)
+                    .all(|c| c.outcome.settled())
+            })
+            .map(|(_, t)| *t)
+            .collect();
+        let n = claims
+            .iter()
+            .filter(|c| c.outcome == ClaimOutcome::Claimed)
+            .count() as u64;
+        let rows = claims
+            .iter()
+            .map(|c| ClaimRow {
+                token: c.token.clone(),
+                name: c.name.clone().unwrap_or_default(),
+                size: c.size.map(|s| size(s.max(0) as u64)).unwrap_or_default(),
+                result: c.outcome.code(),
+                message: c.outcome.message(),
+                ok: matches!(
+                    c.outcome,
+                    ClaimOutcome::Claimed | ClaimOutcome::AlreadyYours
+                ),
+            })
+            .collect();
+        Ok(Outcome::Page(
+            StatusCode::OK,
+            Extras {
+                notice: format!("{} claimed.", uploads(n)),
                 claims: rows,
                 forget: forget.join(" "),
                 ..Extras::default()
-            };
-            render_account_with(&a, &who, &headers, StatusCode::OK, extras).await
-        }
-        Err(e) => {
-            let http = e.into_http();
-            render_account(&a, &who, &headers, http.status, "", "", &http.message).await
-        }
-    }
+            },
+        ))
+    })
+    .await
 }
 
 #[derive(Deserialize, Default)]
@@ -756,56 +812,36 @@ async fn delete_form(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     who: Who,
     headers: HeaderMap,
-    form: std::result::Result<Form<DeleteForm>, axum::extract::rejection::FormRejection>,
+    form: FormResult<DeleteForm>,
 ) -> Response {
-    let f = form.map(|f| f.0).unwrap_or_default();
-    let id = match form_account(&who, &f.csrf) {
-        Ok(id) => id,
-        Err(res) => return *res,
-    };
-    let r = async {
+    let clear = a.cookie(SESSION_COOKIE, "", None, &headers);
+    account_form(a, who, headers, form, ErrorAt::DeleteForm, async |a, id, f| {
         a.check_own_deletion(&id, &f.password, peer.ip()).await?;
-        a.delete_account(&id, None).await
-    };
-    match r.await {
-        Ok(d) => {
-            let n = match d {
-                crate::privacy::Disposal::Deleted(n) | crate::privacy::Disposal::Transferred(n) => {
-                    n
-                }
-            };
-            let body = format!(
-                "<section class=\"card narrow\"><h1>Your account is deleted</h1>\
-                 <p role=\"status\">Your account, your {} and {} share links are gone, and you are logged out everywhere. \
-                 Your e-mail address is forgotten: you may sign up with it again.</p>\
-                 <p><a class=\"btn secondary\" href=\"/\">Back to carrel</a></p></section>",
-                if n == 1 {
-                    "file".to_owned()
-                } else {
-                    format!("{n} files")
-                },
-                if n == 1 { "its" } else { "their" },
-            );
-            let clear = a.cookie(SESSION_COOKIE, "", None, &headers);
-            with_cookies(page("Account deleted", body).into_response(), [clear])
-        }
-        Err(e) => {
-            let http = e.into_http();
-            let mut res =
-                render_account(&a, &who, &headers, http.status, "", "", &http.message).await;
-            for (k, v) in http.headers {
-                res.headers_mut().insert(k, v);
-            }
-            res
-        }
-    }
+        let n = match a.delete_account(&id, None).await? {
+            crate::privacy::Disposal::Deleted(n) | crate::privacy::Disposal::Transferred(n) => n,
+        };
+        let body = format!(
+            "<section class=\"card narrow\"><h1>Your account is deleted</h1>\
+             <p role=\"status\">Your account, your {} and {} share links are gone, and you are logged out everywhere. \
+             Your e-mail address is forgotten: you may sign up with it again.</p>\
+             <p><a class=\"btn secondary\" href=\"/\">Back to carrel</a></p></section>",
+            if n == 1 {
+                "file".to_owned()
+            } else {
+                format!("{n} files")
+            },
+            if n == 1 { "its" } else { "their" },
+        );
+        Ok(Outcome::Answer(with_cookies(
+            page("Account deleted", body).into_response(),
+            [clear],
+        )))
+    })
+    .await
 }
 
 /// The session's account for a form post, or the answer to send instead.
-fn form_account(
-    who: &Who,
-    csrf: &str,
-) -> std::result::Result<carrel_core::ids::AccountId, Box<Response>> {
+fn form_account(who: &Who, csrf: &str) -> std::result::Result<AccountId, Box<Response>> {
     match who.caller_with_form(csrf) {
         Ok(Caller::Account { id, .. }) => Ok(id.clone()),
         Ok(Caller::Anonymous) => Err(Box::new(
@@ -815,7 +851,7 @@ fn form_account(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct PasswordForm {
     #[serde(default)]
     csrf: String,
@@ -829,13 +865,10 @@ async fn change_password(
     State(a): State<Arc<Accounts>>,
     who: Who,
     headers: HeaderMap,
-    Form(f): Form<PasswordForm>,
+    form: FormResult<PasswordForm>,
 ) -> Response {
-    let id = match form_account(&who, &f.csrf) {
-        Ok(id) => id,
-        Err(res) => return *res,
-    };
-    let r = async {
+    let keep = cookie(&headers, SESSION_COOKIE).map(|c| Secret::from_client(&c).hash());
+    account_form(a, who, headers, form, ErrorAt::Top, async |a, id, f| {
         let acct =
             a.db.account(&id)
                 .await?
@@ -845,50 +878,35 @@ async fn change_password(
         }
         let p = NewPassword::new(&f.password, Some(&acct.email))?;
         let hash = crate::hash(p).await?;
-        let keep = cookie(&headers, SESSION_COOKIE).map(|c| Secret::from_client(&c).hash());
         a.db.set_password(&id, &hash, keep.as_ref()).await?;
         tracing::info!(target: "carrel::audit", event = "password_changed", account = %id, "password changed");
-        Ok(())
-    };
-    match r.await {
-        Ok(()) => {
-            render_account(
-                &a,
-                &who,
-                &headers,
-                StatusCode::OK,
-                "",
-                "Your password is changed; your other sessions have ended.",
-                "",
-            )
-            .await
-        }
-        Err(e) => {
-            let http = e.into_http();
-            render_account(&a, &who, &headers, http.status, "", "", &http.message).await
-        }
-    }
+        Ok(notice(
+            StatusCode::OK,
+            "Your password is changed; your other sessions have ended.",
+        ))
+    })
+    .await
 }
 
 async fn logout_all(
     State(a): State<Arc<Accounts>>,
     who: Who,
     headers: HeaderMap,
-    form: std::result::Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
+    form: FormResult<CsrfForm>,
 ) -> Response {
-    let id = match form_account(&who, &csrf_field(form)) {
-        Ok(id) => id,
-        Err(res) => return *res,
-    };
-    if let Err(e) = a.db.delete_sessions(&id).await {
-        return AccountsError::from(e).into_http().as_page().into_response();
-    }
-    tracing::info!(target: "carrel::audit", event = "logout_everywhere", account = %id, "all sessions ended");
     let clear = a.cookie(SESSION_COOKIE, "", None, &headers);
-    with_cookies(Redirect::to("/login").into_response(), [clear])
+    account_form(a, who, headers, form, ErrorAt::Top, async |a, id, _| {
+        a.db.delete_sessions(&id).await?;
+        tracing::info!(target: "carrel::audit", event = "logout_everywhere", account = %id, "all sessions ended");
+        Ok(Outcome::Answer(with_cookies(
+            Redirect::to("/login").into_response(),
+            [clear],
+        )))
+    })
+    .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct TokenForm {
     #[serde(default)]
     csrf: String,
@@ -904,66 +922,57 @@ async fn create_token(
     State(a): State<Arc<Accounts>>,
     who: Who,
     headers: HeaderMap,
-    Form(f): Form<TokenForm>,
+    form: FormResult<TokenForm>,
 ) -> Response {
-    let id = match form_account(&who, &f.csrf) {
-        Ok(id) => id,
-        Err(res) => return *res,
+    let role = match who.peek() {
+        Caller::Account { role, .. } => *role,
+        Caller::Anonymous => Role::User,
     };
-    let Caller::Account { role, .. } = who.peek() else {
-        return Redirect::to("/login").into_response();
-    };
-    let mut scopes = Scopes::NONE;
-    for (on, s) in [
-        (&f.scope_read, Scope::Read),
-        (&f.scope_upload, Scope::Upload),
-        (&f.scope_manage, Scope::Manage),
-        (&f.scope_admin, Scope::Admin),
-    ] {
-        if on.is_some() {
-            scopes = scopes.with(s);
+    account_form(a, who, headers, form, ErrorAt::Top, async |a, id, f| {
+        let mut scopes = Scopes::NONE;
+        for (on, s) in [
+            (&f.scope_read, Scope::Read),
+            (&f.scope_upload, Scope::Upload),
+            (&f.scope_manage, Scope::Manage),
+            (&f.scope_admin, Scope::Admin),
+        ] {
+            if on.is_some() {
+                scopes = scopes.with(s);
+            }
         }
-    }
-    let r = async {
         if scopes.is_empty() {
             return Err(AccountsError::BadRequest(
                 "no_scope",
                 "pick at least one scope".into(),
             ));
         }
-        crate::api::make_token(&a, &id, *role, &f.name, scopes).await
-    };
-    match r.await {
-        Ok((_, secret)) => {
-            render_account(&a, &who, &headers, StatusCode::CREATED, &secret, "", "").await
-        }
-        Err(e) => {
-            let http = e.into_http();
-            render_account(&a, &who, &headers, http.status, "", "", &http.message).await
-        }
-    }
+        let (_, secret) = crate::api::make_token(a, &id, role, &f.name, scopes).await?;
+        Ok(Outcome::Page(
+            StatusCode::CREATED,
+            Extras {
+                new_token: secret,
+                ..Extras::default()
+            },
+        ))
+    })
+    .await
 }
 
 async fn revoke_token(
     State(a): State<Arc<Accounts>>,
     who: Who,
+    headers: HeaderMap,
     Path(tid): Path<String>,
-    form: std::result::Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
+    form: FormResult<CsrfForm>,
 ) -> Response {
-    let id = match form_account(&who, &csrf_field(form)) {
-        Ok(id) => id,
-        Err(res) => return *res,
-    };
-    let Ok(tid) = tid.parse::<TokenId>() else {
-        return AccountsError::NotFound("token")
-            .into_http()
-            .as_page()
-            .into_response();
-    };
-    match a.db.delete_token(&id, &tid).await {
-        Ok(_) => Redirect::to("/account").into_response(),
-        Err(e) => AccountsError::from(e).into_http().as_page().into_response(),
-    }
+    account_form(a, who, headers, form, ErrorAt::Top, async |a, id, _| {
+        let tid = tid
+            .parse::<TokenId>()
+            .map_err(|_| AccountsError::NotFound("token"))?;
+        a.db.delete_token(&id, &tid).await?;
+        Ok(Outcome::Answer(Redirect::to("/account").into_response()))
+    })
+    .await
 }
 
 #[derive(Template)]
