@@ -733,18 +733,7 @@ async fn reset_link_form(
             };
             render_user(&a, &who, &me, &uid, StatusCode::CREATED, view).await
         }
-        Err(e) => {
-            let http = e.into_http();
-            render_user(
-                &a,
-                &who,
-                &me,
-                &uid,
-                http.status,
-                UserView::error(&http.message),
-            )
-            .await
-        }
+        Err(e) => user_error(&a, &who, &me, &uid, e).await,
     }
 }
 
@@ -837,6 +826,18 @@ async fn render_user(
         .unwrap_or_else(|e| e.into_http().as_page().into_response())
 }
 
+/// The user's page with the error of a form that failed.
+async fn user_error(
+    a: &Accounts,
+    who: &Who,
+    me: &AccountId,
+    uid: &str,
+    e: AccountsError,
+) -> Response {
+    let http = e.into_http();
+    render_user(a, who, me, uid, http.status, UserView::error(&http.message)).await
+}
+
 async fn user_page(
     State(a): State<Arc<Accounts>>,
     who: Who,
@@ -892,18 +893,7 @@ async fn change_form(
     };
     match r.await {
         Ok(acct) => Redirect::to(&format!("/admin/users/{}?done={done}", acct.id)).into_response(),
-        Err(e) => {
-            let http = e.into_http();
-            render_user(
-                a,
-                who,
-                &me,
-                uid,
-                http.status,
-                UserView::error(&http.message),
-            )
-            .await
-        }
+        Err(e) => user_error(a, who, &me, uid, e).await,
     }
 }
 
@@ -1024,18 +1014,7 @@ async fn delete_form(
             );
             page("Account deleted", body).into_response()
         }
-        Err(e) => {
-            let http = e.into_http();
-            render_user(
-                &a,
-                &who,
-                &me,
-                &uid,
-                http.status,
-                UserView::error(&http.message),
-            )
-            .await
-        }
+        Err(e) => user_error(&a, &who, &me, &uid, e).await,
     }
 }
 

@@ -87,6 +87,17 @@ fn with_cookies(mut res: Response, cookies: impl IntoIterator<Item = HeaderValue
     res
 }
 
+/// A page answering an error, with the error's own headers (`Retry-After`).
+fn with_error_headers(
+    mut res: Response,
+    headers: Vec<(header::HeaderName, HeaderValue)>,
+) -> Response {
+    for (k, v) in headers {
+        res.headers_mut().insert(k, v);
+    }
+    res
+}
+
 /// A `next` that stays on this site: a path, not `//host` or `/\host`.
 fn local_path(next: &str) -> &str {
     let ok = next.starts_with('/')
@@ -218,7 +229,7 @@ async fn login(
         }
         Err(e) => {
             let http = e.into_http();
-            let mut res = render_login(
+            let res = render_login(
                 &a,
                 &headers,
                 http.status,
@@ -227,10 +238,7 @@ async fn login(
                 &http.message,
                 "",
             );
-            for (k, v) in http.headers {
-                res.headers_mut().insert(k, v);
-            }
-            res
+            with_error_headers(res, http.headers)
         }
     }
 }
@@ -713,11 +721,8 @@ async fn account_form<T: Csrf + Default>(
                 ErrorAt::Top => x.error = http.message.clone(),
                 ErrorAt::DeleteForm => x.delete_error = http.message.clone(),
             }
-            let mut res = render_account_with(&a, &who, &headers, http.status, x).await;
-            for (k, v) in http.headers {
-                res.headers_mut().insert(k, v);
-            }
-            res
+            let res = render_account_with(&a, &who, &headers, http.status, x).await;
+            with_error_headers(res, http.headers)
         }
     }
 }
@@ -1139,11 +1144,8 @@ async fn forgot(
         Ok(()) => render_forgot(&a, &headers, StatusCode::OK, &shown, "", true),
         Err(e) => {
             let http = e.into_http();
-            let mut res = render_forgot(&a, &headers, http.status, &shown, &http.message, false);
-            for (k, v) in http.headers {
-                res.headers_mut().insert(k, v);
-            }
-            res
+            let res = render_forgot(&a, &headers, http.status, &shown, &http.message, false);
+            with_error_headers(res, http.headers)
         }
     }
 }
