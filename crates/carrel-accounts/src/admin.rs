@@ -682,25 +682,26 @@ async fn invitation_form(
     who: Who,
     headers: HeaderMap,
     f: FormResult<CsrfOnly>,
-) -> std::result::Result<Response, Response> {
-    let me = form_admin(&who, f)?;
+) -> Response {
+    let me = match form_admin(&who, f) {
+        Ok(me) => me,
+        Err(res) => return *res,
+    };
     let base = crate::api::base_url(&a, &headers);
-    Ok(
-        match crate::api::invitation_link(&a, Some(&me), &base).await {
-            Ok(url) => {
-                tracing::info!(target: "carrel::audit", event = "invitation", by = %me, "invitation made");
-                render_users(
-                    &a,
-                    &who,
-                    Ok(UserQuery::default()),
-                    StatusCode::CREATED,
-                    &url,
-                )
-                .await
-            }
-            Err(e) => e.into_http().as_page().into_response(),
-        },
-    )
+    match crate::api::invitation_link(&a, Some(&me), &base).await {
+        Ok(url) => {
+            tracing::info!(target: "carrel::audit", event = "invitation", by = %me, "invitation made");
+            render_users(
+                &a,
+                &who,
+                Ok(UserQuery::default()),
+                StatusCode::CREATED,
+                &url,
+            )
+            .await
+        }
+        Err(e) => e.into_http().as_page().into_response(),
+    }
 }
 
 /// `POST /admin/users/{id}/reset-link`: a one-time reset link for the
@@ -711,15 +712,18 @@ async fn reset_link_form(
     headers: HeaderMap,
     Path(uid): Path<String>,
     f: FormResult<CsrfOnly>,
-) -> std::result::Result<Response, Response> {
-    let me = form_admin(&who, f)?;
+) -> Response {
+    let me = match form_admin(&who, f) {
+        Ok(me) => me,
+        Err(res) => return *res,
+    };
     let r = async {
         let acct = a.live_by_id(&uid).await?;
         let url = crate::api::reset_link(&a, &acct.id, &crate::api::base_url(&a, &headers)).await?;
         tracing::info!(target: "carrel::audit", event = "reset_link", account = %acct.id, by = %me, "reset link made");
         Ok::<_, AccountsError>(url)
     };
-    Ok(match r.await {
+    match r.await {
         Ok(url) => {
             let view = UserView {
                 link: &url,
@@ -728,13 +732,13 @@ async fn reset_link_form(
             render_user(&a, &who, &me, &uid, StatusCode::CREATED, view).await
         }
         Err(e) => user_error(&a, &who, &me, &uid, e).await,
-    })
+    }
 }
 
 /// The administrator of a form with only a CSRF field, or the answer to send instead.
-fn form_admin(who: &Who, f: FormResult<CsrfOnly>) -> std::result::Result<AccountId, Response> {
+fn form_admin(who: &Who, f: FormResult<CsrfOnly>) -> std::result::Result<AccountId, Box<Response>> {
     let csrf = f.map(|f| f.0.csrf).unwrap_or_default();
-    page_admin(who, "/admin/users", Some(&csrf)).map_err(|r| *r)
+    page_admin(who, "/admin/users", Some(&csrf))
 }
 
 #[derive(Deserialize, Default)]
