@@ -333,3 +333,42 @@ def test_uploads_at_once_cannot_together_pass_the_quota(make_server):
         assert staging_files(srv) == [], staging_files(srv)
         for f in mine["files"]:
             assert requests.delete(f"{srv.url}/api/files/{f['id']}", headers=auth).status_code == 204
+
+
+def test_deferred_lengths_declared_at_once_cannot_together_pass_the_quota(make_server):
+    """Two uploads created with Upload-Defer-Length declare their lengths in
+    PATCHes sent at the same moment: each fits the quota, both do not; one
+    is taken, the other refused with 507 and left as it was."""
+    srv = make_server(env=plans_env(tiny={"storage": 150_000}))
+    auth = user_with_token(srv, "ada@example.org", "tiny")
+    for attempt in range(3):
+        locs = []
+        for _ in range(2):
+            r = requests.post(f"{srv.url}/files", headers=tus_headers(**auth, **{"Upload-Defer-Length": "1"}))
+            assert r.status_code == 201, r.text
+            loc = r.headers["Location"]
+            locs.append(loc if loc.startswith("http") else srv.url + loc)
+        barrier = threading.Barrier(2)
+        results = [None, None]
+
+        def declare(i):
+            barrier.wait()
+            results[i] = requests.patch(locs[i], data=b"x" * 100_000, headers=tus_headers(**{
+                "Upload-Offset": "0", "Upload-Length": "100000", "Content-Type": "application/offset+octet-stream"}))
+
+        threads = [threading.Thread(target=declare, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        codes = sorted(r.status_code for r in results)
+        assert codes == [204, 507], [(r.status_code, r.text[:200]) for r in results]
+        refused = [i for i in range(2) if results[i].status_code == 507][0]
+        assert results[refused].json()["error"]["code"] == "quota_exceeded"
+        h = requests.head(locs[refused], headers=tus_headers()).headers
+        assert h["Upload-Offset"] == "0" and h.get("Upload-Defer-Length") == "1", dict(h)
+        me = requests.get(f"{srv.url}/api/me", headers=auth).json()
+        assert me["usage"]["storage_used"] == 100_000, me
+        requests.delete(locs[refused], headers=tus_headers())
+        for f in requests.get(f"{srv.url}/api/files", headers=auth).json()["files"]:
+            assert requests.delete(f"{srv.url}/api/files/{f['id']}", headers=auth).status_code == 204

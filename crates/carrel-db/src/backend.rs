@@ -202,6 +202,39 @@ macro_rules! impl_database {
                 Ok(r.rows_affected() == 1)
             }
 
+            async fn set_upload_length_within(
+                &self,
+                id: &UploadId,
+                owner: &carrel_core::ids::AccountId,
+                length: i64,
+                quota: i64,
+                now: Timestamp,
+            ) -> Result<Option<bool>> {
+                let mut tx = self.pool.begin().await?;
+                // Serialized per owner as in create_upload_within.
+                if let Backend::Postgres = $backend {
+                    sqlx::query("SELECT id FROM accounts WHERE id = $1 FOR UPDATE")
+                        .bind(owner.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let r = sqlx::query("UPDATE uploads SET length = $1 WHERE id = $2 AND length IS NULL")
+                    .bind(length)
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                if r.rows_affected() != 1 {
+                    tx.rollback().await?;
+                    return Ok(Some(false));
+                }
+                if storage_used_on(&mut tx, owner.as_str(), now).await? > quota {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                tx.commit().await?;
+                Ok(Some(true))
+            }
+
             async fn delete_upload(&self, id: &UploadId) -> Result<bool> {
                 let r = sqlx::query("DELETE FROM uploads WHERE id = $1").bind(id.as_str()).execute(&self.pool).await?;
                 Ok(r.rows_affected() == 1)

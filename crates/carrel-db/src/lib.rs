@@ -86,6 +86,19 @@ pub trait UploadRepo {
     ) -> Result<bool>;
     /// Sets a deferred length; false if the length was already set.
     async fn set_upload_length(&self, id: &UploadId, length: i64) -> Result<bool>;
+    /// Sets a deferred length of `owner`'s upload only if the owner's
+    /// storage, this length included, stays within `quota` at `now`: the
+    /// check and the change are one transaction serialized per owner (as in
+    /// [`UploadRepo::create_upload_within`]). `None` when the quota refuses
+    /// (nothing changed), `Some(false)` when the length was already set.
+    async fn set_upload_length_within(
+        &self,
+        id: &UploadId,
+        owner: &carrel_core::ids::AccountId,
+        length: i64,
+        quota: i64,
+        now: Timestamp,
+    ) -> Result<Option<bool>>;
     /// Forgets an upload; false if there was none.
     async fn delete_upload(&self, id: &UploadId) -> Result<bool>;
     /// Uploads whose expiry has passed (complete or not), oldest first.

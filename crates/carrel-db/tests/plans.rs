@@ -396,5 +396,24 @@ async fn uploads_created_at_once_stay_within_the_quota() {
                 .await
                 .unwrap()
         );
+        // A deferred length is set only within the quota, once.
+        let bob = account("bob@example.org", "tiny");
+        db.create_account(&bob, None).await.unwrap();
+        let d = upload(Some(&bob.id), None);
+        db.create_upload(&d).await.unwrap();
+        let within = |l| db.set_upload_length_within(&d.id, &bob.id, l, 100, Timestamp(1000));
+        assert_eq!(within(101).await.unwrap(), None, "{b:?}");
+        assert_eq!(
+            db.storage_used(&bob.id, Timestamp(1000)).await.unwrap(),
+            0,
+            "{b:?}"
+        );
+        assert_eq!(within(100).await.unwrap(), Some(true), "{b:?}");
+        assert_eq!(within(50).await.unwrap(), Some(false), "{b:?}");
+        assert_eq!(
+            db.storage_used(&bob.id, Timestamp(1000)).await.unwrap(),
+            100,
+            "{b:?}"
+        );
     }
 }

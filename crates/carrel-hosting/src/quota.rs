@@ -144,9 +144,46 @@ impl Hosting {
             .err()
             .unwrap_or(HostingError::QuotaExceeded {
                 needed: length,
-                left: allowance.limit().min(length.saturating_sub(1)),
+                left: allowance.limit(),
                 quota: quota.0,
             }))
+    }
+
+    /// Sets the length of an upload created with a deferred one: reserved
+    /// within its owner's storage quota atomically, like a length declared
+    /// at creation ([`Hosting::create_upload_reserved`]). False if it was
+    /// already set.
+    pub async fn set_length_reserved(&self, u: &Upload, length: u64) -> Result<bool> {
+        let l = i64::try_from(length).unwrap_or(i64::MAX);
+        let quota = match &u.owner {
+            Some(o) => match self.db.account(o).await? {
+                Some(a) => self.plans.limits_of(&a.plan).storage,
+                None => None,
+            },
+            None => None,
+        };
+        let (Some(owner), Some(quota)) = (&u.owner, quota) else {
+            return Ok(self.db.set_upload_length(&u.id, l).await?);
+        };
+        let q = i64::try_from(quota.0).unwrap_or(i64::MAX);
+        match self
+            .db
+            .set_upload_length_within(&u.id, owner, l, q, Timestamp::now())
+            .await?
+        {
+            Some(set) => Ok(set),
+            None => {
+                let allowance = self.allowance_of_upload(u).await?;
+                Err(allowance
+                    .check(length)
+                    .err()
+                    .unwrap_or(HostingError::QuotaExceeded {
+                        needed: length,
+                        left: allowance.limit(),
+                        quota: quota.0,
+                    }))
+            }
+        }
     }
 
     /// What an upload in progress may still reach (its owner's plan now).

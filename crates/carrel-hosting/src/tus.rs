@@ -534,7 +534,7 @@ async fn patch_inner(
         match u.length {
             None => {
                 h.allowance_of_upload(&u).await?.check(l)?;
-                h.db.set_upload_length(&u.id, l as i64).await?;
+                h.set_length_reserved(&u, l).await?;
                 u.new.length = Some(l as i64);
             }
             Some(have) if have as u64 != l => {
