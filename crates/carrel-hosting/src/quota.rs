@@ -112,17 +112,21 @@ impl Hosting {
         Ok(self.allowance_with(limits, plan, storage))
     }
 
+    /// The storage quota of an uploader with an account, if its plan has one.
+    pub fn storage_quota(&self, owner: &Uploader) -> Option<carrel_core::plan::Bytes> {
+        match (&owner.account, owner.plan.as_deref()) {
+            (Some(_), Some(p)) => self.plans.limits_of(p).storage,
+            _ => None,
+        }
+    }
+
     /// Creates an upload for `owner`. With a declared length and a storage
     /// quota, the length is reserved within the quota atomically (see
     /// [`carrel_db::UploadRepo::create_upload_within`]): uploads started at
     /// once that each fit, but not together, are not all created. The
     /// refused one gets the quota's error; nothing of it is kept.
     pub async fn create_upload_reserved(&self, owner: &Uploader, new: &NewUpload) -> Result<()> {
-        let quota = match (&owner.account, owner.plan.as_deref()) {
-            (Some(_), Some(p)) => self.plans.limits_of(p).storage,
-            _ => None,
-        };
-        let (Some(quota), Some(length)) = (quota, new.length) else {
+        let (Some(quota), Some(length)) = (self.storage_quota(owner), new.length) else {
             return Ok(self.db.create_upload(new).await?);
         };
         if matches!(new.kind, UploadKind::Final(_)) {
