@@ -193,20 +193,12 @@ async fn login(
     headers: HeaderMap,
     form: std::result::Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Ok(Form(f)) = form else {
-        return render_login(
-            &a,
-            &headers,
-            StatusCode::BAD_REQUEST,
-            "",
-            "",
-            "The form was incomplete.",
-            "",
-        );
+    let f = match pre_login(&headers, form, |e| {
+        render_login(&a, &headers, StatusCode::BAD_REQUEST, "", "", e, "")
+    }) {
+        Ok(f) => f,
+        Err(res) => return *res,
     };
-    if !form_token_matches(&headers, &f.csrf) {
-        return form_refused().into_http().as_page().into_response();
-    }
     let email: String = f.email.chars().take(254).collect();
     match a.check_login(&email, &f.password, peer.ip()).await {
         Ok(account) => {
@@ -362,20 +354,12 @@ async fn signup(
     headers: HeaderMap,
     form: std::result::Result<Form<SignupForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Ok(Form(f)) = form else {
-        return render_signup(
-            &a,
-            &headers,
-            StatusCode::BAD_REQUEST,
-            "",
-            "",
-            "The form was incomplete.",
-            false,
-        );
+    let f = match pre_login(&headers, form, |e| {
+        render_signup(&a, &headers, StatusCode::BAD_REQUEST, "", "", e, false)
+    }) {
+        Ok(f) => f,
+        Err(res) => return *res,
     };
-    if !form_token_matches(&headers, &f.csrf) {
-        return form_refused().into_http().as_page().into_response();
-    }
     let inv: String = f.invitation.chars().take(100).collect();
     let email_text: String = f.email.chars().take(254).collect();
     let r = async {
@@ -675,7 +659,36 @@ macro_rules! csrf_forms {
         })*
     };
 }
-csrf_forms!(CsrfForm, ClaimForm, DeleteForm, PasswordForm, TokenForm);
+csrf_forms!(
+    CsrfForm,
+    ClaimForm,
+    DeleteForm,
+    PasswordForm,
+    TokenForm,
+    LoginForm,
+    SignupForm,
+    ResetForm,
+    ForgotForm
+);
+
+/// The fields of a form shown before logging in, checked against the
+/// pre-login cookie's CSRF token; or the answer to send instead: the form
+/// again with `incomplete`'s error, or the refusal of a foreign form.
+fn pre_login<T: Csrf>(
+    headers: &HeaderMap,
+    form: FormResult<T>,
+    incomplete: impl FnOnce(&str) -> Response,
+) -> std::result::Result<T, Box<Response>> {
+    let Ok(Form(f)) = form else {
+        return Err(Box::new(incomplete("The form was incomplete.")));
+    };
+    if !form_token_matches(headers, f.csrf()) {
+        return Err(Box::new(
+            form_refused().into_http().as_page().into_response(),
+        ));
+    }
+    Ok(f)
+}
 
 /// What a form of the account page did.
 enum Outcome {
@@ -1045,11 +1058,14 @@ struct ResetForm {
 async fn reset(
     State(a): State<Arc<Accounts>>,
     headers: HeaderMap,
-    Form(f): Form<ResetForm>,
+    form: FormResult<ResetForm>,
 ) -> Response {
-    if !form_token_matches(&headers, &f.csrf) {
-        return form_refused().into_http().as_page().into_response();
-    }
+    let f = match pre_login(&headers, form, |e| {
+        render_reset(&a, &headers, StatusCode::BAD_REQUEST, "", e)
+    }) {
+        Ok(f) => f,
+        Err(res) => return *res,
+    };
     let token: String = f.token.chars().take(100).collect();
     let r = async {
         let p = NewPassword::new(&f.password, None)?;
@@ -1126,19 +1142,12 @@ async fn forgot(
     headers: HeaderMap,
     form: std::result::Result<Form<ForgotForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Ok(Form(f)) = form else {
-        return render_forgot(
-            &a,
-            &headers,
-            StatusCode::BAD_REQUEST,
-            "",
-            "The form was incomplete.",
-            false,
-        );
+    let f = match pre_login(&headers, form, |e| {
+        render_forgot(&a, &headers, StatusCode::BAD_REQUEST, "", e, false)
+    }) {
+        Ok(f) => f,
+        Err(res) => return *res,
     };
-    if !form_token_matches(&headers, &f.csrf) {
-        return form_refused().into_http().as_page().into_response();
-    }
     let shown: String = f.email.trim().chars().take(254).collect();
     match crate::mail::ask_reset(&a, &f.email, peer.ip()) {
         Ok(()) => render_forgot(&a, &headers, StatusCode::OK, &shown, "", true),
