@@ -155,15 +155,7 @@ macro_rules! impl_database {
                     return Ok(true);
                 };
                 let mut tx = self.pool.begin().await?;
-                // One creation per owner at a time: PostgreSQL locks the
-                // account's row; on SQLite the insert, the first statement,
-                // takes the database's one write lock.
-                if let Backend::Postgres = $backend {
-                    sqlx::query("SELECT id FROM accounts WHERE id = $1 FOR UPDATE")
-                        .bind(owner.as_str())
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                lock_owner(&mut tx, owner.as_str()).await?;
                 insert_upload(&mut tx, u).await?;
                 if storage_used_on(&mut tx, owner.as_str(), now).await? > quota {
                     tx.rollback().await?;
@@ -211,13 +203,7 @@ macro_rules! impl_database {
                 now: Timestamp,
             ) -> Result<Option<bool>> {
                 let mut tx = self.pool.begin().await?;
-                // Serialized per owner as in create_upload_within.
-                if let Backend::Postgres = $backend {
-                    sqlx::query("SELECT id FROM accounts WHERE id = $1 FOR UPDATE")
-                        .bind(owner.as_str())
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                lock_owner(&mut tx, owner.as_str()).await?;
                 let r = sqlx::query("UPDATE uploads SET length = $1 WHERE id = $2 AND length IS NULL")
                     .bind(length)
                     .bind(id.as_str())
@@ -405,6 +391,20 @@ macro_rules! impl_database {
             .execute(&mut *c)
             .await
             .map_err(unique_violation)?;
+            Ok(())
+        }
+
+        /// Makes a transaction that changes an owner's storage wait for any
+        /// other doing the same: PostgreSQL locks the account's row; SQLite
+        /// has one writer at a time, and the caller's first statement, a
+        /// write, takes that lock.
+        async fn lock_owner(c: &mut <$db as sqlx::Database>::Connection, owner: &str) -> Result<()> {
+            if let Backend::Postgres = $backend {
+                sqlx::query("SELECT id FROM accounts WHERE id = $1 FOR UPDATE")
+                    .bind(owner)
+                    .execute(&mut *c)
+                    .await?;
+            }
             Ok(())
         }
 

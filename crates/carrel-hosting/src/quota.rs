@@ -59,6 +59,21 @@ impl Allowance {
     }
 }
 
+impl Allowance {
+    /// Why the database refused to reserve `length` within `quota`: this
+    /// allowance's own reason (read just after), or the quota if another
+    /// upload's room was freed in between.
+    fn refusal(&self, length: u64, quota: u64) -> HostingError {
+        self.check(length)
+            .err()
+            .unwrap_or(HostingError::QuotaExceeded {
+                needed: length,
+                left: self.limit(),
+                quota,
+            })
+    }
+}
+
 impl Hosting {
     /// The limits that apply to `caller`: its plan's, or the anonymous plan's.
     pub fn limits_of(&self, caller: &Caller) -> &Limits {
@@ -142,15 +157,7 @@ impl Hosting {
             return Ok(());
         }
         let length = length.max(0) as u64;
-        let allowance = self.allowance_for(owner).await?;
-        Err(allowance
-            .check(length)
-            .err()
-            .unwrap_or(HostingError::QuotaExceeded {
-                needed: length,
-                left: allowance.limit(),
-                quota: quota.0,
-            }))
+        Err(self.allowance_for(owner).await?.refusal(length, quota.0))
     }
 
     /// Sets the length of an upload created with a deferred one: reserved
@@ -176,17 +183,7 @@ impl Hosting {
             .await?
         {
             Some(set) => Ok(set),
-            None => {
-                let allowance = self.allowance_of_upload(u).await?;
-                Err(allowance
-                    .check(length)
-                    .err()
-                    .unwrap_or(HostingError::QuotaExceeded {
-                        needed: length,
-                        left: allowance.limit(),
-                        quota: quota.0,
-                    }))
-            }
+            None => Err(self.allowance_of_upload(u).await?.refusal(length, quota.0)),
         }
     }
 
