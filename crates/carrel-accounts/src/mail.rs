@@ -68,7 +68,8 @@ pub struct Mailer {
 
 impl Mailer {
     /// The mailer of these settings: `None` without a `host`, an error
-    /// when they are incomplete or wrong (checked at start-up).
+    /// when they are incomplete or wrong (checked at start-up). Called
+    /// within a tokio runtime (the transport keeps a connection pool there).
     pub fn new(c: &SmtpConfig) -> Result<Option<Self>> {
         let Some(host) = c.host.as_deref().map(str::trim).filter(|h| !h.is_empty()) else {
             return Ok(None);
@@ -232,8 +233,9 @@ pub fn reset_text(email: &Email, link: &str, minutes: f64) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn settings_are_checked() {
+    // The transport's connection pool lives on a tokio runtime, as in the server.
+    #[tokio::test]
+    async fn settings_are_checked() {
         assert!(Mailer::new(&SmtpConfig::default()).unwrap().is_none());
         let c = SmtpConfig {
             host: Some("mail.example.org".into()),
