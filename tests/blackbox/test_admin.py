@@ -6,6 +6,7 @@ durably (it survives a restart) and files uploaded per day. The pages are
 also driven in Chromium, with screenshots kept."""
 import json
 import os
+import re
 import subprocess
 import time
 
@@ -157,6 +158,19 @@ def test_pages_for_administrators_only_with_csrf(server):
     r = boss.post(f"{server.url}/admin/users/{ada_id}/plan", data={"plan": "premium", "csrf": csrf},
                   allow_redirects=False)
     assert r.status_code == 303 and r.headers["Location"].endswith("?done=plan")
+    # Reset and invitation links: only with the form's token, for accounts that exist, shown once.
+    for path in (f"/admin/users/{ada_id}/reset-link", "/admin/invitations"):
+        assert boss.post(f"{server.url}{path}", allow_redirects=False).status_code == 403
+        assert boss.post(f"{server.url}{path}", data={"csrf": "x" * 5000}, allow_redirects=False).status_code == 403
+        assert mod.post(f"{server.url}{path}", data={"csrf": field(mod.get(f"{server.url}/account").text, "csrf")},
+                        allow_redirects=False).status_code == 403
+    r = boss.post(f"{server.url}/admin/users/{ada_id}/reset-link", data={"csrf": csrf})
+    assert r.status_code == 201 and re.search(r'value="http://[^"]+/reset\?token=', r.text)
+    assert "/reset?token=" not in boss.get(f"{server.url}/admin/users/{ada_id}").text
+    r = boss.post(f"{server.url}/admin/users/nonexistent/reset-link", data={"csrf": csrf})
+    assert r.status_code == 404
+    r = boss.post(f"{server.url}/admin/invitations", data={"csrf": csrf, "extra": "y" * 100_000})
+    assert r.status_code == 201 and re.search(r'value="http://[^"]+/signup\?invitation=', r.text)
     r = boss.post(f"{server.url}/admin/users/{ada_id}/plan", data={"plan": "gold", "csrf": csrf})
     assert r.status_code == 400 and "gold" in r.text
     r = boss.post(f"{server.url}/admin/users/{ada_id}/delete", data={"files": "delete", "csrf": csrf})
@@ -190,7 +204,24 @@ def test_admin_pages_in_chromium(server, backend):
     assert "suspended" in s["user-suspended"]["text"] and "may log in again" in s["user-active"]["text"]
     assert "given to heir@example.org" in s["deleted"]["text"], s["deleted"]
     assert "Bytes served per day" in s["usage"]["text"]
-    for name in ("users", "user", "delete-form", "usage"):
+    assert s["user-reset-link"]["status"] == 201 and "not shown again" in s["user-reset-link"]["text"]
+    assert s["invitation"]["status"] == 201 and "not shown again" in s["invitation"]["text"]
+    # The links the buttons showed work (once), like the CLI's and the API's.
+    links = res["links"]
+    assert links["reset"].startswith(server.url + "/reset?token="), links
+    s_ = requests.Session()
+    page = s_.get(links["reset"])
+    form = {"csrf": field(page.text, "csrf"), "token": field(page.text, "token"), "password": "set by the link 1"}
+    assert s_.post(f"{server.url}/reset", data=form, allow_redirects=False).status_code == 303
+    assert s_.post(f"{server.url}/reset", data=form, allow_redirects=False).status_code == 400
+    login(server, "ada@example.org", "set by the link 1")
+    assert links["invitation"].startswith(server.url + "/signup?invitation="), links
+    page = s_.get(links["invitation"])
+    r = s_.post(f"{server.url}/signup", data={"csrf": field(page.text, "csrf"), "email": "guest@example.org",
+                                              "password": PW, "invitation": field(page.text, "invitation")},
+                allow_redirects=False)
+    assert r.status_code == 303, r.text[:300]
+    for name in ("users", "user", "delete-form", "usage", "user-reset-link", "invitation"):
         assert os.path.getsize(os.path.join(out_dir, f"{name}.png")) > 10_000
     me = requests.get(f"{server.url}/api/admin/users", headers=boss, params={"q": "ada@"}).json()["users"][0]
     assert me["plan"] == "premium" and not me["suspended"]

@@ -475,3 +475,37 @@ def test_my_files_page_in_chromium(server, backend):
     for name in ["redirected", "files", "search", "sorted-by-size", "moved", "folder", "renamed", "links-open",
                  "link-edited", "deleted"]:
         assert os.path.getsize(os.path.join(out_dir, f"{name}.png")) > 5000, name
+
+
+def test_cli_upload_reads_carrel_token(server, tmp_path):
+    _, read, up = user(server, "ada@example.org")
+    src = tmp_path / "mine.txt"
+    src.write_bytes(b"uploaded with a token\n" * 100)
+
+    def upload_cli(tok, *extra):
+        env = dict(os.environ, CARREL_SERVER=server.url, CARREL_STATE_DIR=str(tmp_path / "state"))
+        env.pop("CARREL_TOKEN", None)
+        if tok is not None:
+            env["CARREL_TOKEN"] = tok
+        return subprocess.run([BIN, "upload", str(src), "--json", *extra], capture_output=True, text=True,
+                              timeout=60, env=env)
+
+    r = upload_cli(up)
+    assert r.returncode == 0, r.stderr
+    obj = json.loads(r.stdout.strip().splitlines()[0])
+    assert obj["url"].startswith(server.url + "/s/")
+    names = [f["name"] for f in requests.get(f"{server.url}/api/files", headers=H(read)).json()["files"]]
+    assert names == ["mine.txt"], names
+    assert requests.get(direct(obj["url"])).content == src.read_bytes()
+    # A token without the upload scope, or a wrong one: refused, nothing stored.
+    src.write_bytes(b"another file\n")
+    r = upload_cli(read)
+    assert r.returncode != 0 and "403" in r.stderr + r.stdout, (r.stdout, r.stderr)
+    r = upload_cli("crl_" + "A" * 43)
+    assert r.returncode != 0 and "401" in r.stderr + r.stdout, (r.stdout, r.stderr)
+    r = upload_cli("bad\ntoken")
+    assert r.returncode != 0 and "CARREL_TOKEN" in r.stderr, r.stderr
+    assert requests.get(f"{server.url}/api/files", headers=H(read)).json()["total"] == 1
+    # --help names the variable.
+    h = subprocess.run([BIN, "upload", "--help"], capture_output=True, text=True, timeout=60).stdout
+    assert "CARREL_TOKEN" in h

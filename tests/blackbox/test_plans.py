@@ -285,3 +285,125 @@ def test_webhook_is_off_without_a_secret(server):
     body = b'{"id":"1","email":"a@example.org","plan":"free"}'
     r = requests.post(f"{server.url}/api/webhooks/plan", data=body, headers=sign("x", body))
     assert r.status_code == 404
+
+
+def at_once(fn, n=2):
+    """fn(0) … fn(n-1) in threads released at the same moment; their results in order."""
+    barrier = threading.Barrier(n)
+    results = [None] * n
+
+    def run(i):
+        barrier.wait()
+        results[i] = fn(i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return results
+
+
+def test_uploads_at_once_cannot_together_pass_the_quota(make_server):
+    """Two tus uploads started at the same moment, each within the quota but
+    not both: exactly one is created and completes, the other is refused with
+    507 and the quota's message, and nothing of it stays behind."""
+    from tusclient import client as tus_client
+    from tusclient.exceptions import TusCommunicationError
+
+    srv = make_server(env=plans_env(tiny={"storage": 150_000}))
+    auth = user_with_token(srv, "ada@example.org", "tiny")
+    for attempt in range(3):
+        def upload(i):
+            data = bytes([65 + i]) * 100_000
+            import io
+            c = tus_client.TusClient(f"{srv.url}/files", headers=auth)
+            up = c.uploader(file_stream=io.BytesIO(data), chunk_size=50_000,
+                            metadata={"filename": f"race-{attempt}-{i}.bin"}, retries=0)
+            try:
+                up.upload()
+                return ("ok", up.url)
+            except TusCommunicationError as e:
+                return ("refused", e.status_code, e.response_content)
+
+        results = at_once(upload)
+        oks = [r for r in results if r and r[0] == "ok"]
+        refused = [r for r in results if r and r[0] == "refused"]
+        assert len(oks) == 1 and len(refused) == 1, results
+        status, body = refused[0][1], refused[0][2]
+        assert status == 507, results
+        body = body.decode() if isinstance(body, bytes) else str(body)
+        assert "quota" in body and "left of" in body, body
+        mine = requests.get(f"{srv.url}/api/files", headers=auth).json()
+        assert mine["total"] == 1, mine
+        me = requests.get(f"{srv.url}/api/me", headers=auth).json()
+        assert me["usage"]["storage_used"] == 100_000, me
+        # Only the finished upload's staging was used; the refused one left no file.
+        assert staging_files(srv) == [], staging_files(srv)
+        for f in mine["files"]:
+            assert requests.delete(f"{srv.url}/api/files/{f['id']}", headers=auth).status_code == 204
+
+
+def test_deferred_lengths_declared_at_once_cannot_together_pass_the_quota(make_server):
+    """Two uploads created with Upload-Defer-Length declare their lengths in
+    PATCHes sent at the same moment: each fits the quota, both do not; one
+    is taken, the other refused with 507 and left as it was."""
+    srv = make_server(env=plans_env(tiny={"storage": 150_000}))
+    auth = user_with_token(srv, "ada@example.org", "tiny")
+    for attempt in range(3):
+        locs = []
+        for _ in range(2):
+            r = requests.post(f"{srv.url}/files", headers=tus_headers(**auth, **{"Upload-Defer-Length": "1"}))
+            assert r.status_code == 201, r.text
+            loc = r.headers["Location"]
+            locs.append(loc if loc.startswith("http") else srv.url + loc)
+        results = at_once(lambda i: requests.patch(locs[i], data=b"x" * 100_000, headers=tus_headers(**{
+            "Upload-Offset": "0", "Upload-Length": "100000", "Content-Type": "application/offset+octet-stream"})))
+        codes = sorted(r.status_code for r in results)
+        assert codes == [204, 507], [(r.status_code, r.text[:200]) for r in results]
+        refused = [i for i in range(2) if results[i].status_code == 507][0]
+        assert results[refused].json()["error"]["code"] == "quota_exceeded"
+        h = requests.head(locs[refused], headers=tus_headers()).headers
+        assert h["Upload-Offset"] == "0" and h.get("Upload-Defer-Length") == "1", dict(h)
+        me = requests.get(f"{srv.url}/api/me", headers=auth).json()
+        assert me["usage"]["storage_used"] == 100_000, me
+        requests.delete(locs[refused], headers=tus_headers())
+        for f in requests.get(f"{srv.url}/api/files", headers=auth).json()["files"]:
+            assert requests.delete(f"{srv.url}/api/files/{f['id']}", headers=auth).status_code == 204
+
+
+def test_puts_at_once_cannot_together_pass_the_quota(make_server):
+    """The same for plain PUTs with a Content-Length (curl -T): one stored,
+    the other refused with 507 before its bytes are kept; a PUT refused or
+    cut off midway leaves no reservation behind."""
+    srv = make_server(env=plans_env(tiny={"storage": 150_000}))
+    auth = user_with_token(srv, "ada@example.org", "tiny")
+    j = {**auth, "Accept": "application/json"}
+    for attempt in range(3):
+        results = at_once(lambda i: requests.put(f"{srv.url}/u/race-{attempt}-{i}.bin",
+                                                 data=bytes([65 + i]) * 100_000, headers=j))
+        codes = sorted(r.status_code for r in results)
+        assert codes == [201, 507], [(r.status_code, r.text[:200]) for r in results]
+        e = [r for r in results if r.status_code == 507][0].json()["error"]
+        assert e["code"] == "quota_exceeded" and "left of" in e["message"], e
+        me = requests.get(f"{srv.url}/api/me", headers=auth).json()
+        assert me["usage"]["storage_used"] == 100_000, me
+        for f in requests.get(f"{srv.url}/api/files", headers=auth).json()["files"]:
+            assert requests.delete(f"{srv.url}/api/files/{f['id']}", headers=auth).status_code == 204
+    # A body cut off before its Content-Length: its reservation goes with it.
+    import socket
+    host, port = srv.url.split("//")[1].split(":")
+    with socket.create_connection((host, int(port))) as c:
+        c.sendall((f"PUT /u/cut.bin HTTP/1.1\r\nHost: {host}\r\nAuthorization: {auth['Authorization']}\r\n"
+                   "Content-Length: 120000\r\n\r\n").encode() + b"x" * 1000)
+        time.sleep(0.5)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        used = requests.get(f"{srv.url}/api/me", headers=auth).json()["usage"]["storage_used"]
+        if used == 0:
+            break
+        time.sleep(0.2)
+    assert used == 0
+    assert not [f for f in staging_files(srv) if f.startswith("put-")], staging_files(srv)
+    r = requests.put(f"{srv.url}/u/after.bin", data=b"y" * 140_000, headers=j)
+    assert r.status_code == 201, r.text

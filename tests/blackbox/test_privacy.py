@@ -152,6 +152,15 @@ def test_deleting_your_account(make_server):
     assert r.status_code == 403 and "csrf" in r.text.lower()
     r = s.post(f"{srv.url}/account/delete", data={"csrf": csrf, "password": "wrong password!"})
     assert r.status_code == 403 and "current password is wrong" in r.text
+    # The error is beside the delete form, not at the top of the page.
+    assert r.text.count('role="alert"') == 1
+    assert r.text.index("Delete your account") < r.text.index("current password is wrong") < r.text.index('action="/account/delete')
+    # Bodies that are not forms carry no CSRF token: refused like a forged form, for every account form.
+    for path in ("/account/delete", "/account/password", "/account/tokens", "/account/claim", "/account/logout-all"):
+        r = s.post(f"{srv.url}{path}", data=b"\xff\xfe{", headers={"Content-Type": "application/json"}, allow_redirects=False)
+        assert r.status_code == 403, (path, r.status_code)
+        r = s.post(f"{srv.url}{path}", data={"csrf": csrf + "x", "password": PW}, allow_redirects=False)
+        assert r.status_code == 403, (path, r.status_code)
     r = requests.post(f"{srv.url}/api/account/delete", json={"password": PW}, headers=user(srv, "ro@example.org", "read"))
     assert r.status_code == 403
     assert len(my_files(srv, ada)) == 2 and s.get(f"{srv.url}/api/me").status_code == 200
@@ -387,7 +396,7 @@ def test_privacy_pages_in_chromium(make_server):
     assert res["export"]["account"]["email"] == "dana@example.org"
     assert [f["name"] for f in res["export"]["files"]] == ["hello.txt"]
     assert res["zipSize"] > 100
-    assert "current password is wrong" in res["deleteError"]
+    assert "current password is wrong" in res["deleteError"] and res["errorsShown"] == 1
     assert "Your account is deleted" in res["deleted"]
     assert res["afterUrl"].endswith("/login?next=/account")
     for name in ["signup-claim", "account-after-signup", "account-privacy", "delete-error", "deleted"]:

@@ -1,9 +1,10 @@
 // Drives the admin pages in headless Chromium with JavaScript off, as an
 // administrator: log in, search the users by address and plan, open one,
-// put it on another plan, suspend it and lift that, delete another account
-// giving its files to a third, and look at the usage page. Keeps full-page
+// put it on another plan, suspend it and lift that, make it a reset link,
+// delete another account giving its files to a third, make an invitation
+// link, and look at the usage page. Keeps full-page
 // screenshots of each step.
-// Prints JSON: {steps: {name: {url, title, status}}, errors: [..]}
+// Prints JSON: {steps: {name: {url, title, status, text}}, links: {reset, invitation}, errors: [..]}
 //   node admin_pages.mjs BASE_URL ADMIN_EMAIL PASSWORD USER_EMAIL DOOMED_EMAIL HEIR_EMAIL OUT_DIR
 import fs from "node:fs";
 import path from "node:path";
@@ -14,6 +15,7 @@ fs.mkdirSync(outDir, { recursive: true });
 const browser = await launch();
 const errors = [];
 const steps = {};
+const links = {};
 try {
   const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1100, height: 800 } });
   const page = await context.newPage();
@@ -49,6 +51,9 @@ try {
   await keep("user-suspended");
   await submit("Lift the suspension");
   await keep("user-active");
+  await submit("Create a reset link");
+  await keep("user-reset-link");
+  links.reset = await page.getByLabel("Reset link").inputValue();
   await page.goto(`${base}/admin/users?q=${encodeURIComponent(doomed)}`);
   await page.getByRole("link", { name: doomed }).click();
   await page.waitForLoadState();
@@ -58,6 +63,10 @@ try {
   await keep("delete-form");
   await submit("Delete account");
   await keep("deleted");
+  await page.goto(`${base}/admin/users`);
+  await submit("Create an invitation link");
+  await keep("invitation");
+  links.invitation = await page.getByLabel("Invitation link").inputValue();
   await page.goto(`${base}/admin/usage`);
   await page.getByText("Table").first().click();
   await keep("usage");
@@ -66,4 +75,4 @@ try {
 } finally {
   await browser.close();
 }
-console.log(JSON.stringify({ steps, errors }));
+console.log(JSON.stringify({ steps, links, errors }));

@@ -58,7 +58,8 @@ try {
   await page.getByLabel("Your password, to confirm").fill("not the password");
   await page.getByRole("button", { name: "Delete my account and files" }).click();
   await page.waitForLoadState();
-  out.deleteError = await page.locator("p.error[role=alert]").innerText();
+  out.deleteError = await page.locator("section.danger p.error[role=alert]").innerText();
+  out.errorsShown = await page.locator("p.error[role=alert]").count();
   await keep("delete-error");
   await page.getByLabel("Your password, to confirm").fill(password);
   await page.getByRole("button", { name: "Delete my account and files" }).click();

@@ -10,15 +10,18 @@
 //!
 //! - `GET /api/admin/users?q=&plan=&role=&suspended=&after=`,
 //!   `GET`/`PATCH /api/admin/users/{id}`, `GET /api/admin/usage?days=`.
-//! - Pages: `/admin/users` (search and pages of 50), `/admin/users/{id}`
-//!   (forms posting to `…/plan`, `…/role`, `…/suspension`, `…/delete`),
-//!   `/admin/usage`.
+//! - Pages: `/admin/users` (search and pages of 50; an invitation form
+//!   posting to `/admin/invitations`), `/admin/users/{id}` (forms posting to
+//!   `…/plan`, `…/role`, `…/suspension`, `…/reset-link`, `…/delete`),
+//!   `/admin/usage`. Reset and invitation links are made by the same code as
+//!   the API's and `carrel admin`'s ([`crate::api::reset_link`],
+//!   [`crate::api::invitation_link`]) and shown once.
 
 use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -49,6 +52,8 @@ pub fn routes() -> Router<Arc<Accounts>> {
             change_handler(suspension_change),
         )
         .route("/admin/users/{id}/delete", post(delete_form))
+        .route("/admin/users/{id}/reset-link", post(reset_link_form))
+        .route("/admin/invitations", post(invitation_form))
         .route("/admin/usage", get(usage_page))
 }
 
@@ -491,6 +496,8 @@ svg.chart rect:hover { fill:var(--ok); }
 svg.chart .axis { stroke:var(--line); stroke-width:1; }
 svg.chart .empty { fill:var(--muted); font-size:14px; }
 details summary { cursor:pointer; color:var(--accent); margin:.3rem 0; }
+.fresh { border:1px solid var(--ok); border-radius:10px; padding:.2rem 1rem .8rem; margin:.6rem 0 1rem; }
+.fresh input.wide { width:100%; max-width:none; box-sizing:border-box; font-size:.9rem; padding:.45rem .6rem; border:1px solid var(--line); border-radius:8px; background:var(--bg); color:var(--fg); }
 table.list { font-size:.93rem; }
 "#;
 
@@ -551,6 +558,10 @@ struct UserRow {
 #[derive(Template)]
 #[template(path = "admin_users.html")]
 struct UsersPage<'a> {
+    csrf: &'a str,
+    /// An invitation link just made (shown once).
+    invitation: &'a str,
+    invitation_days: u64,
     q: &'a UserQuery,
     plans: Vec<(String, bool)>,
     roles: Vec<(&'static str, bool)>,
@@ -588,7 +599,25 @@ async fn users_page(
     if let Err(res) = page_admin(&who, "/admin/users", None) {
         return *res;
     }
-    let (q, found) = match query(q) {
+    render_users(
+        &a,
+        &who,
+        q.map(|q| q.0).map_err(|e| bad_query(e.body_text())),
+        StatusCode::OK,
+        "",
+    )
+    .await
+}
+
+/// The users page for `q` (or its error), with an invitation link just made.
+async fn render_users(
+    a: &Accounts,
+    who: &Who,
+    q: Result<UserQuery>,
+    ok: StatusCode,
+    invitation: &str,
+) -> Response {
+    let (q, found) = match q {
         Ok(q) => {
             let found = a.find_users(&q, PAGE).await;
             (q, found)
@@ -596,7 +625,7 @@ async fn users_page(
         Err(e) => (UserQuery::default(), Err(e)),
     };
     let (status, error, page_of) = match found {
-        Ok(p) => (StatusCode::OK, String::new(), p),
+        Ok(p) => (ok, String::new(), p),
         Err(e) => {
             let http = e.into_http();
             if http.status.is_server_error() {
@@ -611,6 +640,9 @@ async fn users_page(
         }
     };
     let body = UsersPage {
+        csrf: who.csrf().unwrap_or_default(),
+        invitation,
+        invitation_days: a.config.invitation_days,
         q: &q,
         plans: options(a.plans.tiers.keys().map(|p| p.as_str()), &q.plan),
         roles: options(ROLES, &q.role),
@@ -644,6 +676,77 @@ async fn users_page(
     (status, page("Users", body)).into_response()
 }
 
+/// `POST /admin/invitations`: an invitation link, shown once on the users page.
+async fn invitation_form(
+    State(a): State<Arc<Accounts>>,
+    who: Who,
+    headers: HeaderMap,
+    f: FormResult<CsrfOnly>,
+) -> Response {
+    let me = match form_admin(&who, f) {
+        Ok(me) => me,
+        Err(res) => return *res,
+    };
+    let base = crate::api::base_url(&a, &headers);
+    match crate::api::invitation_link(&a, Some(&me), &base).await {
+        Ok(url) => {
+            tracing::info!(target: "carrel::audit", event = "invitation", by = %me, "invitation made");
+            render_users(
+                &a,
+                &who,
+                Ok(UserQuery::default()),
+                StatusCode::CREATED,
+                &url,
+            )
+            .await
+        }
+        Err(e) => e.into_http().as_page().into_response(),
+    }
+}
+
+/// `POST /admin/users/{id}/reset-link`: a one-time reset link for the
+/// user, shown once on their page for the administrator to pass on.
+async fn reset_link_form(
+    State(a): State<Arc<Accounts>>,
+    who: Who,
+    headers: HeaderMap,
+    Path(uid): Path<String>,
+    f: FormResult<CsrfOnly>,
+) -> Response {
+    let me = match form_admin(&who, f) {
+        Ok(me) => me,
+        Err(res) => return *res,
+    };
+    let r = async {
+        let acct = a.live_by_id(&uid).await?;
+        let url = crate::api::reset_link(&a, &acct.id, &crate::api::base_url(&a, &headers)).await?;
+        tracing::info!(target: "carrel::audit", event = "reset_link", account = %acct.id, by = %me, "reset link made");
+        Ok::<_, AccountsError>(url)
+    };
+    match r.await {
+        Ok(url) => {
+            let view = UserView {
+                link: &url,
+                ..UserView::default()
+            };
+            render_user(&a, &who, &me, &uid, StatusCode::CREATED, view).await
+        }
+        Err(e) => user_error(&a, &who, &me, &uid, e).await,
+    }
+}
+
+/// The administrator of a form with only a CSRF field, or the answer to send instead.
+fn form_admin(who: &Who, f: FormResult<CsrfOnly>) -> std::result::Result<AccountId, Box<Response>> {
+    let csrf = f.map(|f| f.0.csrf).unwrap_or_default();
+    page_admin(who, "/admin/users", Some(&csrf))
+}
+
+#[derive(Deserialize, Default)]
+struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
 #[derive(Template)]
 #[template(path = "admin_user.html")]
 struct UserDetail<'a> {
@@ -660,6 +763,26 @@ struct UserDetail<'a> {
     myself: bool,
     notice: &'a str,
     error: &'a str,
+    /// A reset link just made (shown once).
+    link: &'a str,
+    reset_minutes: f64,
+}
+
+/// What the user's page shows besides the user: a notice, an error, a reset link.
+#[derive(Default)]
+struct UserView<'a> {
+    notice: &'a str,
+    error: &'a str,
+    link: &'a str,
+}
+
+impl<'a> UserView<'a> {
+    fn error(error: &'a str) -> Self {
+        Self {
+            error,
+            ..Self::default()
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -673,8 +796,7 @@ async fn render_user(
     me: &AccountId,
     uid: &str,
     status: StatusCode,
-    notice: &str,
-    error: &str,
+    view: UserView<'_>,
 ) -> Response {
     let r = async {
         let acct = a.live_by_id(uid).await?;
@@ -695,8 +817,10 @@ async fn render_user(
                 None => format!("{} (no limit)", size(used)),
             },
             myself: &acct.id == me,
-            notice,
-            error,
+            notice: view.notice,
+            error: view.error,
+            link: view.link,
+            reset_minutes: a.config.reset_minutes,
         }
         .render()
         .unwrap_or_default();
@@ -704,6 +828,18 @@ async fn render_user(
     };
     r.await
         .unwrap_or_else(|e| e.into_http().as_page().into_response())
+}
+
+/// The user's page with the error of a form that failed.
+async fn user_error(
+    a: &Accounts,
+    who: &Who,
+    me: &AccountId,
+    uid: &str,
+    e: AccountsError,
+) -> Response {
+    let http = e.into_http();
+    render_user(a, who, me, uid, http.status, UserView::error(&http.message)).await
 }
 
 async fn user_page(
@@ -723,7 +859,11 @@ async fn user_page(
         Some("active") => "The account may log in again.",
         _ => "",
     };
-    render_user(&a, &who, &me, &uid, StatusCode::OK, notice, "").await
+    let view = UserView {
+        notice,
+        ..UserView::default()
+    };
+    render_user(&a, &who, &me, &uid, StatusCode::OK, view).await
 }
 
 #[derive(Deserialize, Default)]
@@ -757,10 +897,7 @@ async fn change_form(
     };
     match r.await {
         Ok(acct) => Redirect::to(&format!("/admin/users/{}?done={done}", acct.id)).into_response(),
-        Err(e) => {
-            let http = e.into_http();
-            render_user(a, who, &me, uid, http.status, "", &http.message).await
-        }
+        Err(e) => user_error(a, who, &me, uid, e).await,
     }
 }
 
@@ -881,10 +1018,7 @@ async fn delete_form(
             );
             page("Account deleted", body).into_response()
         }
-        Err(e) => {
-            let http = e.into_http();
-            render_user(&a, &who, &me, &uid, http.status, "", &http.message).await
-        }
+        Err(e) => user_error(&a, &who, &me, &uid, e).await,
     }
 }
 

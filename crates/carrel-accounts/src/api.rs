@@ -218,11 +218,21 @@ pub async fn reset_link(a: &Accounts, account: &AccountId, base: &str) -> Result
     a.db.create_reset(&OneTimeToken {
         token_hash: secret.hash(),
         account: Some(account.clone()),
-        expires_at: Timestamp(now.0 + a.config.reset_minutes.clamp(1, 7 * 24 * 60) as i64 * 60),
+        expires_at: Timestamp(now.0 + reset_secs(a.config.reset_minutes)),
         created_at: now,
     })
     .await?;
     Ok(format!("{base}/reset?token={}", secret.expose()))
+}
+
+/// Seconds a reset link works: `minutes`, from 1 second to 7 days.
+fn reset_secs(minutes: f64) -> i64 {
+    let secs = (minutes * 60.0).round();
+    if secs.is_nan() {
+        3600
+    } else {
+        secs.clamp(1.0, 7.0 * 86_400.0) as i64
+    }
 }
 
 /// Makes an invitation link.

@@ -40,6 +40,11 @@ pub enum AccountsError {
     Invalid(#[from] CoreError),
     #[error("{1}")]
     BadRequest(&'static str, String),
+    /// Mail could not be sent, or this server sends none.
+    #[error("{0}")]
+    Mail(String),
+    #[error("too many reset links asked for; try again in {0} seconds")]
+    TooManyResets(u64),
     #[error("the request body is too large")]
     BodyTooLarge,
     #[error(transparent)]
@@ -73,6 +78,8 @@ impl AccountsError {
             Invalid(e) => (StatusCode::BAD_REQUEST, e.code()),
             BadRequest(code, _) => (StatusCode::BAD_REQUEST, *code),
             BodyTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            Mail(_) => (StatusCode::SERVICE_UNAVAILABLE, "mail_unavailable"),
+            TooManyResets(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_resets"),
             Http(_) => unreachable!("answered above"),
             Db(_) | Internal(_) => {
                 tracing::error!(error = %self, "internal error");
@@ -84,7 +91,7 @@ impl AccountsError {
             }
         };
         let mut e = HttpError::new(status, code, self.to_string());
-        if let Throttled(secs) = self {
+        if let Throttled(secs) | TooManyResets(secs) = self {
             e = e.with_header(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         e

@@ -31,6 +31,7 @@ pub mod admin;
 pub mod api;
 pub mod error;
 pub mod limiter;
+pub mod mail;
 pub mod pages;
 pub mod privacy;
 pub mod webhook;
@@ -69,8 +70,8 @@ pub struct AccountsConfig {
     pub signup: Signup,
     /// How long a log-in lasts, in days.
     pub session_days: u64,
-    /// How long a password-reset link works, in minutes.
-    pub reset_minutes: u64,
+    /// How long a password-reset link works, in minutes (may be fractional).
+    pub reset_minutes: f64,
     /// How long an invitation link works, in days.
     pub invitation_days: u64,
     /// The shared secret of the plan webhook (`POST /api/webhooks/plan`);
@@ -87,7 +88,7 @@ impl Default for AccountsConfig {
         Self {
             signup: Signup::Open,
             session_days: 30,
-            reset_minutes: 60,
+            reset_minutes: 60.0,
             invitation_days: 7,
             webhook_secret: None,
             public_url: None,
@@ -100,6 +101,8 @@ pub struct Accounts {
     pub db: Arc<dyn Database>,
     pub config: AccountsConfig,
     pub throttle: limiter::LoginThrottle,
+    /// Reset mails asked for, per e-mail address and client address.
+    pub reset_throttle: limiter::LoginThrottle,
     /// The plans, as configured.
     pub plans: Arc<carrel_core::plan::Plans>,
     /// Today's download volume per account (shown on the account page).
@@ -109,6 +112,8 @@ pub struct Accounts {
     dummy_hash: String,
     /// What accounts hold in the other wings (see [`Accounts::set_holdings`]).
     holdings: std::sync::OnceLock<Arc<dyn carrel_http::holdings::Holdings>>,
+    /// The mail server, when one is configured (see [`Accounts::set_mail`]).
+    mail: std::sync::OnceLock<Arc<mail::Mail>>,
 }
 
 impl Accounts {
@@ -124,10 +129,23 @@ impl Accounts {
             plans,
             meter,
             throttle: limiter::LoginThrottle::default(),
+            reset_throttle: limiter::LoginThrottle::resets(),
             dummy_hash: carrel_core::account::hash_password("carrel: no such account")
                 .expect("argon2 hashes a constant"),
             holdings: std::sync::OnceLock::new(),
+            mail: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Lets the wing send mail (reset links people ask for at `/forgot`).
+    /// Set once, by the server, after it knows the address it listens on.
+    pub fn set_mail(&self, mail: mail::Mail) {
+        let _ = self.mail.set(Arc::new(mail));
+    }
+
+    /// The mail server, if this server sends mail.
+    pub fn mail(&self) -> Option<Arc<mail::Mail>> {
+        self.mail.get().cloned()
     }
 
     /// The wing's routes.
@@ -335,6 +353,7 @@ impl Accounts {
             }
             let now = Timestamp::now();
             self.throttle.forget_old(now);
+            self.reset_throttle.forget_old(now);
             if let Err(e) = self.db.purge_expired_credentials(now).await {
                 tracing::warn!(error = %e, "expired credentials could not be purged");
             }

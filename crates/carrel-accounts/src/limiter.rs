@@ -39,6 +39,20 @@ impl Policy {
         max_wait_secs: 15 * 60,
         forget_after_secs: 3600,
     };
+    /// Reset mails asked for one address (so nobody floods an inbox).
+    pub const RESET_ACCOUNT: Policy = Policy {
+        free: 3,
+        first_wait_secs: 10 * 60,
+        max_wait_secs: 3600,
+        forget_after_secs: 3600,
+    };
+    /// Reset mails asked for from one client address.
+    pub const RESET_ADDRESS: Policy = Policy {
+        free: 20,
+        first_wait_secs: 5 * 60,
+        max_wait_secs: 3600,
+        forget_after_secs: 3600,
+    };
 
     /// Seconds still to wait after `failures`, the last at `last`.
     fn wait(&self, failures: u32, last: Timestamp, now: Timestamp) -> i64 {
@@ -126,7 +140,8 @@ impl<K: std::hash::Hash + Eq + Clone> Throttle<K> {
     }
 }
 
-/// Both throttles of the log-in form.
+/// Both throttles of a form: per account (e-mail address) and per client
+/// address. The log-in form counts failures; the reset form counts every request.
 pub struct LoginThrottle {
     pub accounts: Throttle<String>,
     pub addresses: Throttle<IpAddr>,
@@ -142,6 +157,14 @@ impl Default for LoginThrottle {
 }
 
 impl LoginThrottle {
+    /// The throttles of the form asking for reset mails.
+    pub fn resets() -> Self {
+        Self {
+            accounts: Throttle::new(Policy::RESET_ACCOUNT),
+            addresses: Throttle::new(Policy::RESET_ADDRESS),
+        }
+    }
+
     /// Seconds to wait for this account and address (the longer of the two).
     pub fn wait(&self, account: &str, ip: IpAddr, now: Timestamp) -> i64 {
         self.accounts

@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use carrel_core::account::{Caller, Email, NewPassword, Role, Scope, Scopes};
-use carrel_core::ids::{Secret, TokenId};
+use carrel_core::ids::{AccountId, Secret, TokenId};
 use carrel_core::privacy::{ClaimOutcome, ClaimTokens};
 use carrel_core::time::Timestamp;
 use carrel_http::auth::{FORM_COOKIE, SESSION_COOKIE, Who, cookie, form_token_matches};
@@ -36,6 +36,7 @@ pub fn routes() -> Router<Arc<Accounts>> {
         .route("/account/claim", post(claim_form))
         .route("/account/delete", post(delete_form))
         .route("/reset", get(reset_page).post(reset))
+        .route("/forgot", get(forgot_page).post(forgot))
 }
 
 const CSS: &str = r#"
@@ -86,6 +87,17 @@ fn with_cookies(mut res: Response, cookies: impl IntoIterator<Item = HeaderValue
     res
 }
 
+/// A page answering an error, with the error's own headers (`Retry-After`).
+fn with_error_headers(
+    mut res: Response,
+    headers: Vec<(header::HeaderName, HeaderValue)>,
+) -> Response {
+    for (k, v) in headers {
+        res.headers_mut().insert(k, v);
+    }
+    res
+}
+
 /// A `next` that stays on this site: a path, not `//host` or `/\host`.
 fn local_path(next: &str) -> &str {
     let ok = next.starts_with('/')
@@ -113,6 +125,8 @@ struct LoginPage<'a> {
     error: &'a str,
     notice: &'a str,
     signup: bool,
+    /// Reset links come by mail (`/forgot`).
+    mail: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -140,6 +154,7 @@ fn render_login(
         error,
         notice,
         signup: a.config.signup != Signup::Closed,
+        mail: a.mail().is_some(),
     }
     .render()
     .unwrap_or_default();
@@ -178,20 +193,12 @@ async fn login(
     headers: HeaderMap,
     form: std::result::Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Ok(Form(f)) = form else {
-        return render_login(
-            &a,
-            &headers,
-            StatusCode::BAD_REQUEST,
-            "",
-            "",
-            "The form was incomplete.",
-            "",
-        );
+    let f = match pre_login(&headers, form, |e| {
+        render_login(&a, &headers, StatusCode::BAD_REQUEST, "", "", e, "")
+    }) {
+        Ok(f) => f,
+        Err(res) => return *res,
     };
-    if !form_token_matches(&headers, &f.csrf) {
-        return form_refused().into_http().as_page().into_response();
-    }
     let email: String = f.email.chars().take(254).collect();
     match a.check_login(&email, &f.password, peer.ip()).await {
         Ok(account) => {
@@ -214,7 +221,7 @@ async fn login(
         }
         Err(e) => {
             let http = e.into_http();
-            let mut res = render_login(
+            let res = render_login(
                 &a,
                 &headers,
                 http.status,
@@ -223,10 +230,7 @@ async fn login(
                 &http.message,
                 "",
             );
-            for (k, v) in http.headers {
-                res.headers_mut().insert(k, v);
-            }
-            res
+            with_error_headers(res, http.headers)
         }
     }
 }
@@ -350,20 +354,12 @@ async fn signup(
     headers: HeaderMap,
     form: std::result::Result<Form<SignupForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Ok(Form(f)) = form else {
-        return render_signup(
-            &a,
-            &headers,
-            StatusCode::BAD_REQUEST,
-            "",
-            "",
-            "The form was incomplete.",
-            false,
-        );
+    let f = match pre_login(&headers, form, |e| {
+        render_signup(&a, &headers, StatusCode::BAD_REQUEST, "", "", e, false)
+    }) {
+        Ok(f) => f,
+        Err(res) => return *res,
     };
-    if !form_token_matches(&headers, &f.csrf) {
-        return form_refused().into_http().as_page().into_response();
-    }
     let inv: String = f.invitation.chars().take(100).collect();
     let email_text: String = f.email.chars().take(254).collect();
     let r = async {
@@ -409,7 +405,7 @@ async fn signup(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct CsrfForm {
     #[serde(default)]
     csrf: String,
@@ -458,6 +454,7 @@ struct AccountPage<'a> {
     new_token: &'a str,
     notice: &'a str,
     error: &'a str,
+    delete_error: &'a str,
     staff: bool,
     base: String,
     storage: String,
@@ -487,12 +484,14 @@ struct ClaimRow {
 }
 
 /// What a page shows besides the account: a new token, a notice, an
-/// error, a claim's results.
+/// error (at the top or by the delete form), a claim's results.
 #[derive(Default)]
-struct Extras<'a> {
-    new_token: &'a str,
-    notice: &'a str,
-    error: &'a str,
+struct Extras {
+    new_token: String,
+    notice: String,
+    error: String,
+    /// The delete form's error, shown beside it.
+    delete_error: String,
     claims: Vec<ClaimRow>,
     forget: String,
     after_signup: bool,
@@ -511,30 +510,12 @@ pub(crate) fn day(t: Timestamp) -> String {
         .map_or_else(String::new, |d| d.format("%Y-%m-%d").to_string())
 }
 
-async fn render_account(
-    a: &Accounts,
-    who: &Who,
-    headers: &HeaderMap,
-    status: StatusCode,
-    new_token: &str,
-    notice: &str,
-    error: &str,
-) -> Response {
-    let extras = Extras {
-        new_token,
-        notice,
-        error,
-        ..Extras::default()
-    };
-    render_account_with(a, who, headers, status, extras).await
-}
-
 async fn render_account_with(
     a: &Accounts,
     who: &Who,
     headers: &HeaderMap,
     status: StatusCode,
-    x: Extras<'_>,
+    x: Extras,
 ) -> Response {
     let Caller::Account { id, .. } = who.peek() else {
         return Redirect::to("/login?next=/account").into_response();
@@ -598,9 +579,10 @@ async fn render_account_with(
                     last_used: t.last_used_at.map_or("never".into(), day),
                 })
                 .collect(),
-            new_token: x.new_token,
-            notice: x.notice,
-            error: x.error,
+            new_token: &x.new_token,
+            notice: &x.notice,
+            error: &x.error,
+            delete_error: &x.delete_error,
             claims: x.claims,
             forget: &x.forget,
             after_signup: x.after_signup,
@@ -646,7 +628,7 @@ async fn account_page(
         ),
     };
     let extras = Extras {
-        notice: &notice,
+        notice,
         after_signup: q.claimed.is_some(),
         ..Extras::default()
     };
@@ -661,6 +643,114 @@ fn are(n: u64) -> &'static str {
     if n == 1 { "is" } else { "are" }
 }
 
+type FormResult<T> = std::result::Result<Form<T>, axum::extract::rejection::FormRejection>;
+
+/// A form with a CSRF field.
+trait Csrf {
+    fn csrf(&self) -> &str;
+}
+
+macro_rules! csrf_forms {
+    ($($t:ty),*) => {
+        $(impl Csrf for $t {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+        })*
+    };
+}
+csrf_forms!(
+    CsrfForm,
+    ClaimForm,
+    DeleteForm,
+    PasswordForm,
+    TokenForm,
+    LoginForm,
+    SignupForm,
+    ResetForm,
+    ForgotForm
+);
+
+/// The fields of a form shown before logging in, checked against the
+/// pre-login cookie's CSRF token; or the answer to send instead: the form
+/// again with `incomplete`'s error, or the refusal of a foreign form.
+fn pre_login<T: Csrf>(
+    headers: &HeaderMap,
+    form: FormResult<T>,
+    incomplete: impl FnOnce(&str) -> Response,
+) -> std::result::Result<T, Box<Response>> {
+    let Ok(Form(f)) = form else {
+        return Err(Box::new(incomplete("The form was incomplete.")));
+    };
+    if !form_token_matches(headers, f.csrf()) {
+        return Err(Box::new(
+            form_refused().into_http().as_page().into_response(),
+        ));
+    }
+    Ok(f)
+}
+
+/// What a form of the account page did.
+enum Outcome {
+    /// Show the account page again, with these.
+    Page(StatusCode, Extras),
+    /// Answer this instead (a redirect, another page).
+    Answer(Response),
+}
+
+/// Where the account page shows a form's error: at the top, or beside the
+/// form that failed.
+#[derive(Clone, Copy)]
+enum ErrorAt {
+    Top,
+    DeleteForm,
+}
+
+/// Runs a form of the account page: reads its fields, checks the session
+/// and the form's CSRF token, does `act` for the account, and answers (the
+/// account page with what it did, or with its error where `at` says).
+async fn account_form<T: Csrf + Default>(
+    a: Arc<Accounts>,
+    who: Who,
+    headers: HeaderMap,
+    form: FormResult<T>,
+    at: ErrorAt,
+    act: impl AsyncFnOnce(&Accounts, AccountId, T) -> Result<Outcome>,
+) -> Response {
+    // A body that is not a form has no CSRF token either: refused below
+    // (or sent to log in first), like a form without one.
+    let f = form.map(|f| f.0).unwrap_or_default();
+    let id = match form_account(&who, f.csrf()) {
+        Ok(id) => id,
+        Err(res) => return *res,
+    };
+    match act(&a, id, f).await {
+        Ok(Outcome::Page(status, x)) => render_account_with(&a, &who, &headers, status, x).await,
+        Ok(Outcome::Answer(res)) => res,
+        Err(e) => {
+            let http = e.into_http();
+            let mut x = Extras::default();
+            match at {
+                ErrorAt::Top => x.error = http.message.clone(),
+                ErrorAt::DeleteForm => x.delete_error = http.message.clone(),
+            }
+            let res = render_account_with(&a, &who, &headers, http.status, x).await;
+            with_error_headers(res, http.headers)
+        }
+    }
+}
+
+/// The account page with a notice.
+fn notice(status: StatusCode, notice: impl Into<String>) -> Outcome {
+    Outcome::Page(
+        status,
+        Extras {
+            notice: notice.into(),
+            ..Extras::default()
+        },
+    )
+}
+
 #[derive(Deserialize, Default)]
 struct ClaimForm {
     #[serde(default)]
@@ -673,14 +763,9 @@ async fn claim_form(
     State(a): State<Arc<Accounts>>,
     who: Who,
     headers: HeaderMap,
-    form: std::result::Result<Form<ClaimForm>, axum::extract::rejection::FormRejection>,
+    form: FormResult<ClaimForm>,
 ) -> Response {
-    let f = form.map(|f| f.0).unwrap_or_default();
-    let id = match form_account(&who, &f.csrf) {
-        Ok(id) => id,
-        Err(res) => return *res,
-    };
-    let r = async {
+    account_form(a, who, headers, form, ErrorAt::Top, async |a, id, f| {
         let tokens = ClaimTokens::parse_text(&f.tokens)?;
         if tokens.is_empty() {
             return Err(AccountsError::BadRequest(
@@ -689,54 +774,47 @@ async fn claim_form(
             ));
         }
         let claims = a.claim(&id, &tokens).await?;
-        Ok((tokens, claims))
-    };
-    match r.await {
-        Ok((tokens, claims)) => {
-            let raw: Vec<&str> = tokens.secrets().map(|(t, _)| t).collect();
-            let forget: Vec<&str> = raw
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| {
-                    claims
-                        .iter()
-                        .filter(|c| c.index == *i)
-                        .all(|c| c.outcome.settled())
-                })
-                .map(|(_, t)| *t)
-                .collect();
-            let n = claims
-                .iter()
-                .filter(|c| c.outcome == ClaimOutcome::Claimed)
-                .count() as u64;
-            let notice = format!("{} claimed.", uploads(n));
-            let rows = claims
-                .iter()
-                .map(|c| ClaimRow {
-                    token: c.token.clone(),
-                    name: c.name.clone().unwrap_or_default(),
-                    size: c.size.map(|s| size(s.max(0) as u64)).unwrap_or_default(),
-                    result: c.outcome.code(),
-                    message: c.outcome.message(),
-                    ok: matches!(
-                        c.outcome,
-                        ClaimOutcome::Claimed | ClaimOutcome::AlreadyYours
-                    ),
-                })
-                .collect();
-            let extras = Extras {
-                notice: &notice,
+        let raw: Vec<&str> = tokens.secrets().map(|(t, _)| t).collect();
+        let forget: Vec<&str> = raw
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| {
+                claims
+                    .iter()
+                    .filter(|c| c.index == *i)
+                    .all(|c| c.outcome.settled())
+            })
+            .map(|(_, t)| *t)
+            .collect();
+        let n = claims
+            .iter()
+            .filter(|c| c.outcome == ClaimOutcome::Claimed)
+            .count() as u64;
+        let rows = claims
+            .iter()
+            .map(|c| ClaimRow {
+                token: c.token.clone(),
+                name: c.name.clone().unwrap_or_default(),
+                size: c.size.map(|s| size(s.max(0) as u64)).unwrap_or_default(),
+                result: c.outcome.code(),
+                message: c.outcome.message(),
+                ok: matches!(
+                    c.outcome,
+                    ClaimOutcome::Claimed | ClaimOutcome::AlreadyYours
+                ),
+            })
+            .collect();
+        Ok(Outcome::Page(
+            StatusCode::OK,
+            Extras {
+                notice: format!("{} claimed.", uploads(n)),
                 claims: rows,
                 forget: forget.join(" "),
                 ..Extras::default()
-            };
-            render_account_with(&a, &who, &headers, StatusCode::OK, extras).await
-        }
-        Err(e) => {
-            let http = e.into_http();
-            render_account(&a, &who, &headers, http.status, "", "", &http.message).await
-        }
-    }
+            },
+        ))
+    })
+    .await
 }
 
 #[derive(Deserialize, Default)]
@@ -752,56 +830,36 @@ async fn delete_form(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     who: Who,
     headers: HeaderMap,
-    form: std::result::Result<Form<DeleteForm>, axum::extract::rejection::FormRejection>,
+    form: FormResult<DeleteForm>,
 ) -> Response {
-    let f = form.map(|f| f.0).unwrap_or_default();
-    let id = match form_account(&who, &f.csrf) {
-        Ok(id) => id,
-        Err(res) => return *res,
-    };
-    let r = async {
+    let clear = a.cookie(SESSION_COOKIE, "", None, &headers);
+    account_form(a, who, headers, form, ErrorAt::DeleteForm, async |a, id, f| {
         a.check_own_deletion(&id, &f.password, peer.ip()).await?;
-        a.delete_account(&id, None).await
-    };
-    match r.await {
-        Ok(d) => {
-            let n = match d {
-                crate::privacy::Disposal::Deleted(n) | crate::privacy::Disposal::Transferred(n) => {
-                    n
-                }
-            };
-            let body = format!(
-                "<section class=\"card narrow\"><h1>Your account is deleted</h1>\
-                 <p role=\"status\">Your account, your {} and {} share links are gone, and you are logged out everywhere. \
-                 Your e-mail address is forgotten: you may sign up with it again.</p>\
-                 <p><a class=\"btn secondary\" href=\"/\">Back to carrel</a></p></section>",
-                if n == 1 {
-                    "file".to_owned()
-                } else {
-                    format!("{n} files")
-                },
-                if n == 1 { "its" } else { "their" },
-            );
-            let clear = a.cookie(SESSION_COOKIE, "", None, &headers);
-            with_cookies(page("Account deleted", body).into_response(), [clear])
-        }
-        Err(e) => {
-            let http = e.into_http();
-            let mut res =
-                render_account(&a, &who, &headers, http.status, "", "", &http.message).await;
-            for (k, v) in http.headers {
-                res.headers_mut().insert(k, v);
-            }
-            res
-        }
-    }
+        let n = match a.delete_account(&id, None).await? {
+            crate::privacy::Disposal::Deleted(n) | crate::privacy::Disposal::Transferred(n) => n,
+        };
+        let body = format!(
+            "<section class=\"card narrow\"><h1>Your account is deleted</h1>\
+             <p role=\"status\">Your account, your {} and {} share links are gone, and you are logged out everywhere. \
+             Your e-mail address is forgotten: you may sign up with it again.</p>\
+             <p><a class=\"btn secondary\" href=\"/\">Back to carrel</a></p></section>",
+            if n == 1 {
+                "file".to_owned()
+            } else {
+                format!("{n} files")
+            },
+            if n == 1 { "its" } else { "their" },
+        );
+        Ok(Outcome::Answer(with_cookies(
+            page("Account deleted", body).into_response(),
+            [clear],
+        )))
+    })
+    .await
 }
 
 /// The session's account for a form post, or the answer to send instead.
-fn form_account(
-    who: &Who,
-    csrf: &str,
-) -> std::result::Result<carrel_core::ids::AccountId, Box<Response>> {
+fn form_account(who: &Who, csrf: &str) -> std::result::Result<AccountId, Box<Response>> {
     match who.caller_with_form(csrf) {
         Ok(Caller::Account { id, .. }) => Ok(id.clone()),
         Ok(Caller::Anonymous) => Err(Box::new(
@@ -811,7 +869,7 @@ fn form_account(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct PasswordForm {
     #[serde(default)]
     csrf: String,
@@ -825,13 +883,10 @@ async fn change_password(
     State(a): State<Arc<Accounts>>,
     who: Who,
     headers: HeaderMap,
-    Form(f): Form<PasswordForm>,
+    form: FormResult<PasswordForm>,
 ) -> Response {
-    let id = match form_account(&who, &f.csrf) {
-        Ok(id) => id,
-        Err(res) => return *res,
-    };
-    let r = async {
+    let keep = cookie(&headers, SESSION_COOKIE).map(|c| Secret::from_client(&c).hash());
+    account_form(a, who, headers, form, ErrorAt::Top, async |a, id, f| {
         let acct =
             a.db.account(&id)
                 .await?
@@ -841,50 +896,35 @@ async fn change_password(
         }
         let p = NewPassword::new(&f.password, Some(&acct.email))?;
         let hash = crate::hash(p).await?;
-        let keep = cookie(&headers, SESSION_COOKIE).map(|c| Secret::from_client(&c).hash());
         a.db.set_password(&id, &hash, keep.as_ref()).await?;
         tracing::info!(target: "carrel::audit", event = "password_changed", account = %id, "password changed");
-        Ok(())
-    };
-    match r.await {
-        Ok(()) => {
-            render_account(
-                &a,
-                &who,
-                &headers,
-                StatusCode::OK,
-                "",
-                "Your password is changed; your other sessions have ended.",
-                "",
-            )
-            .await
-        }
-        Err(e) => {
-            let http = e.into_http();
-            render_account(&a, &who, &headers, http.status, "", "", &http.message).await
-        }
-    }
+        Ok(notice(
+            StatusCode::OK,
+            "Your password is changed; your other sessions have ended.",
+        ))
+    })
+    .await
 }
 
 async fn logout_all(
     State(a): State<Arc<Accounts>>,
     who: Who,
     headers: HeaderMap,
-    form: std::result::Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
+    form: FormResult<CsrfForm>,
 ) -> Response {
-    let id = match form_account(&who, &csrf_field(form)) {
-        Ok(id) => id,
-        Err(res) => return *res,
-    };
-    if let Err(e) = a.db.delete_sessions(&id).await {
-        return AccountsError::from(e).into_http().as_page().into_response();
-    }
-    tracing::info!(target: "carrel::audit", event = "logout_everywhere", account = %id, "all sessions ended");
     let clear = a.cookie(SESSION_COOKIE, "", None, &headers);
-    with_cookies(Redirect::to("/login").into_response(), [clear])
+    account_form(a, who, headers, form, ErrorAt::Top, async |a, id, _| {
+        a.db.delete_sessions(&id).await?;
+        tracing::info!(target: "carrel::audit", event = "logout_everywhere", account = %id, "all sessions ended");
+        Ok(Outcome::Answer(with_cookies(
+            Redirect::to("/login").into_response(),
+            [clear],
+        )))
+    })
+    .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct TokenForm {
     #[serde(default)]
     csrf: String,
@@ -900,66 +940,57 @@ async fn create_token(
     State(a): State<Arc<Accounts>>,
     who: Who,
     headers: HeaderMap,
-    Form(f): Form<TokenForm>,
+    form: FormResult<TokenForm>,
 ) -> Response {
-    let id = match form_account(&who, &f.csrf) {
-        Ok(id) => id,
-        Err(res) => return *res,
+    let role = match who.peek() {
+        Caller::Account { role, .. } => *role,
+        Caller::Anonymous => Role::User,
     };
-    let Caller::Account { role, .. } = who.peek() else {
-        return Redirect::to("/login").into_response();
-    };
-    let mut scopes = Scopes::NONE;
-    for (on, s) in [
-        (&f.scope_read, Scope::Read),
-        (&f.scope_upload, Scope::Upload),
-        (&f.scope_manage, Scope::Manage),
-        (&f.scope_admin, Scope::Admin),
-    ] {
-        if on.is_some() {
-            scopes = scopes.with(s);
+    account_form(a, who, headers, form, ErrorAt::Top, async |a, id, f| {
+        let mut scopes = Scopes::NONE;
+        for (on, s) in [
+            (&f.scope_read, Scope::Read),
+            (&f.scope_upload, Scope::Upload),
+            (&f.scope_manage, Scope::Manage),
+            (&f.scope_admin, Scope::Admin),
+        ] {
+            if on.is_some() {
+                scopes = scopes.with(s);
+            }
         }
-    }
-    let r = async {
         if scopes.is_empty() {
             return Err(AccountsError::BadRequest(
                 "no_scope",
                 "pick at least one scope".into(),
             ));
         }
-        crate::api::make_token(&a, &id, *role, &f.name, scopes).await
-    };
-    match r.await {
-        Ok((_, secret)) => {
-            render_account(&a, &who, &headers, StatusCode::CREATED, &secret, "", "").await
-        }
-        Err(e) => {
-            let http = e.into_http();
-            render_account(&a, &who, &headers, http.status, "", "", &http.message).await
-        }
-    }
+        let (_, secret) = crate::api::make_token(a, &id, role, &f.name, scopes).await?;
+        Ok(Outcome::Page(
+            StatusCode::CREATED,
+            Extras {
+                new_token: secret,
+                ..Extras::default()
+            },
+        ))
+    })
+    .await
 }
 
 async fn revoke_token(
     State(a): State<Arc<Accounts>>,
     who: Who,
+    headers: HeaderMap,
     Path(tid): Path<String>,
-    form: std::result::Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
+    form: FormResult<CsrfForm>,
 ) -> Response {
-    let id = match form_account(&who, &csrf_field(form)) {
-        Ok(id) => id,
-        Err(res) => return *res,
-    };
-    let Ok(tid) = tid.parse::<TokenId>() else {
-        return AccountsError::NotFound("token")
-            .into_http()
-            .as_page()
-            .into_response();
-    };
-    match a.db.delete_token(&id, &tid).await {
-        Ok(_) => Redirect::to("/account").into_response(),
-        Err(e) => AccountsError::from(e).into_http().as_page().into_response(),
-    }
+    account_form(a, who, headers, form, ErrorAt::Top, async |a, id, _| {
+        let tid = tid
+            .parse::<TokenId>()
+            .map_err(|_| AccountsError::NotFound("token"))?;
+        a.db.delete_token(&id, &tid).await?;
+        Ok(Outcome::Answer(Redirect::to("/account").into_response()))
+    })
+    .await
 }
 
 #[derive(Template)]
@@ -1027,11 +1058,14 @@ struct ResetForm {
 async fn reset(
     State(a): State<Arc<Accounts>>,
     headers: HeaderMap,
-    Form(f): Form<ResetForm>,
+    form: FormResult<ResetForm>,
 ) -> Response {
-    if !form_token_matches(&headers, &f.csrf) {
-        return form_refused().into_http().as_page().into_response();
-    }
+    let f = match pre_login(&headers, form, |e| {
+        render_reset(&a, &headers, StatusCode::BAD_REQUEST, "", e)
+    }) {
+        Ok(f) => f,
+        Err(res) => return *res,
+    };
     let token: String = f.token.chars().take(100).collect();
     let r = async {
         let p = NewPassword::new(&f.password, None)?;
@@ -1048,6 +1082,79 @@ async fn reset(
         Err(e) => {
             let http = e.into_http();
             render_reset(&a, &headers, http.status, &token, &http.message)
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "forgot.html")]
+struct ForgotPage<'a> {
+    csrf: &'a str,
+    email: &'a str,
+    error: &'a str,
+    sent: bool,
+    mail: bool,
+    minutes: f64,
+}
+
+fn render_forgot(
+    a: &Accounts,
+    headers: &HeaderMap,
+    status: StatusCode,
+    email: &str,
+    error: &str,
+    sent: bool,
+) -> Response {
+    let (csrf, set) = form_csrf(a, headers);
+    let body = ForgotPage {
+        csrf: &csrf,
+        email,
+        error,
+        sent,
+        mail: a.mail().is_some(),
+        minutes: a.config.reset_minutes,
+    }
+    .render()
+    .unwrap_or_default();
+    with_cookies(
+        (status, page("Forgot your password?", body)).into_response(),
+        set,
+    )
+}
+
+async fn forgot_page(State(a): State<Arc<Accounts>>, headers: HeaderMap) -> Response {
+    render_forgot(&a, &headers, StatusCode::OK, "", "", false)
+}
+
+#[derive(Deserialize)]
+struct ForgotForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+}
+
+/// Asks for a reset link by mail: the same answer whether or not an account
+/// uses the address (see [`crate::mail::ask_reset`]).
+async fn forgot(
+    State(a): State<Arc<Accounts>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: std::result::Result<Form<ForgotForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let f = match pre_login(&headers, form, |e| {
+        render_forgot(&a, &headers, StatusCode::BAD_REQUEST, "", e, false)
+    }) {
+        Ok(f) => f,
+        Err(res) => return *res,
+    };
+    let shown: String = f.email.trim().chars().take(254).collect();
+    match crate::mail::ask_reset(&a, &f.email, peer.ip()) {
+        Ok(()) => render_forgot(&a, &headers, StatusCode::OK, &shown, "", true),
+        Err(e) => {
+            let http = e.into_http();
+            let res = render_forgot(&a, &headers, http.status, &shown, &http.message, false);
+            with_error_headers(res, http.headers)
         }
     }
 }

@@ -22,6 +22,11 @@ pub struct Args {
     /// The carrel server.
     #[arg(long, env = "CARREL_SERVER", default_value = "http://127.0.0.1:8080")]
     server: String,
+    /// An API token with the `upload` scope (`crl_…`, as for `carrel ls`): the
+    /// files become yours and count against your plan. Without one the
+    /// upload is anonymous and each file gets a management token.
+    #[arg(long, env = "CARREL_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     /// Make the links expire after this long (30m, 12h, 7d, 2w).
     #[arg(long)]
     expires: Option<String>,
@@ -213,10 +218,24 @@ fn header(r: &reqwest::Response, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The HTTP client, sending `Authorization: Bearer` with every request when there is a token.
+fn client_with(token: Option<&str>) -> anyhow::Result<reqwest::Client> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(t) = token.map(str::trim).filter(|t| !t.is_empty()) {
+        let mut v = reqwest::header::HeaderValue::from_str(&format!("Bearer {t}"))
+            .context("CARREL_TOKEN is not a valid token")?;
+        v.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, v);
+    }
+    Ok(reqwest::Client::builder()
+        .default_headers(headers)
+        .build()?)
+}
+
 pub async fn run(a: Args) -> anyhow::Result<()> {
     let server = a.server.trim_end_matches('/').to_owned();
     let client = Client {
-        http: reqwest::Client::builder().build()?,
+        http: client_with(a.token.as_deref())?,
         server: server.clone(),
     };
     let multi = MultiProgress::new();

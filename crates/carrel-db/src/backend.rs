@@ -145,35 +145,24 @@ macro_rules! impl_database {
         #[async_trait::async_trait]
         impl UploadRepo for $ty {
             async fn create_upload(&self, u: &NewUpload) -> Result<()> {
-                let (kind, parts) = kind_columns(&u.kind);
-                let share = u.share.as_ref();
-                sqlx::query(
-                    "INSERT INTO uploads (id, length, \"offset\", metadata, kind, parts, owner, client_ip, \
-                     file_name, media_type, share_id, share_expires_at, share_password_hash, \
-                     share_max_downloads, manage_token_hash, completed, file_id, expires_at, created_at) \
-                     VALUES ($1, $2, 0, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL, $16, $17)",
-                )
-                .bind(u.id.as_str())
-                .bind(u.length)
-                .bind(&u.metadata)
-                .bind(kind)
-                .bind(parts)
-                .bind(u.owner.as_ref().map(|o| o.as_str().to_owned()))
-                .bind(&u.client_ip)
-                .bind(u.file_name.as_str())
-                .bind(u.media_type.as_str())
-                .bind(share.map(|s| s.id.as_str().to_owned()))
-                .bind(share.and_then(|s| s.rules.expires_at.map(|t| t.0)))
-                .bind(share.and_then(|s| s.password_hash.clone()))
-                .bind(share.and_then(|s| s.rules.max_downloads))
-                .bind(u.manage_token_hash.as_ref().map(|h| h.as_str().to_owned()))
-                .bind(false)
-                .bind(u.expires_at.0)
-                .bind(u.created_at.0)
-                .execute(&self.pool)
-                .await
-                .map_err(unique_violation)?;
-                Ok(())
+                let mut c = self.pool.acquire().await?;
+                insert_upload(&mut c, u).await
+            }
+
+            async fn create_upload_within(&self, u: &NewUpload, quota: i64, now: Timestamp) -> Result<bool> {
+                let Some(owner) = &u.owner else {
+                    self.create_upload(u).await?;
+                    return Ok(true);
+                };
+                let mut tx = self.pool.begin().await?;
+                lock_owner(&mut tx, owner.as_str()).await?;
+                insert_upload(&mut tx, u).await?;
+                if storage_used_on(&mut tx, owner.as_str(), now).await? > quota {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn upload(&self, id: &UploadId) -> Result<Option<Upload>> {
@@ -203,6 +192,33 @@ macro_rules! impl_database {
                     .execute(&self.pool)
                     .await?;
                 Ok(r.rows_affected() == 1)
+            }
+
+            async fn set_upload_length_within(
+                &self,
+                id: &UploadId,
+                owner: &carrel_core::ids::AccountId,
+                length: i64,
+                quota: i64,
+                now: Timestamp,
+            ) -> Result<Option<bool>> {
+                let mut tx = self.pool.begin().await?;
+                lock_owner(&mut tx, owner.as_str()).await?;
+                let r = sqlx::query("UPDATE uploads SET length = $1 WHERE id = $2 AND length IS NULL")
+                    .bind(length)
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                if r.rows_affected() != 1 {
+                    tx.rollback().await?;
+                    return Ok(Some(false));
+                }
+                if storage_used_on(&mut tx, owner.as_str(), now).await? > quota {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                tx.commit().await?;
+                Ok(Some(true))
             }
 
             async fn delete_upload(&self, id: &UploadId) -> Result<bool> {
@@ -355,6 +371,78 @@ macro_rules! impl_database {
             })
         }
 
+        async fn insert_upload(c: &mut <$db as sqlx::Database>::Connection, u: &NewUpload) -> Result<()> {
+            let (kind, parts) = kind_columns(&u.kind);
+            let share = u.share.as_ref();
+            sqlx::query(
+                "INSERT INTO uploads (id, length, \"offset\", metadata, kind, parts, owner, client_ip, \
+                 file_name, media_type, share_id, share_expires_at, share_password_hash, \
+                 share_max_downloads, manage_token_hash, completed, file_id, expires_at, created_at) \
+                 VALUES ($1, $2, 0, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL, $16, $17)",
+            )
+            .bind(u.id.as_str())
+            .bind(u.length)
+            .bind(&u.metadata)
+            .bind(kind)
+            .bind(parts)
+            .bind(u.owner.as_ref().map(|o| o.as_str().to_owned()))
+            .bind(&u.client_ip)
+            .bind(u.file_name.as_str())
+            .bind(u.media_type.as_str())
+            .bind(share.map(|s| s.id.as_str().to_owned()))
+            .bind(share.and_then(|s| s.rules.expires_at.map(|t| t.0)))
+            .bind(share.and_then(|s| s.password_hash.clone()))
+            .bind(share.and_then(|s| s.rules.max_downloads))
+            .bind(u.manage_token_hash.as_ref().map(|h| h.as_str().to_owned()))
+            .bind(false)
+            .bind(u.expires_at.0)
+            .bind(u.created_at.0)
+            .execute(&mut *c)
+            .await
+            .map_err(unique_violation)?;
+            Ok(())
+        }
+
+        /// Makes a transaction that changes an owner's storage wait for any
+        /// other doing the same: PostgreSQL locks the account's row; SQLite
+        /// has one writer at a time, and the caller's first statement, a
+        /// write, takes that lock.
+        async fn lock_owner(c: &mut <$db as sqlx::Database>::Connection, owner: &str) -> Result<()> {
+            if let Backend::Postgres = $backend {
+                sqlx::query("SELECT id FROM accounts WHERE id = $1 FOR UPDATE")
+                    .bind(owner)
+                    .execute(&mut *c)
+                    .await?;
+            }
+            Ok(())
+        }
+
+        /// Bytes an owner stores: its files, and the declared lengths (or offsets) of its unfinished uploads.
+        async fn storage_used_on(c: &mut <$db as sqlx::Database>::Connection, owner: &str, now: Timestamp) -> Result<i64> {
+            let files: i64 = sqlx::query("SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) AS n FROM files WHERE owner = $1")
+                .bind(owner)
+                .fetch_one(&mut *c)
+                .await?
+                .try_get("n")?;
+            // Unfinished uploads; a final concatenation counts through its
+            // parts, and parts already joined into a file count no more.
+            let uploads: i64 = sqlx::query(
+                "SELECT CAST(COALESCE(SUM(COALESCE(u.length, u.\"offset\")), 0) AS BIGINT) AS n FROM uploads u \
+                 WHERE u.owner = $1 AND u.completed = $2 AND u.expires_at > $3 AND u.kind <> 'final' \
+                 AND NOT (u.kind = 'partial' AND EXISTS (SELECT 1 FROM uploads f \
+                     WHERE f.owner = u.owner AND f.kind = 'final' AND f.completed = $4 \
+                     AND (' ' || f.parts || ' ') LIKE ('% ' || replace(u.id, '_', '\\_') || ' %') ESCAPE '\\'))",
+            )
+            .bind(owner)
+            .bind(false)
+            .bind(now.0)
+            .bind(true)
+            .fetch_one(&mut *c)
+            .await?
+            .try_get("n")?;
+            Ok(files + uploads)
+        }
+
         /// Byte order for names on both backends (PostgreSQL would otherwise use the database's locale).
         fn name_order() -> &'static str {
             match $backend {
@@ -475,28 +563,8 @@ macro_rules! impl_database {
             }
 
             async fn storage_used(&self, owner: &carrel_core::ids::AccountId, now: Timestamp) -> Result<i64> {
-                let files: i64 = sqlx::query("SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) AS n FROM files WHERE owner = $1")
-                    .bind(owner.as_str())
-                    .fetch_one(&self.pool)
-                    .await?
-                    .try_get("n")?;
-                // Unfinished uploads; a final concatenation counts through its
-                // parts, and parts already joined into a file count no more.
-                let uploads: i64 = sqlx::query(
-                    "SELECT CAST(COALESCE(SUM(COALESCE(u.length, u.\"offset\")), 0) AS BIGINT) AS n FROM uploads u \
-                     WHERE u.owner = $1 AND u.completed = $2 AND u.expires_at > $3 AND u.kind <> 'final' \
-                     AND NOT (u.kind = 'partial' AND EXISTS (SELECT 1 FROM uploads f \
-                         WHERE f.owner = u.owner AND f.kind = 'final' AND f.completed = $4 \
-                         AND (' ' || f.parts || ' ') LIKE ('% ' || replace(u.id, '_', '\\_') || ' %') ESCAPE '\\'))",
-                )
-                .bind(owner.as_str())
-                .bind(false)
-                .bind(now.0)
-                .bind(true)
-                .fetch_one(&self.pool)
-                .await?
-                .try_get("n")?;
-                Ok(files + uploads)
+                let mut c = self.pool.acquire().await?;
+                storage_used_on(&mut c, owner.as_str(), now).await
             }
 
             async fn touch_files(&self, ids: &[FileId], at: Timestamp) -> Result<()> {

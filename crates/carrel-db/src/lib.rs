@@ -66,6 +66,15 @@ pub type Result<T, E = DbError> = std::result::Result<T, E>;
 #[async_trait::async_trait]
 pub trait UploadRepo {
     async fn create_upload(&self, u: &NewUpload) -> Result<()>;
+    /// Creates an owned upload only if its owner's storage (files and
+    /// unfinished uploads, this one's declared length included) stays
+    /// within `quota` at `now`; false, with nothing created, if not. The
+    /// check and the insert are one transaction, serialized per owner, so
+    /// uploads created at once cannot together pass the quota. The upload
+    /// row is the reservation: it ends when the upload becomes a file, is
+    /// deleted, or expires.
+    async fn create_upload_within(&self, u: &NewUpload, quota: i64, now: Timestamp)
+    -> Result<bool>;
     async fn upload(&self, id: &UploadId) -> Result<Option<Upload>>;
     /// Moves the offset from `from` to `to` and pushes the expiry to
     /// `expires_at` (uploads expire after inactivity); false if the offset
@@ -79,6 +88,19 @@ pub trait UploadRepo {
     ) -> Result<bool>;
     /// Sets a deferred length; false if the length was already set.
     async fn set_upload_length(&self, id: &UploadId, length: i64) -> Result<bool>;
+    /// Sets a deferred length of `owner`'s upload only if the owner's
+    /// storage, this length included, stays within `quota` at `now`: the
+    /// check and the change are one transaction serialized per owner (as in
+    /// [`UploadRepo::create_upload_within`]). `None` when the quota refuses
+    /// (nothing changed), `Some(false)` when the length was already set.
+    async fn set_upload_length_within(
+        &self,
+        id: &UploadId,
+        owner: &carrel_core::ids::AccountId,
+        length: i64,
+        quota: i64,
+        now: Timestamp,
+    ) -> Result<Option<bool>>;
     /// Forgets an upload; false if there was none.
     async fn delete_upload(&self, id: &UploadId) -> Result<bool>;
     /// Uploads whose expiry has passed (complete or not), oldest first.

@@ -477,12 +477,20 @@ async fn bulk_writer_commits_when_told_and_rolls_back_when_dropped_on_every_back
             .await
             .unwrap();
         assert_eq!(
-            bulk.authority(&[entry.0.clone()]).await.unwrap()[&entry.0].0,
+            bulk.authority(std::slice::from_ref(&entry.0))
+                .await
+                .unwrap()[&entry.0]
+                .0,
             "Ann"
         );
         // Not visible to others before the commit.
         assert_eq!(db.edition_of_source(&src("1")).await.unwrap(), None);
-        assert!(db.authority(&[entry.0.clone()]).await.unwrap().is_empty());
+        assert!(
+            db.authority(std::slice::from_ref(&entry.0))
+                .await
+                .unwrap()
+                .is_empty()
+        );
         bulk.commit().await.unwrap();
         assert_eq!(db.edition_of_source(&src("1")).await.unwrap(), Some(e1));
         assert_eq!(

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use carrel_core::ids::{BlobHash, FileId, UploadId};
+use carrel_core::ids::{BlobHash, UploadId};
 use carrel_core::media::MediaType;
 use carrel_core::name::FileName;
 use carrel_core::time::Timestamp;

@@ -357,3 +357,65 @@ async fn admin_filters_and_usage_on_every_backend() {
         assert_eq!(t, [(day, 3, 1024), (day + 1, 1, 5)], "{b:?}");
     }
 }
+
+#[tokio::test]
+async fn uploads_created_at_once_stay_within_the_quota() {
+    for (db, _dir) in backends().await {
+        let b = db.backend();
+        let ada = account("ada@example.org", "tiny");
+        db.create_account(&ada, None).await.unwrap();
+        file(&*db, Some(&ada.id), 50, 1000).await;
+        // Eight uploads of 100 bytes at once against 350 bytes of quota (50
+        // used): exactly three fit, whatever the order they arrive in.
+        let tries: Vec<_> = (0..8)
+            .map(|_| {
+                let db = db.clone();
+                let u = upload(Some(&ada.id), Some(100));
+                tokio::spawn(async move { db.create_upload_within(&u, 350, Timestamp(1000)).await })
+            })
+            .collect();
+        let mut created = 0;
+        for t in tries {
+            created += t.await.unwrap().unwrap() as i32;
+        }
+        assert_eq!(created, 3, "{b:?}");
+        assert_eq!(
+            db.storage_used(&ada.id, Timestamp(1000)).await.unwrap(),
+            350,
+            "{b:?}: the refused ones left nothing"
+        );
+        // An expired reservation frees its room; anonymous uploads have no quota.
+        let mut later = upload(Some(&ada.id), Some(300));
+        later.expires_at = Timestamp(9000);
+        assert!(
+            db.create_upload_within(&later, 350, Timestamp(6000))
+                .await
+                .unwrap(),
+            "{b:?}"
+        );
+        assert!(
+            db.create_upload_within(&upload(None, Some(1 << 40)), 1, Timestamp(1000))
+                .await
+                .unwrap()
+        );
+        // A deferred length is set only within the quota, once.
+        let bob = account("bob@example.org", "tiny");
+        db.create_account(&bob, None).await.unwrap();
+        let d = upload(Some(&bob.id), None);
+        db.create_upload(&d).await.unwrap();
+        let within = |l| db.set_upload_length_within(&d.id, &bob.id, l, 100, Timestamp(1000));
+        assert_eq!(within(101).await.unwrap(), None, "{b:?}");
+        assert_eq!(
+            db.storage_used(&bob.id, Timestamp(1000)).await.unwrap(),
+            0,
+            "{b:?}"
+        );
+        assert_eq!(within(100).await.unwrap(), Some(true), "{b:?}");
+        assert_eq!(within(50).await.unwrap(), Some(false), "{b:?}");
+        assert_eq!(
+            db.storage_used(&bob.id, Timestamp(1000)).await.unwrap(),
+            100,
+            "{b:?}"
+        );
+    }
+}

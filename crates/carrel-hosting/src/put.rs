@@ -16,8 +16,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::put;
 use carrel_core::ids::{BlobHash, Secret, ShareId, UploadId};
 use carrel_core::name::FileName;
+use carrel_core::time::Timestamp;
 use carrel_core::tus::Metadata;
-use carrel_db::PlannedShare;
+use carrel_db::{NewUpload, PlannedShare, UploadKind};
 use futures::StreamExt;
 
 use crate::Hosting;
@@ -68,11 +69,11 @@ async fn put_inner(
     let name = FileName::new(&name)?;
     let allowance = h.allowance_for(&owner).await?;
     let limit = allowance.limit();
-    if let Some(cl) = headers
+    let content_length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-    {
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(cl) = content_length {
         allowance.check(cl)?;
     }
     // The same option rules as tus metadata.
@@ -93,9 +94,45 @@ async fn put_inner(
     let media = media_type_for(&name, declared);
 
     let id = UploadId::generate();
+    // With a Content-Length and a storage quota, the length is reserved as
+    // an upload row first (as tus does), so PUTs at once cannot together
+    // pass the quota; the row is completed with the file, or deleted.
+    let reserved = match content_length {
+        Some(cl) if h.storage_quota(&owner).is_some() => {
+            let now = Timestamp::now();
+            let new = NewUpload {
+                id: id.clone(),
+                length: Some(i64::try_from(cl).unwrap_or(i64::MAX)),
+                metadata: String::new(),
+                kind: UploadKind::Single,
+                owner: owner.account.clone(),
+                client_ip: None,
+                file_name: name.clone(),
+                media_type: media.clone(),
+                share: None,
+                manage_token_hash: None,
+                expires_at: now.plus(std::time::Duration::from_secs(h.config.upload_expiry_secs)),
+                created_at: now,
+            };
+            h.create_upload_reserved(&owner, &new).await?;
+            true
+        }
+        _ => false,
+    };
+    let forget = async |h: &Hosting| {
+        if reserved && let Err(e) = h.db.delete_upload(&id).await {
+            tracing::warn!(upload = %id, error = %e, "a PUT's reservation stays until it expires");
+        }
+    };
     let path = h.store.staging_dir().join(format!("put-{id}"));
     Stats::add(&h.stats.uploads_created, 1);
-    let mut w = StagingWriter::open(&path, 0, Some(blake3::Hasher::new())).await?;
+    let mut w = match StagingWriter::open(&path, 0, Some(blake3::Hasher::new())).await {
+        Ok(w) => w,
+        Err(e) => {
+            forget(&h).await;
+            return Err(e.into());
+        }
+    };
     let mut stream = body.into_data_stream();
     let result: Result<()> = async {
         while let Some(chunk) = stream.next().await {
@@ -117,6 +154,7 @@ async fn put_inner(
     .await;
     if let Err(e) = result {
         let _ = tokio::fs::remove_file(&path).await;
+        forget(&h).await;
         return Err(e);
     }
     let hash = w
@@ -142,6 +180,7 @@ async fn put_inner(
         Ok(f) => f,
         Err(e) => {
             let _ = tokio::fs::remove_file(&path).await;
+            forget(&h).await;
             return Err(e);
         }
     };

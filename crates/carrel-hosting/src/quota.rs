@@ -12,12 +12,12 @@ use carrel_core::account::Caller;
 use carrel_core::ids::{AccountId, FileId};
 use carrel_core::plan::Limits;
 use carrel_core::time::Timestamp;
-use carrel_db::Upload;
+use carrel_db::{NewUpload, Upload, UploadKind};
 use carrel_http::auth::Who;
 use carrel_http::meter::{Key, Tap};
 
-use crate::Hosting;
 use crate::error::{HostingError, Result};
+use crate::{Hosting, Uploader};
 
 /// What one upload may hold: the largest file, and the storage left.
 #[derive(Clone, Debug)]
@@ -56,6 +56,21 @@ impl Allowance {
             });
         }
         Ok(())
+    }
+}
+
+impl Allowance {
+    /// Why the database refused to reserve `length` within `quota`: this
+    /// allowance's own reason (read just after), or the quota if another
+    /// upload's room was freed in between.
+    fn refusal(&self, length: u64, quota: u64) -> HostingError {
+        self.check(length)
+            .err()
+            .unwrap_or(HostingError::QuotaExceeded {
+                needed: length,
+                left: self.limit(),
+                quota,
+            })
     }
 }
 
@@ -110,6 +125,66 @@ impl Hosting {
             _ => None,
         };
         Ok(self.allowance_with(limits, plan, storage))
+    }
+
+    /// The storage quota of an uploader with an account, if its plan has one.
+    pub fn storage_quota(&self, owner: &Uploader) -> Option<carrel_core::plan::Bytes> {
+        match (&owner.account, owner.plan.as_deref()) {
+            (Some(_), Some(p)) => self.plans.limits_of(p).storage,
+            _ => None,
+        }
+    }
+
+    /// Creates an upload for `owner`. With a declared length and a storage
+    /// quota, the length is reserved within the quota atomically (see
+    /// [`carrel_db::UploadRepo::create_upload_within`]): uploads started at
+    /// once that each fit, but not together, are not all created. The
+    /// refused one gets the quota's error; nothing of it is kept.
+    pub async fn create_upload_reserved(&self, owner: &Uploader, new: &NewUpload) -> Result<()> {
+        let (Some(quota), Some(length)) = (self.storage_quota(owner), new.length) else {
+            return Ok(self.db.create_upload(new).await?);
+        };
+        if matches!(new.kind, UploadKind::Final(_)) {
+            // Counted through its parts, which were reserved themselves.
+            return Ok(self.db.create_upload(new).await?);
+        }
+        let q = i64::try_from(quota.0).unwrap_or(i64::MAX);
+        if self
+            .db
+            .create_upload_within(new, q, Timestamp::now())
+            .await?
+        {
+            return Ok(());
+        }
+        let length = length.max(0) as u64;
+        Err(self.allowance_for(owner).await?.refusal(length, quota.0))
+    }
+
+    /// Sets the length of an upload created with a deferred one: reserved
+    /// within its owner's storage quota atomically, like a length declared
+    /// at creation ([`Hosting::create_upload_reserved`]). False if it was
+    /// already set.
+    pub async fn set_length_reserved(&self, u: &Upload, length: u64) -> Result<bool> {
+        let l = i64::try_from(length).unwrap_or(i64::MAX);
+        let quota = match &u.owner {
+            Some(o) => match self.db.account(o).await? {
+                Some(a) => self.plans.limits_of(&a.plan).storage,
+                None => None,
+            },
+            None => None,
+        };
+        let (Some(owner), Some(quota)) = (&u.owner, quota) else {
+            return Ok(self.db.set_upload_length(&u.id, l).await?);
+        };
+        let q = i64::try_from(quota.0).unwrap_or(i64::MAX);
+        match self
+            .db
+            .set_upload_length_within(&u.id, owner, l, q, Timestamp::now())
+            .await?
+        {
+            Some(set) => Ok(set),
+            None => Err(self.allowance_of_upload(u).await?.refusal(length, quota.0)),
+        }
     }
 
     /// What an upload in progress may still reach (its owner's plan now).

@@ -378,7 +378,10 @@ async fn create_inner(
     };
     let path = staging_path(&h, &new.id);
     tokio::fs::File::create(&path).await?;
-    h.db.create_upload(&new).await?;
+    if let Err(e) = h.create_upload_reserved(&owner, &new).await {
+        let _ = tokio::fs::remove_file(&path).await;
+        return Err(e);
+    }
     Stats::add(&h.stats.uploads_created, 1);
     tracing::info!(upload = %new.id, length = ?new.length, kind = ?new.kind, "upload created");
 
@@ -531,7 +534,7 @@ async fn patch_inner(
         match u.length {
             None => {
                 h.allowance_of_upload(&u).await?.check(l)?;
-                h.db.set_upload_length(&u.id, l as i64).await?;
+                h.set_length_reserved(&u, l).await?;
                 u.new.length = Some(l as i64);
             }
             Some(have) if have as u64 != l => {

@@ -177,6 +177,22 @@ impl Server {
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        if let Some(mailer) =
+            carrel_accounts::mail::Mailer::new(&settings.smtp).map_err(|e| anyhow::anyhow!(e))?
+        {
+            // Links in mails never come from a request's Host header.
+            let base = match &settings.hosting.public_url {
+                Some(u) => u.trim_end_matches('/').to_owned(),
+                None => {
+                    let at = listener.local_addr()?;
+                    tracing::warn!(
+                        "smtp is set but hosting.public_url is not: mailed links point at http://{at}"
+                    );
+                    format!("http://{at}")
+                }
+            };
+            accounts.set_mail(carrel_accounts::mail::Mail { mailer, base });
+        }
         let server = Self {
             listener,
             router,

@@ -39,6 +39,8 @@ pub struct Settings {
     pub plans: Plans,
     /// Streaming: how media is probed.
     pub streaming: StreamingConfig,
+    /// The mail server for reset links people ask for (`/forgot`); none by default.
+    pub smtp: carrel_accounts::mail::SmtpConfig,
 }
 
 impl Default for Settings {
@@ -55,6 +57,7 @@ impl Default for Settings {
             accounts: AccountsConfig::default(),
             plans: Plans::default(),
             streaming: StreamingConfig::default(),
+            smtp: Default::default(),
         }
     }
 }
@@ -71,6 +74,7 @@ const SETTINGS_KEYS: &[&str] = &[
     "hosting",
     "accounts",
     "plans",
+    "smtp",
 ];
 
 impl Settings {
