@@ -53,7 +53,7 @@ async fn read_bounded(mut r: impl AsyncRead + Unpin, max: usize) -> Result<Vec<u
 }
 
 /// Reads to the end, keeping the last `keep` bytes.
-async fn read_tail(mut r: impl AsyncRead + Unpin, keep: usize) -> Vec<u8> {
+pub(crate) async fn read_tail(mut r: impl AsyncRead + Unpin, keep: usize) -> Vec<u8> {
     let mut tail = Vec::new();
     let mut buf = [0u8; 4096];
     while let Ok(n) = r.read(&mut buf).await {
@@ -73,11 +73,11 @@ async fn read_tail(mut r: impl AsyncRead + Unpin, keep: usize) -> Vec<u8> {
 
 /// ffprobe's complaint as people should see it: the file's path (a server
 /// detail) replaced, blank lines dropped, on one line.
-fn complaint(stderr: &[u8], path: &Path) -> String {
+pub(crate) fn complaint(stderr: &[u8], path: &Path, tool: &str) -> String {
     let s = String::from_utf8_lossy(stderr).replace(&*path.to_string_lossy(), "the file");
     let lines: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     if lines.is_empty() {
-        "ffprobe could not read the file".into()
+        format!("{tool} could not read the file")
     } else {
         lines.join("; ")
     }
@@ -144,22 +144,22 @@ pub async fn probe(cfg: &ProbeConfig, path: &Path, sniffed: Option<&Sniffed>) ->
     if status.code() == Some(127) {
         return Err(StreamingError::Tool {
             tool: cfg.ffprobe.clone(),
-            error: complaint(&err, path),
+            error: complaint(&err, path, "ffprobe"),
         });
     }
     if !status.success() {
         let why = match status.code() {
-            Some(_) => complaint(&err, path),
+            Some(_) => complaint(&err, path, "ffprobe"),
             None => format!(
                 "ffprobe was stopped by a signal ({status}); {}",
-                complaint(&err, path)
+                complaint(&err, path, "ffprobe")
             ),
         };
         return Err(StreamingError::Unreadable(why));
     }
     parse_ffprobe(&out, sniffed).map_err(|e| match e {
         StreamingError::Unreadable(m) if !err.is_empty() => {
-            StreamingError::Unreadable(format!("{m}; {}", complaint(&err, path)))
+            StreamingError::Unreadable(format!("{m}; {}", complaint(&err, path, "ffprobe")))
         }
         e => e,
     })
