@@ -83,7 +83,7 @@ pub fn needs_remux(info: &info::MediaInfo) -> bool {
 }
 
 /// Whether a file's type says it is audio or video (the name's or client's word; not trusted).
-fn typed_as_media(t: &MediaType) -> bool {
+pub(crate) fn typed_as_media(t: &MediaType) -> bool {
     matches!(t.top(), "audio" | "video")
 }
 

@@ -85,8 +85,23 @@ async fn hls(
         let rendition = s
             .db
             .media_rendition(&shared.blob, REMUX)
-            .await?
-            .ok_or(StreamingError::NotReady)?;
+            .await?;
+        let Some(rendition) = rendition else {
+            // Coming, or never: a file probed and not to be remuxed has none.
+            let probe = s.db.media_probe(&shared.blob).await?;
+            let coming = match probe.map(|p| p.outcome) {
+                None => crate::typed_as_media(&shared.media_type),
+                Some(carrel_db::ProbeOutcome::Media(j)) => {
+                    serde_json::from_str(&j).is_ok_and(|i| crate::needs_remux(&i))
+                }
+                Some(carrel_db::ProbeOutcome::Failed(_)) => false,
+            };
+            return Err(if coming {
+                StreamingError::NotReady
+            } else {
+                StreamingError::NoRendition
+            });
+        };
         let f = match rendition.outcome {
             RenditionOutcome::Ready(f) => f,
             RenditionOutcome::Failed(why) => return Err(StreamingError::RenditionFailed(why)),
