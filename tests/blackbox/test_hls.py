@@ -53,7 +53,8 @@ def tags(playlist):
     return [l for l in playlist.splitlines() if l.startswith("#")]
 
 
-def test_remux_is_served_as_byte_range_hls(server, mkv, tmp_path):
+def test_remux_is_served_as_byte_range_hls(make_server, mkv, tmp_path):
+    server = make_server(env={"CARREL_STREAMING__SWEEP_SECS": "1"})
     url, j = put(server, "smpte.mkv", mkv.read_bytes())
     sid = url.rsplit("/", 1)[1]
     # The page says the rendition is being prepared until it is.
@@ -95,6 +96,9 @@ def test_remux_is_served_as_byte_range_hls(server, mkv, tmp_path):
     mp4 = requests.head(f"{base}/remux.mp4")
     assert mp4.status_code == 200 and mp4.headers["Content-Type"] == "video/mp4"
     size = int(mp4.headers["Content-Length"])
+    rendition = mp4.headers["ETag"].strip('"')
+    stored = [f for _, _, fs in os.walk(os.path.join(server.data, "blobs")) for f in fs]
+    assert any(rendition in f for f in stored), "the rendition is a blob"
     assert mp4.headers["Accept-Ranges"] == "bytes"
     # After the last fragment, only ffmpeg's index of fragments (mfra) may follow.
     if size > at:
@@ -150,6 +154,13 @@ def test_remux_is_served_as_byte_range_hls(server, mkv, tmp_path):
                                headers={"Authorization": f"Bearer {jj['manage_token']}"}).status_code == 204
     assert requests.get(f"{base}/remux.m3u8").status_code == 404
     assert requests.get(f"{base}/remux.mp4").status_code == 404
+    # The sweep releases the rendition's row and file once the source's last file is gone.
+    t = time.monotonic()
+    while "rendition of a deleted source released" not in server.read_log():
+        assert time.monotonic() - t < 15, "the rendition was not swept"
+        time.sleep(0.3)
+    stored = [f for _, _, fs in os.walk(os.path.join(server.data, "blobs")) for f in fs]
+    assert not any(rendition in f for f in stored), "the rendition's file is left"
     assert requests.get(f"{server.url}/healthz").status_code == 200
 
 

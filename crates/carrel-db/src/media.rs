@@ -69,12 +69,19 @@ pub trait MediaRepo {
     /// Stores (or replaces) a rendition.
     async fn put_media_rendition(&self, r: &MediaRendition) -> Result<()>;
     /// A source's rendition of that name, if made (or failed).
-    async fn media_rendition(&self, source: &BlobHash, name: &str) -> Result<Option<MediaRendition>>;
+    async fn media_rendition(
+        &self,
+        source: &BlobHash,
+        name: &str,
+    ) -> Result<Option<MediaRendition>>;
     /// Whether any rendition's file is this blob (so it is not a stray).
     async fn blob_is_rendition(&self, blob: &BlobHash) -> Result<bool>;
     /// Up to `limit` renditions whose source blob is no longer stored by
     /// any file (its last file was deleted): (source, name, rendition blob).
-    async fn stray_renditions(&self, limit: i64) -> Result<Vec<(BlobHash, String, Option<BlobHash>)>>;
+    async fn stray_renditions(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<(BlobHash, String, Option<BlobHash>)>>;
     /// Forgets a rendition (its file is the caller's to release).
     async fn delete_media_rendition(&self, source: &BlobHash, name: &str) -> Result<()>;
 }

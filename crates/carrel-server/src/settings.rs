@@ -71,6 +71,7 @@ const SETTINGS_KEYS: &[&str] = &[
     "hosting",
     "accounts",
     "plans",
+    "streaming",
 ];
 
 impl Settings {

@@ -456,7 +456,12 @@ pub(crate) mod tests {
     pub fn sample(frags: usize, n: u32) -> Vec<u8> {
         let tkhd = full(b"tkhd", 0, 3, &be(&[0, 0, 1, 0, 0]));
         let mdhd = full(b"mdhd", 0, 0, &be(&[0, 0, 1000, 0, 0]));
-        let hdlr = full(b"hdlr", 0, 0, &[be(&[0]), b"vide".to_vec(), vec![0; 13]].concat());
+        let hdlr = full(
+            b"hdlr",
+            0,
+            0,
+            &[be(&[0]), b"vide".to_vec(), vec![0; 13]].concat(),
+        );
         let avcc = boxed(b"avcC", &[1, 0x64, 0x00, 0x1f, 0xff]);
         let avc1 = boxed(b"avc1", &[vec![0u8; 78], avcc].concat());
         let stsd = full(b"stsd", 0, 0, &[be(&[1]), avc1].concat());
@@ -482,7 +487,10 @@ pub(crate) mod tests {
                 full(b"trun", 0, 0, &be(&[n]))
             };
             let traf = boxed(b"traf", &[tfhd, tfdt, trun].concat());
-            out.extend(boxed(b"moof", &[full(b"mfhd", 0, 0, &be(&[i as u32 + 1])), traf].concat()));
+            out.extend(boxed(
+                b"moof",
+                &[full(b"mfhd", 0, 0, &be(&[i as u32 + 1])), traf].concat(),
+            ));
             out.extend(boxed(b"mdat", &vec![0u8; 100 * n as usize]));
         }
         out

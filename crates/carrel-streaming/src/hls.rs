@@ -25,7 +25,13 @@ pub struct Variant {
 pub fn target_duration(durations: impl IntoIterator<Item = f64>) -> u64 {
     durations
         .into_iter()
-        .map(|d| if d.is_finite() && d > 0.0 { d.round() as u64 } else { 0 })
+        .map(|d| {
+            if d.is_finite() && d > 0.0 {
+                d.round() as u64
+            } else {
+                0
+            }
+        })
         .max()
         .unwrap_or(0)
         .max(1)
@@ -136,7 +142,10 @@ mod tests {
         assert!(lines.contains(&"#EXT-X-MAP:URI=\"remux.mp4\",BYTERANGE=\"1000@0\""));
         assert!(lines.contains(&"#EXTINF:4.490000,"));
         assert!(lines.contains(&"#EXT-X-BYTERANGE:500@1500"));
-        assert_eq!(lines.iter().filter(|l| l.starts_with("#EXTINF:")).count(), 3);
+        assert_eq!(
+            lines.iter().filter(|l| l.starts_with("#EXTINF:")).count(),
+            3
+        );
         assert_eq!(*lines.last().unwrap(), "#EXT-X-ENDLIST");
         // Each EXTINF is followed by its byte range and the URI.
         for (i, l) in lines.iter().enumerate() {

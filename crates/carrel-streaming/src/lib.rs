@@ -42,8 +42,8 @@ use carrel_db::{
 use carrel_http::media::{FollowUp, HEAD_BYTES, MediaFacts, MediaView, ShareGate, StoredFile};
 use carrel_http::serve::read_head;
 
-use crate::error::{Result, StreamingError};
 use crate::decide::{Decision, Target};
+use crate::error::{Result, StreamingError};
 use crate::probe::ProbeConfig;
 use crate::remux::RemuxConfig;
 
@@ -55,17 +55,27 @@ pub const JOB_PREFIX: &str = "media.";
 /// How long a claimed job is reserved for its worker (well above a probe's
 /// and a remux's time bounds).
 const LEASE: Duration = Duration::from_secs(900);
-/// Worker ticks (seconds) between sweeps of renditions whose source is gone.
-const SWEEP_EVERY: u32 = 60;
 
 /// The wing's configuration (`[streaming]` in the settings).
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StreamingConfig {
     /// How ffprobe is run (`[streaming.probe]`).
     pub probe: ProbeConfig,
     /// How ffmpeg makes renditions (`[streaming.remux]`).
     pub remux: RemuxConfig,
+    /// Seconds between sweeps of renditions whose source's last file was deleted.
+    pub sweep_secs: u32,
+}
+
+impl Default for StreamingConfig {
+    fn default() -> Self {
+        Self {
+            probe: ProbeConfig::default(),
+            remux: RemuxConfig::default(),
+            sweep_secs: 60,
+        }
+    }
 }
 
 /// The wing's shared state.
@@ -138,7 +148,7 @@ impl Streaming {
                 _ = shutdown.changed() => break,
             }
             ticks = ticks.wrapping_add(1);
-            if ticks % SWEEP_EVERY == 0 {
+            if ticks % self.config.sweep_secs.max(1) == 0 {
                 if let Err(e) = self.sweep_renditions().await {
                     tracing::warn!(error = %e, "stray renditions could not be swept");
                 }
@@ -300,7 +310,10 @@ impl Streaming {
             let (layout, size) = tokio::task::spawn_blocking(move || -> Result<_> {
                 let mut f = std::fs::File::open(&path)?;
                 let len = f.metadata()?.len();
-                Ok((fmp4::read_layout(&mut std::io::BufReader::new(&mut f), len)?, len))
+                Ok((
+                    fmp4::read_layout(&mut std::io::BufReader::new(&mut f), len)?,
+                    len,
+                ))
             })
             .await
             .map_err(|e| StreamingError::Io(std::io::Error::other(e)))??;

@@ -76,7 +76,9 @@ pub async fn remux(cfg: &RemuxConfig, input: &Path, output: &Path) -> Result<()>
         .args(["-protocol_whitelist", "file"])
         .arg("-i")
         .arg(format!("file:{}", input.display()))
-        .args(["-map", "0:v:0?", "-map", "0:a:0?", "-c", "copy", "-sn", "-dn"])
+        .args([
+            "-map", "0:v:0?", "-map", "0:a:0?", "-c", "copy", "-sn", "-dn",
+        ])
         .args(["-map_metadata", "-1", "-map_chapters", "-1"])
         .args([
             "-movflags",

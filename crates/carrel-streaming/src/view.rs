@@ -199,6 +199,7 @@ fn ready(info: &MediaInfo) -> MediaView {
 pub fn with_rendition(v: &mut MediaView, r: Option<&RenditionOutcome>) {
     let state = match r {
         Some(RenditionOutcome::Ready(_)) => {
+            v.verdict = "repackaged for browsers".into();
             v.play = Some("hls/remux.mp4".into());
             v.facts
                 .push(("Stream".into(), "ready: HLS at hls/master.m3u8".into()));

@@ -76,16 +76,10 @@ async fn hls(
         Err(e) => return e.into_response(),
     };
     let r = async {
-        if !matches!(
-            file.as_str(),
-            "master.m3u8" | "remux.m3u8" | "remux.mp4"
-        ) {
+        if !matches!(file.as_str(), "master.m3u8" | "remux.m3u8" | "remux.mp4") {
             return Err(StreamingError::NoRendition);
         }
-        let rendition = s
-            .db
-            .media_rendition(&shared.blob, REMUX)
-            .await?;
+        let rendition = s.db.media_rendition(&shared.blob, REMUX).await?;
         let Some(rendition) = rendition else {
             // Coming, or never: a file probed and not to be remuxed has none.
             let probe = s.db.media_probe(&shared.blob).await?;
