@@ -2,7 +2,7 @@
 //! directory and PostgreSQL in a fresh database (skipped with a visible
 //! message only when no server answers and CARREL_REQUIRE_POSTGRES is unset).
 
-use carrel_core::ids::{BlobHash, FileId, FolderId, Secret, ShareId, UploadId};
+use carrel_core::ids::{BlobHash, FolderId, Secret, ShareId, UploadId};
 use carrel_core::media::MediaType;
 use carrel_core::name::FileName;
 use carrel_core::share::ShareRules;

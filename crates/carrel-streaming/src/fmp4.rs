@@ -219,26 +219,26 @@ fn parse_track(trak: &[u8]) -> Result<Track> {
         f.u32()?;
         t.video = f.take(4)? == b"vide";
     }
-    if t.video {
-        if let Some(stsd) = nested(trak, &[b"mdia", b"minf", b"stbl", b"stsd"])? {
-            let mut f = Fields::new(stsd);
-            f.version_flags()?;
-            f.u32()?;
-            let entries = &stsd[f.at..];
-            if let Some((kind, entry)) = children(entries)?.into_iter().next() {
-                // A visual sample entry's own fields are 78 bytes; its boxes follow.
-                if (&kind == b"avc1" || &kind == b"avc3") && entry.len() > 78 {
-                    if let Some(avcc) = child(&entry[78..], b"avcC")? {
-                        let mut f = Fields::new(avcc);
-                        f.u8()?;
-                        let (p, c, l) = (f.u8()?, f.u8()?, f.u8()?);
-                        t.codec = Some(format!(
-                            "{}.{p:02x}{c:02x}{l:02x}",
-                            String::from_utf8_lossy(&kind)
-                        ));
-                    }
-                }
-            }
+    if t.video
+        && let Some(stsd) = nested(trak, &[b"mdia", b"minf", b"stbl", b"stsd"])?
+    {
+        let mut f = Fields::new(stsd);
+        f.version_flags()?;
+        f.u32()?;
+        let entries = &stsd[f.at..];
+        // A visual sample entry's own fields are 78 bytes; its boxes follow.
+        if let Some((kind, entry)) = children(entries)?.into_iter().next()
+            && (&kind == b"avc1" || &kind == b"avc3")
+            && entry.len() > 78
+            && let Some(avcc) = child(&entry[78..], b"avcC")?
+        {
+            let mut f = Fields::new(avcc);
+            f.u8()?;
+            let (p, c, l) = (f.u8()?, f.u8()?, f.u8()?);
+            t.codec = Some(format!(
+                "{}.{p:02x}{c:02x}{l:02x}",
+                String::from_utf8_lossy(&kind)
+            ));
         }
     }
     Ok(t)

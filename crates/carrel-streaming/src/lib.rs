@@ -148,10 +148,10 @@ impl Streaming {
                 _ = shutdown.changed() => break,
             }
             ticks = ticks.wrapping_add(1);
-            if ticks % self.config.sweep_secs.max(1) == 0 {
-                if let Err(e) = self.sweep_renditions().await {
-                    tracing::warn!(error = %e, "stray renditions could not be swept");
-                }
+            if ticks.is_multiple_of(self.config.sweep_secs.max(1))
+                && let Err(e) = self.sweep_renditions().await
+            {
+                tracing::warn!(error = %e, "stray renditions could not be swept");
             }
             loop {
                 let done = tokio::select! {
@@ -362,10 +362,10 @@ impl Streaming {
         let stray = self.db.stray_renditions(100).await?;
         for (source, name, blob) in &stray {
             self.db.delete_media_rendition(source, name).await?;
-            if let Some(b) = blob {
-                if !self.db.blob_referenced(b).await? {
-                    self.store.delete(b).await?;
-                }
+            if let Some(b) = blob
+                && !self.db.blob_referenced(b).await?
+            {
+                self.store.delete(b).await?;
             }
             tracing::info!(blob = %source, rendition = %name, "rendition of a deleted source released");
         }
@@ -421,11 +421,11 @@ impl MediaFacts for Streaming {
                 if typed_as_media(media_type) || matches!(p.outcome, ProbeOutcome::Media(_)) =>
             {
                 let mut v = view::of_probe(&p);
-                if let ProbeOutcome::Media(j) = &p.outcome {
-                    if serde_json::from_str(j).is_ok_and(|i| needs_remux(&i)) {
-                        let r = self.db.media_rendition(blob, REMUX).await.ok().flatten();
-                        view::with_rendition(&mut v, r.as_ref().map(|r| &r.outcome));
-                    }
+                if let ProbeOutcome::Media(j) = &p.outcome
+                    && serde_json::from_str(j).is_ok_and(|i| needs_remux(&i))
+                {
+                    let r = self.db.media_rendition(blob, REMUX).await.ok().flatten();
+                    view::with_rendition(&mut v, r.as_ref().map(|r| &r.outcome));
                 }
                 Some(v)
             }

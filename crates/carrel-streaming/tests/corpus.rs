@@ -55,12 +55,15 @@ fn ffprobe_duration(path: &Path) -> Option<f64> {
     String::from_utf8_lossy(&o.stdout).trim().parse().ok()
 }
 
+/// A corpus file, what it is, its decision and its size in pixels.
+type Case = (&'static str, Container, Decision, Option<(u32, u32)>);
+
 #[tokio::test]
 async fn real_media_gets_the_right_decision() {
     if !have_ffprobe() {
         return;
     }
-    let cases: &[(&str, Container, Decision, Option<(u32, u32)>)] = &[
+    let cases: &[Case] = &[
         (
             "moviepy/big_buck_bunny_0_30.webm",
             Container::Webm,
