@@ -42,6 +42,47 @@ impl Default for ProbeConfig {
     }
 }
 
+/// The limits a child sets on itself before it becomes one of ffmpeg's tools.
+pub(crate) struct Limits {
+    /// Address space, in bytes.
+    pub memory_bytes: u64,
+    /// CPU seconds.
+    pub cpu_secs: u64,
+    /// File size, in the shell's `ulimit -f` blocks (0: no file written).
+    pub file_blocks: u64,
+}
+
+impl Limits {
+    /// Spawns `tool` (with the arguments `args` adds) through `/bin/sh`,
+    /// which lowers its own limits first (no core dumps either) and then
+    /// becomes the tool: stdin closed, stderr piped, killed when dropped.
+    pub(crate) fn command(
+        &self,
+        tool: &str,
+        stdout: Stdio,
+        args: impl FnOnce(&mut Command),
+    ) -> Result<tokio::process::Child> {
+        let script = format!(
+            "ulimit -v {} && ulimit -t {} && ulimit -f {} && ulimit -c 0 && exec \"$@\"",
+            self.memory_bytes / 1024,
+            self.cpu_secs,
+            self.file_blocks
+        );
+        let mut c = Command::new("/bin/sh");
+        c.arg("-c").arg(script).arg("sh").arg(tool);
+        args(&mut c);
+        c.stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| StreamingError::Tool {
+                tool: tool.to_owned(),
+                error: e.to_string(),
+            })
+    }
+}
+
 /// Reads at most `max` bytes; `Err(TooLarge)` if there is more.
 async fn read_bounded(mut r: impl AsyncRead + Unpin, max: usize) -> Result<Vec<u8>> {
     let mut out = Vec::new();
@@ -90,30 +131,17 @@ pub async fn probe(cfg: &ProbeConfig, path: &Path, sniffed: Option<&Sniffed>) ->
         return Err(StreamingError::Empty);
     }
     let input = format!("file:{}", path.display());
-    // The shell lowers its own limits, then becomes ffprobe.
-    let limits = format!(
-        "ulimit -v {} && ulimit -t {} && ulimit -f 0 && ulimit -c 0 && exec \"$@\"",
-        cfg.memory_bytes / 1024,
-        cfg.timeout_secs.max(1) + 5
-    );
-    let mut child = Command::new("/bin/sh")
-        .arg("-c")
-        .arg(limits)
-        .arg("sh")
-        .arg(&cfg.ffprobe)
-        .args(["-hide_banner", "-v", "error"])
-        .args(["-protocol_whitelist", "file"])
-        .args(["-print_format", "json", "-show_format", "-show_streams"])
-        .arg(&input)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| StreamingError::Tool {
-            tool: cfg.ffprobe.clone(),
-            error: e.to_string(),
-        })?;
+    let limits = Limits {
+        memory_bytes: cfg.memory_bytes,
+        cpu_secs: cfg.timeout_secs.max(1) + 5,
+        file_blocks: 0,
+    };
+    let mut child = limits.command(&cfg.ffprobe, Stdio::piped(), |c| {
+        c.args(["-hide_banner", "-v", "error"])
+            .args(["-protocol_whitelist", "file"])
+            .args(["-print_format", "json", "-show_format", "-show_streams"])
+            .arg(&input);
+    })?;
     let stdout = child.stdout.take().expect("piped stdout");
     let stderr = child.stderr.take().expect("piped stderr");
     let run = async {

@@ -9,10 +9,8 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::process::Command;
-
 use crate::error::{Result, StreamingError};
-use crate::probe::{STDERR_TAIL, complaint, read_tail};
+use crate::probe::{Limits, STDERR_TAIL, complaint, read_tail};
 
 /// The shortest fragment (a segment of the playlist), in seconds.
 pub const MIN_FRAGMENT_SECS: u32 = 2;
@@ -58,47 +56,33 @@ pub async fn remux(cfg: &RemuxConfig, input: &Path, output: &Path) -> Result<()>
         return Err(StreamingError::Empty);
     }
     let max_out = cfg.max_output(size);
-    // The shell lowers its own limits, then becomes ffmpeg. `ulimit -f`
-    // counts 512-byte blocks in dash (1024 in bash): twice ffmpeg's own
-    // `-fs`, a backstop.
-    let limits = format!(
-        "ulimit -v {} && ulimit -t {} && ulimit -f {} && ulimit -c 0 && exec \"$@\"",
-        cfg.memory_bytes / 1024,
-        cfg.timeout_secs.max(1) + 5,
-        max_out.saturating_mul(2) / 512 + 1
-    );
-    let mut child = Command::new("/bin/sh")
-        .arg("-c")
-        .arg(limits)
-        .arg("sh")
-        .arg(&cfg.ffmpeg)
-        .args(["-hide_banner", "-nostdin", "-v", "error"])
-        .args(["-protocol_whitelist", "file"])
-        .arg("-i")
-        .arg(format!("file:{}", input.display()))
-        .args([
-            "-map", "0:v:0?", "-map", "0:a:0?", "-c", "copy", "-sn", "-dn",
-        ])
-        .args(["-map_metadata", "-1", "-map_chapters", "-1"])
-        .args([
-            "-movflags",
-            "+frag_keyframe+empty_moov+default_base_moof",
-            "-min_frag_duration",
-        ])
-        .arg((MIN_FRAGMENT_SECS as u64 * 1_000_000).to_string())
-        .arg("-fs")
-        .arg(max_out.to_string())
-        .args(["-f", "mp4", "-y"])
-        .arg(format!("file:{}", output.display()))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| StreamingError::Tool {
-            tool: cfg.ffmpeg.clone(),
-            error: e.to_string(),
-        })?;
+    // `ulimit -f` counts 512-byte blocks in dash (1024 in bash): twice
+    // ffmpeg's own `-fs`, a backstop.
+    let limits = Limits {
+        memory_bytes: cfg.memory_bytes,
+        cpu_secs: cfg.timeout_secs.max(1) + 5,
+        file_blocks: max_out.saturating_mul(2) / 512 + 1,
+    };
+    let mut child = limits.command(&cfg.ffmpeg, Stdio::null(), |c| {
+        c.args(["-hide_banner", "-nostdin", "-v", "error"])
+            .args(["-protocol_whitelist", "file"])
+            .arg("-i")
+            .arg(format!("file:{}", input.display()))
+            .args([
+                "-map", "0:v:0?", "-map", "0:a:0?", "-c", "copy", "-sn", "-dn",
+            ])
+            .args(["-map_metadata", "-1", "-map_chapters", "-1"])
+            .args([
+                "-movflags",
+                "+frag_keyframe+empty_moov+default_base_moof",
+                "-min_frag_duration",
+            ])
+            .arg((MIN_FRAGMENT_SECS as u64 * 1_000_000).to_string())
+            .arg("-fs")
+            .arg(max_out.to_string())
+            .args(["-f", "mp4", "-y"])
+            .arg(format!("file:{}", output.display()));
+    })?;
     let stderr = child.stderr.take().expect("piped stderr");
     let run = async { tokio::join!(read_tail(stderr, STDERR_TAIL), child.wait()) };
     let (err, status) =
