@@ -493,7 +493,11 @@ macro_rules! impl_database {
             }
 
             async fn blob_referenced(&self, hash: &BlobHash) -> Result<bool> {
-                Ok(sqlx::query("SELECT 1 FROM blobs WHERE hash = $1")
+                // A rendition's file is a blob too (the streaming wing's), kept while its row is.
+                Ok(sqlx::query(
+                    "SELECT 1 FROM blobs WHERE hash = $1 \
+                     UNION ALL SELECT 1 FROM media_renditions WHERE blob_hash = $1 LIMIT 1",
+                )
                     .bind(hash.to_hex())
                     .fetch_optional(&self.pool)
                     .await?

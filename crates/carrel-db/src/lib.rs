@@ -27,7 +27,10 @@ use carrel_core::time::Timestamp;
 
 pub use accounts::AccountRepo;
 pub use catalog::CatalogRepo;
-pub use media::{JOB_MEDIA_PROBE, MediaProbe, MediaRepo, ProbeOutcome};
+pub use media::{
+    JOB_MEDIA_PROBE, JOB_MEDIA_REMUX, MediaProbe, MediaRendition, MediaRepo, ProbeOutcome,
+    RenditionFile, RenditionOutcome,
+};
 pub use model::*;
 pub use usage::UsageRepo;
 
@@ -129,7 +132,8 @@ pub trait FileRepo {
     /// returned: the caller deletes the bytes and finishes the job, or the
     /// job queue does it later.
     async fn delete_file(&self, id: &FileId) -> Result<Option<BlobRelease>>;
-    /// Whether any file references the blob (checked before its bytes go).
+    /// Whether any file, or any media rendition, references the blob
+    /// (checked before its bytes go).
     async fn blob_referenced(&self, hash: &BlobHash) -> Result<bool>;
     async fn create_folder(&self, f: &NewFolder, files: &[FileId]) -> Result<()>;
     async fn folder(&self, id: &FolderId) -> Result<Option<Folder>>;

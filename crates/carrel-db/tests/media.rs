@@ -95,3 +95,69 @@ async fn probes_are_stored_once_per_hash_and_replaced() {
         );
     }
 }
+
+#[tokio::test]
+async fn renditions_round_trip_hold_their_blob_and_are_stray_without_their_source() {
+    for (db, _dir) in backends().await {
+        let b = db.backend();
+        let source = BlobHash::from_bytes([31; 32]);
+        let file = BlobHash::from_bytes([32; 32]);
+        assert!(
+            db.media_rendition(&source, "remux")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(!db.blob_referenced(&file).await.unwrap(), "{b:?}");
+        let r = MediaRendition {
+            source,
+            name: "remux".into(),
+            outcome: RenditionOutcome::Ready(RenditionFile {
+                blob: file,
+                size: 1234,
+                playlist: "#EXTM3U\n".into(),
+                bandwidth: 800_000,
+                resolution: Some("1920x1080".into()),
+                codecs: "avc1.64002a,mp4a.40.2".into(),
+            }),
+            made_at: Timestamp(5),
+        };
+        db.put_media_rendition(&r).await.unwrap();
+        assert_eq!(
+            db.media_rendition(&source, "remux").await.unwrap(),
+            Some(r.clone()),
+            "{b:?}"
+        );
+        assert!(
+            db.blob_referenced(&file).await.unwrap(),
+            "{b:?}: a rendition holds its blob"
+        );
+        // Its source is stored by no file: the sweep finds it.
+        let stray = db.stray_renditions(10).await.unwrap();
+        assert_eq!(
+            stray,
+            vec![(source, "remux".to_owned(), Some(file))],
+            "{b:?}"
+        );
+        // A failure replaces it and holds no blob.
+        let failed = MediaRendition {
+            outcome: RenditionOutcome::Failed("ffmpeg said no".into()),
+            ..r
+        };
+        db.put_media_rendition(&failed).await.unwrap();
+        assert_eq!(
+            db.media_rendition(&source, "remux").await.unwrap(),
+            Some(failed),
+            "{b:?}"
+        );
+        assert!(!db.blob_referenced(&file).await.unwrap(), "{b:?}");
+        db.delete_media_rendition(&source, "remux").await.unwrap();
+        assert!(
+            db.media_rendition(&source, "remux")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(db.stray_renditions(10).await.unwrap().is_empty());
+    }
+}

@@ -210,6 +210,30 @@ impl Hosting {
     }
 }
 
+#[async_trait::async_trait]
+impl carrel_http::media::ShareGate for Hosting {
+    async fn shared_file(
+        &self,
+        share: &str,
+        headers: &HeaderMap,
+        ip: IpAddr,
+    ) -> std::result::Result<carrel_http::media::SharedFile, carrel_http::HttpError> {
+        let r = async {
+            let share = self.unlocked_share(share, headers, ip).await?;
+            let ShareTarget::File(f) = &share.target else {
+                return Err(HostingError::NotFound("file"));
+            };
+            let file = self.file(f).await?.ok_or(HostingError::NotFound("file"))?;
+            Ok(carrel_http::media::SharedFile {
+                blob: file.blob,
+                media_type: file.media_type.clone(),
+                name: file.name.to_string(),
+            })
+        };
+        r.await.map_err(HostingError::into_http)
+    }
+}
+
 /// `?download=1` (any value) forces an attachment even for previewable types.
 fn wants_download(uri: &axum::http::Uri) -> bool {
     uri.query().is_some_and(|q| {

@@ -159,6 +159,12 @@ impl Hosting {
     /// Deletes the bytes of a blob whose last reference just went, or
     /// leaves its job to the queue when that fails.
     async fn release_blob(&self, last: carrel_db::BlobRelease) -> Result<()> {
+        // The same bytes may be another wing's (a media rendition).
+        if self.db.blob_referenced(&last.hash).await? {
+            self.db.finish_job(last.job).await?;
+            tracing::info!(blob = %last.hash, "blob still referenced; kept");
+            return Ok(());
+        }
         match self.store.delete(&last.hash).await {
             Ok(()) => {
                 self.db.finish_job(last.job).await?;

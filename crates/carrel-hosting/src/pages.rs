@@ -166,10 +166,18 @@ async fn landing(
                 };
                 // Previews load the bytes, so links with a download limit show
                 // none; nor do files examined and found not to be playable.
+                let play = media.as_ref().and_then(|m| m.play.clone());
                 let preview = if share.rules.max_downloads.is_some()
                     || media.as_ref().is_some_and(|m| m.unreadable)
                 {
                     String::new()
+                } else if let Some(p) = play {
+                    // A rendition the browser plays (the original's container is not one it does).
+                    format!(
+                        "<video controls preload=\"metadata\" src=\"/s/{}/{}\"></video>",
+                        share.id,
+                        escape(&p)
+                    )
                 } else {
                     match f.media_type.presentation() {
                         Presentation::Inline(Preview::Image) => {

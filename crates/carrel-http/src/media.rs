@@ -5,8 +5,13 @@
 //! [`MediaFacts`]; the server hands it to the hosting wing, so neither wing
 //! imports the other (as with [`crate::holdings::Holdings`]).
 
+use std::net::IpAddr;
+
+use axum::http::HeaderMap;
 use carrel_core::ids::BlobHash;
 use carrel_core::media::MediaType;
+
+use crate::HttpError;
 
 /// A file the hosting wing has just stored.
 #[derive(Clone, Copy, Debug)]
@@ -39,6 +44,34 @@ pub struct MediaView {
     pub json: serde_json::Value,
     /// The bytes were examined and are not playable media (the page offers no player).
     pub unreadable: bool,
+    /// What the page's player plays instead of the original, as a path
+    /// below the share link (`hls/remux.mp4`), when the original container
+    /// is not one browsers play and a rendition is ready.
+    pub play: Option<String>,
+}
+
+/// A file behind an open share link, for a request that may read it.
+#[derive(Clone, Debug)]
+pub struct SharedFile {
+    pub blob: BlobHash,
+    pub media_type: MediaType,
+    pub name: String,
+}
+
+/// The hosting wing's share-link rules for other wings' routes under
+/// `/s/{id}/…` (the streaming wing's playlists and renditions): the link
+/// exists and is open (not disabled, not expired), the request has
+/// unlocked it (the landing page's cookie, or HTTP Basic auth for
+/// players), and it shares one file. The hosting wing implements it; the
+/// server hands it to the streaming wing.
+#[async_trait::async_trait]
+pub trait ShareGate: Send + Sync + 'static {
+    async fn shared_file(
+        &self,
+        share: &str,
+        headers: &HeaderMap,
+        ip: IpAddr,
+    ) -> Result<SharedFile, HttpError>;
 }
 
 #[async_trait::async_trait]

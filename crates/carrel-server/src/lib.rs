@@ -163,10 +163,12 @@ impl Server {
         let hosting = Hosting::new(db, store, settings.hosting.clone(), plans, meter);
         accounts.set_holdings(hosting.clone());
         hosting.set_media(streaming.clone());
+        streaming.set_gate(hosting.clone());
         let metrics = metrics::Metrics::new(hosting.clone());
         let router = hosting
             .router()
             .merge(accounts.router())
+            .merge(streaming.router())
             .merge(carrel_library::web::routes(library.clone()))
             .merge(ops_routes(metrics.clone()))
             // Every wing learns who is asking through the same authenticator.

@@ -75,6 +75,7 @@ const SETTINGS_KEYS: &[&str] = &[
     "accounts",
     "plans",
     "smtp",
+    "streaming",
 ];
 
 impl Settings {

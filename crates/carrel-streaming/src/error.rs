@@ -26,6 +26,15 @@ pub enum StreamingError {
     /// The blob store keeps no local copy to give ffprobe.
     #[error("the blob store has no local file for this blob")]
     NoLocalFile,
+    /// The rendition asked for does not exist (or the file is not remuxed).
+    #[error("no such rendition")]
+    NoRendition,
+    /// The rendition is still being made.
+    #[error("the rendition is being prepared; try again shortly")]
+    NotReady,
+    /// The rendition could not be made (the file's fault; with ffmpeg's complaint).
+    #[error("the rendition could not be made: {0}")]
+    RenditionFailed(String),
     /// A queued job that cannot be run.
     #[error("bad job: {0}")]
     BadJob(String),
@@ -47,6 +56,9 @@ impl StreamingError {
             StreamingError::TooLarge(_) => "media_too_large",
             StreamingError::Tool { .. } => "media_tool_missing",
             StreamingError::NoLocalFile => "media_no_local_file",
+            StreamingError::NoRendition => "no_rendition",
+            StreamingError::NotReady => "rendition_not_ready",
+            StreamingError::RenditionFailed(_) => "rendition_failed",
             StreamingError::BadJob(_) => "bad_job",
             StreamingError::Blob(e) => e.code(),
             StreamingError::Db(e) => e.code(),
@@ -65,6 +77,32 @@ impl StreamingError {
                 | StreamingError::TimedOut(_)
                 | StreamingError::TooLarge(_)
         )
+    }
+}
+
+impl StreamingError {
+    /// The response for an HTTP client: the file's and the client's
+    /// faults as 4xx with their codes, the server's as a 500 (logged).
+    pub fn into_http(self) -> carrel_http::HttpError {
+        use axum::http::StatusCode;
+        let status = match &self {
+            StreamingError::NoRendition | StreamingError::RenditionFailed(_) => {
+                StatusCode::NOT_FOUND
+            }
+            StreamingError::NotReady => {
+                return carrel_http::HttpError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    self.code(),
+                    self.to_string(),
+                )
+                .with_retry_after(5);
+            }
+            _ => {
+                tracing::warn!(error = %self, "streaming request failed");
+                return carrel_http::HttpError::internal(self.code());
+            }
+        };
+        carrel_http::HttpError::new(status, self.code(), self.to_string())
     }
 }
 

@@ -5,44 +5,77 @@
 //! stored once per content hash; the decision ([`decide`]: direct play,
 //! remux or transcode, after Jellyfin's); SubRip to WebVTT ([`subtitles`]);
 //! and [`carrel_http::media::MediaFacts`] for the hosting wing's share pages
-//! and JSON. `info`, `decide`, `sniff` and `subtitles` are pure.
+//! and JSON. Files to be remuxed get a `media.remux` job after their probe
+//! ([`remux`]: ffmpeg copies the streams into one fragmented MP4, bounded
+//! like the probe), whose fragments [`fmp4`] reads into an HLS playlist
+//! ([`hls`]); the rendition is a blob, once per source hash, served under
+//! the share link by [`web`] through the hosting wing's
+//! [`carrel_http::media::ShareGate`]. `info`, `decide`, `sniff`, `hls` and
+//! `subtitles` are pure.
 //!
 //! Only this crate spawns ffmpeg's tools. It sees hosted files only as blobs
 //! (by hash, through `BlobStore`), never through the hosting wing.
 
 pub mod decide;
 pub mod error;
+pub mod fmp4;
+pub mod hls;
 pub mod info;
 pub mod probe;
+pub mod remux;
 pub mod sniff;
 pub mod subtitles;
 mod view;
+pub mod web;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use carrel_blob::BlobStore;
 use carrel_core::ids::BlobHash;
 use carrel_core::media::MediaType;
 use carrel_core::time::Timestamp;
-use carrel_db::{Database, JOB_MEDIA_PROBE, Job, JobRun, MediaProbe, ProbeOutcome, run_next_job};
-use carrel_http::media::{FollowUp, HEAD_BYTES, MediaFacts, MediaView, StoredFile};
+use carrel_db::{
+    Database, JOB_MEDIA_PROBE, JOB_MEDIA_REMUX, Job, JobRun, MediaProbe, MediaRendition,
+    ProbeOutcome, RenditionFile, RenditionOutcome, run_next_job,
+};
+use carrel_http::media::{FollowUp, HEAD_BYTES, MediaFacts, MediaView, ShareGate, StoredFile};
 use carrel_http::serve::read_head;
 
+use crate::decide::{Decision, Target};
 use crate::error::{Result, StreamingError};
 use crate::probe::ProbeConfig;
+use crate::remux::RemuxConfig;
+
+/// The name of the remuxed rendition (its playlist and file are `remux.m3u8` and `remux.mp4`).
+pub const REMUX: &str = "remux";
 
 /// The namespace of this wing's job kinds (what its worker claims).
 pub const JOB_PREFIX: &str = "media.";
-/// How long a claimed job is reserved for its worker (well above a probe's time bound).
-const LEASE: Duration = Duration::from_secs(120);
+/// How long a claimed job is reserved for its worker (well above a probe's
+/// and a remux's time bounds).
+const LEASE: Duration = Duration::from_secs(900);
 
 /// The wing's configuration (`[streaming]` in the settings).
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StreamingConfig {
     /// How ffprobe is run (`[streaming.probe]`).
     pub probe: ProbeConfig,
+    /// How ffmpeg makes renditions (`[streaming.remux]`).
+    pub remux: RemuxConfig,
+    /// Seconds between sweeps of renditions whose source's last file was deleted.
+    pub sweep_secs: u32,
+}
+
+impl Default for StreamingConfig {
+    fn default() -> Self {
+        Self {
+            probe: ProbeConfig::default(),
+            remux: RemuxConfig::default(),
+            sweep_secs: 60,
+        }
+    }
 }
 
 /// The wing's shared state.
@@ -50,10 +83,17 @@ pub struct Streaming {
     pub db: Arc<dyn Database>,
     pub store: Arc<dyn BlobStore>,
     pub config: StreamingConfig,
+    /// The hosting wing's share-link rules (set by the server).
+    gate: OnceLock<Arc<dyn ShareGate>>,
+}
+
+/// Whether the probe's decision is a remux into MP4 (the one rendition this wing makes yet).
+pub fn needs_remux(info: &info::MediaInfo) -> bool {
+    matches!(decide::decide(info), Decision::Remux { to: Target::Mp4 })
 }
 
 /// Whether a file's type says it is audio or video (the name's or client's word; not trusted).
-fn typed_as_media(t: &MediaType) -> bool {
+pub(crate) fn typed_as_media(t: &MediaType) -> bool {
     matches!(t.top(), "audio" | "video")
 }
 
@@ -80,17 +120,38 @@ impl Streaming {
         store: Arc<dyn BlobStore>,
         config: StreamingConfig,
     ) -> Arc<Self> {
-        Arc::new(Self { db, store, config })
+        Arc::new(Self {
+            db,
+            store,
+            config,
+            gate: OnceLock::new(),
+        })
+    }
+
+    /// Hands the wing the hosting wing's share-link rules (once).
+    pub fn set_gate(&self, g: Arc<dyn ShareGate>) {
+        let _ = self.gate.set(g);
+    }
+
+    pub(crate) fn gate(&self) -> Option<&Arc<dyn ShareGate>> {
+        self.gate.get()
     }
 
     /// Runs this wing's due jobs, one at a time (a probe is heavy; the
     /// queue is the bound on concurrency), every second until `shutdown`.
     pub async fn run_worker(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut ticks = 0u32;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
                 _ = shutdown.changed() => break,
+            }
+            ticks = ticks.wrapping_add(1);
+            if ticks.is_multiple_of(self.config.sweep_secs.max(1))
+                && let Err(e) = self.sweep_renditions().await
+            {
+                tracing::warn!(error = %e, "stray renditions could not be swept");
             }
             loop {
                 let done = tokio::select! {
@@ -124,6 +185,12 @@ impl Streaming {
                 })?;
                 self.probe_blob(&hash, job.attempts).await
             }
+            JOB_MEDIA_REMUX => {
+                let hash: BlobHash = job.payload.parse().map_err(|_| {
+                    StreamingError::BadJob(format!("media.remux with payload {:?}", job.payload))
+                })?;
+                self.remux_blob(&hash, job.attempts).await
+            }
             other => Err(StreamingError::BadJob(format!("unknown kind {other:?}"))),
         }
     }
@@ -131,9 +198,10 @@ impl Streaming {
     /// Probes a blob unless it was probed already (the same bytes once) or
     /// is gone. `attempt` counts from 1 (a timeout is retried, then recorded).
     pub async fn probe_blob(&self, hash: &BlobHash, attempt: i64) -> Result<()> {
-        if self.db.media_probe(hash).await?.is_some() {
+        if let Some(p) = self.db.media_probe(hash).await? {
             tracing::info!(blob = %hash, "already probed; the same bytes are probed once");
-            return Ok(());
+            // Its rendition may have been swept with an earlier copy's last file.
+            return self.queue_remux_if_needed(hash, &p.outcome).await;
         }
         if !self.store.exists(hash).await? {
             tracing::info!(blob = %hash, "blob deleted before its probe; nothing to do");
@@ -158,11 +226,150 @@ impl Streaming {
         self.db
             .put_media_probe(&MediaProbe {
                 blob: *hash,
-                outcome,
+                outcome: outcome.clone(),
                 probed_at: Timestamp::now(),
             })
             .await?;
+        self.queue_remux_if_needed(hash, &outcome).await
+    }
+
+    /// Queues the remux of a probed blob whose decision is a remux and
+    /// that has no rendition yet (the job checks again).
+    async fn queue_remux_if_needed(&self, hash: &BlobHash, outcome: &ProbeOutcome) -> Result<()> {
+        let ProbeOutcome::Media(j) = outcome else {
+            return Ok(());
+        };
+        let Ok(info) = serde_json::from_str::<info::MediaInfo>(j) else {
+            return Ok(());
+        };
+        if needs_remux(&info) && self.db.media_rendition(hash, REMUX).await?.is_none() {
+            self.db
+                .enqueue_job(JOB_MEDIA_REMUX, &hash.to_hex(), Timestamp::now())
+                .await?;
+            tracing::info!(blob = %hash, "remux queued");
+        }
         Ok(())
+    }
+
+    /// Remuxes a blob into its fragmented MP4 rendition and HLS playlist,
+    /// unless it has one or is gone. `attempt` counts from 1.
+    pub async fn remux_blob(&self, hash: &BlobHash, attempt: i64) -> Result<()> {
+        if self.db.media_rendition(hash, REMUX).await?.is_some() {
+            tracing::info!(blob = %hash, "already remuxed; the same bytes are remuxed once");
+            return Ok(());
+        }
+        if !self.store.exists(hash).await? {
+            tracing::info!(blob = %hash, "blob deleted before its remux; nothing to do");
+            return Ok(());
+        }
+        let Some(ProbeOutcome::Media(j)) = self.db.media_probe(hash).await?.map(|p| p.outcome)
+        else {
+            return Err(StreamingError::BadJob("media.remux before a probe".into()));
+        };
+        let info: info::MediaInfo = serde_json::from_str(&j)
+            .map_err(|e| StreamingError::BadJob(format!("stored probe unreadable: {e}")))?;
+        let outcome = match self.make_remux(hash, &info).await {
+            Ok(f) => RenditionOutcome::Ready(f),
+            Err(e @ StreamingError::TimedOut(_)) if attempt < TIMEOUTS_BEFORE_FAILURE => {
+                return Err(e);
+            }
+            Err(e) if e.is_the_files() => RenditionOutcome::Failed(e.to_string()),
+            Err(e) => return Err(e),
+        };
+        match &outcome {
+            RenditionOutcome::Ready(f) => {
+                tracing::info!(blob = %hash, rendition = %f.blob, size = f.size, "remuxed")
+            }
+            RenditionOutcome::Failed(why) => tracing::info!(blob = %hash, %why, "remux failed"),
+        }
+        self.db
+            .put_media_rendition(&MediaRendition {
+                source: *hash,
+                name: REMUX.into(),
+                outcome,
+                made_at: Timestamp::now(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Runs ffmpeg into a staged file, reads its fragments, stores it as a blob.
+    async fn make_remux(&self, hash: &BlobHash, info: &info::MediaInfo) -> Result<RenditionFile> {
+        let input = self
+            .store
+            .local_path(hash)
+            .ok_or(StreamingError::NoLocalFile)?;
+        let staged = self.store.staging_dir().join(format!(
+            "remux-{}-{:016x}.mp4",
+            hash.to_hex(),
+            rand::random::<u64>()
+        ));
+        let made = async {
+            remux::remux(&self.config.remux, &input, &staged).await?;
+            let path = staged.clone();
+            let (layout, size) = tokio::task::spawn_blocking(move || -> Result<_> {
+                let mut f = std::fs::File::open(&path)?;
+                let len = f.metadata()?.len();
+                Ok((
+                    fmp4::read_layout(&mut std::io::BufReader::new(&mut f), len)?,
+                    len,
+                ))
+            })
+            .await
+            .map_err(|e| StreamingError::Io(std::io::Error::other(e)))??;
+            Ok::<_, StreamingError>((layout, size))
+        }
+        .await;
+        let (layout, size) = match made {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&staged).await;
+                return Err(e);
+            }
+        };
+        let playlist = hls::media_playlist(&format!("{REMUX}.mp4"), &layout);
+        let total: f64 = layout.segments.iter().map(|s| s.duration).sum();
+        // BANDWIDTH is the peak segment bit rate (RFC 8216 §4.3.4.2).
+        let peak = layout
+            .segments
+            .iter()
+            .filter(|s| s.duration > 0.1)
+            .map(|s| (s.range.length as f64 * 8.0 / s.duration) as i64)
+            .max()
+            .unwrap_or_else(|| (size as f64 * 8.0 / total.max(1.0)) as i64);
+        let v = info.video();
+        let mut codecs: Vec<String> = Vec::new();
+        if v.is_some() {
+            codecs.extend(layout.video_codec.clone());
+        }
+        if let Some(a) = info.audio() {
+            codecs.push(audio_codec(a).into());
+        }
+        let ingested = self.store.ingest(&staged, None).await?;
+        Ok(RenditionFile {
+            blob: ingested.hash,
+            size: ingested.size as i64,
+            playlist,
+            bandwidth: peak.max(1),
+            resolution: v.and_then(|v| Some(format!("{}x{}", v.width?, v.height?))),
+            codecs: codecs.join(","),
+        })
+    }
+
+    /// Forgets the renditions whose source's last file was deleted, and
+    /// deletes their files unless something else holds the same bytes.
+    pub async fn sweep_renditions(&self) -> Result<usize> {
+        let stray = self.db.stray_renditions(100).await?;
+        for (source, name, blob) in &stray {
+            self.db.delete_media_rendition(source, name).await?;
+            if let Some(b) = blob
+                && !self.db.blob_referenced(b).await?
+            {
+                self.store.delete(b).await?;
+            }
+            tracing::info!(blob = %source, rendition = %name, "rendition of a deleted source released");
+        }
+        Ok(stray.len())
     }
 
     /// Sniffs the blob's first bytes, then probes it if they could be media.
@@ -213,10 +420,27 @@ impl MediaFacts for Streaming {
             Some(p)
                 if typed_as_media(media_type) || matches!(p.outcome, ProbeOutcome::Media(_)) =>
             {
-                Some(view::of_probe(&p))
+                let mut v = view::of_probe(&p);
+                if let ProbeOutcome::Media(j) = &p.outcome
+                    && serde_json::from_str(j).is_ok_and(|i| needs_remux(&i))
+                {
+                    let r = self.db.media_rendition(blob, REMUX).await.ok().flatten();
+                    view::with_rendition(&mut v, r.as_ref().map(|r| &r.outcome));
+                }
+                Some(v)
             }
             _ => None,
         }
+    }
+}
+
+/// The RFC 6381 codec of an audio stream carrel copies into MP4.
+fn audio_codec(a: &info::Stream) -> &'static str {
+    match a.codec.as_str() {
+        "mp3" => "mp4a.40.34",
+        _ if a.profile.as_deref().is_some_and(|p| p.contains("HE-AACv2")) => "mp4a.40.29",
+        _ if a.profile.as_deref().is_some_and(|p| p.contains("HE")) => "mp4a.40.5",
+        _ => "mp4a.40.2",
     }
 }
 

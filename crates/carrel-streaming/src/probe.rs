@@ -42,6 +42,47 @@ impl Default for ProbeConfig {
     }
 }
 
+/// The limits a child sets on itself before it becomes one of ffmpeg's tools.
+pub(crate) struct Limits {
+    /// Address space, in bytes.
+    pub memory_bytes: u64,
+    /// CPU seconds.
+    pub cpu_secs: u64,
+    /// File size, in the shell's `ulimit -f` blocks (0: no file written).
+    pub file_blocks: u64,
+}
+
+impl Limits {
+    /// Spawns `tool` (with the arguments `args` adds) through `/bin/sh`,
+    /// which lowers its own limits first (no core dumps either) and then
+    /// becomes the tool: stdin closed, stderr piped, killed when dropped.
+    pub(crate) fn command(
+        &self,
+        tool: &str,
+        stdout: Stdio,
+        args: impl FnOnce(&mut Command),
+    ) -> Result<tokio::process::Child> {
+        let script = format!(
+            "ulimit -v {} && ulimit -t {} && ulimit -f {} && ulimit -c 0 && exec \"$@\"",
+            self.memory_bytes / 1024,
+            self.cpu_secs,
+            self.file_blocks
+        );
+        let mut c = Command::new("/bin/sh");
+        c.arg("-c").arg(script).arg("sh").arg(tool);
+        args(&mut c);
+        c.stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| StreamingError::Tool {
+                tool: tool.to_owned(),
+                error: e.to_string(),
+            })
+    }
+}
+
 /// Reads at most `max` bytes; `Err(TooLarge)` if there is more.
 async fn read_bounded(mut r: impl AsyncRead + Unpin, max: usize) -> Result<Vec<u8>> {
     let mut out = Vec::new();
@@ -53,7 +94,7 @@ async fn read_bounded(mut r: impl AsyncRead + Unpin, max: usize) -> Result<Vec<u
 }
 
 /// Reads to the end, keeping the last `keep` bytes.
-async fn read_tail(mut r: impl AsyncRead + Unpin, keep: usize) -> Vec<u8> {
+pub(crate) async fn read_tail(mut r: impl AsyncRead + Unpin, keep: usize) -> Vec<u8> {
     let mut tail = Vec::new();
     let mut buf = [0u8; 4096];
     while let Ok(n) = r.read(&mut buf).await {
@@ -73,11 +114,11 @@ async fn read_tail(mut r: impl AsyncRead + Unpin, keep: usize) -> Vec<u8> {
 
 /// ffprobe's complaint as people should see it: the file's path (a server
 /// detail) replaced, blank lines dropped, on one line.
-fn complaint(stderr: &[u8], path: &Path) -> String {
+pub(crate) fn complaint(stderr: &[u8], path: &Path, tool: &str) -> String {
     let s = String::from_utf8_lossy(stderr).replace(&*path.to_string_lossy(), "the file");
     let lines: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     if lines.is_empty() {
-        "ffprobe could not read the file".into()
+        format!("{tool} could not read the file")
     } else {
         lines.join("; ")
     }
@@ -90,30 +131,17 @@ pub async fn probe(cfg: &ProbeConfig, path: &Path, sniffed: Option<&Sniffed>) ->
         return Err(StreamingError::Empty);
     }
     let input = format!("file:{}", path.display());
-    // The shell lowers its own limits, then becomes ffprobe.
-    let limits = format!(
-        "ulimit -v {} && ulimit -t {} && ulimit -f 0 && ulimit -c 0 && exec \"$@\"",
-        cfg.memory_bytes / 1024,
-        cfg.timeout_secs.max(1) + 5
-    );
-    let mut child = Command::new("/bin/sh")
-        .arg("-c")
-        .arg(limits)
-        .arg("sh")
-        .arg(&cfg.ffprobe)
-        .args(["-hide_banner", "-v", "error"])
-        .args(["-protocol_whitelist", "file"])
-        .args(["-print_format", "json", "-show_format", "-show_streams"])
-        .arg(&input)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| StreamingError::Tool {
-            tool: cfg.ffprobe.clone(),
-            error: e.to_string(),
-        })?;
+    let limits = Limits {
+        memory_bytes: cfg.memory_bytes,
+        cpu_secs: cfg.timeout_secs.max(1) + 5,
+        file_blocks: 0,
+    };
+    let mut child = limits.command(&cfg.ffprobe, Stdio::piped(), |c| {
+        c.args(["-hide_banner", "-v", "error"])
+            .args(["-protocol_whitelist", "file"])
+            .args(["-print_format", "json", "-show_format", "-show_streams"])
+            .arg(&input);
+    })?;
     let stdout = child.stdout.take().expect("piped stdout");
     let stderr = child.stderr.take().expect("piped stderr");
     let run = async {
@@ -144,22 +172,22 @@ pub async fn probe(cfg: &ProbeConfig, path: &Path, sniffed: Option<&Sniffed>) ->
     if status.code() == Some(127) {
         return Err(StreamingError::Tool {
             tool: cfg.ffprobe.clone(),
-            error: complaint(&err, path),
+            error: complaint(&err, path, "ffprobe"),
         });
     }
     if !status.success() {
         let why = match status.code() {
-            Some(_) => complaint(&err, path),
+            Some(_) => complaint(&err, path, "ffprobe"),
             None => format!(
                 "ffprobe was stopped by a signal ({status}); {}",
-                complaint(&err, path)
+                complaint(&err, path, "ffprobe")
             ),
         };
         return Err(StreamingError::Unreadable(why));
     }
     parse_ffprobe(&out, sniffed).map_err(|e| match e {
         StreamingError::Unreadable(m) if !err.is_empty() => {
-            StreamingError::Unreadable(format!("{m}; {}", complaint(&err, path)))
+            StreamingError::Unreadable(format!("{m}; {}", complaint(&err, path, "ffprobe")))
         }
         e => e,
     })

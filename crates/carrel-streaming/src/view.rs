@@ -1,6 +1,6 @@
 //! What share pages and the JSON API show of a probed file.
 
-use carrel_db::{MediaProbe, ProbeOutcome};
+use carrel_db::{MediaProbe, ProbeOutcome, RenditionOutcome};
 use carrel_http::media::MediaView;
 use serde_json::json;
 
@@ -14,6 +14,7 @@ pub fn pending() -> MediaView {
         facts: Vec::new(),
         json: json!({ "state": "pending" }),
         unreadable: false,
+        play: None,
     }
 }
 
@@ -23,6 +24,7 @@ fn failed(why: &str) -> MediaView {
         facts: Vec::new(),
         json: json!({ "state": "failed", "error": why }),
         unreadable: true,
+        play: None,
     }
 }
 
@@ -188,6 +190,37 @@ fn ready(info: &MediaInfo) -> MediaView {
             "info": info,
         }),
         unreadable: false,
+        play: None,
+    }
+}
+
+/// Adds what became of a remuxed file's rendition: ready (the page plays
+/// it), failed (why), or still to come ("preparing…").
+pub fn with_rendition(v: &mut MediaView, r: Option<&RenditionOutcome>) {
+    let state = match r {
+        Some(RenditionOutcome::Ready(_)) => {
+            v.verdict = "repackaged for browsers".into();
+            v.play = Some("hls/remux.mp4".into());
+            v.facts
+                .push(("Stream".into(), "ready: HLS at hls/master.m3u8".into()));
+            "ready"
+        }
+        Some(RenditionOutcome::Failed(why)) => {
+            v.facts
+                .push(("Stream".into(), format!("could not be prepared: {why}")));
+            "failed"
+        }
+        None => {
+            v.verdict = "preparing…".into();
+            v.facts.push(("Stream".into(), "preparing…".into()));
+            "preparing"
+        }
+    };
+    if let Some(o) = v.json.as_object_mut() {
+        o.insert("rendition".into(), json!(state));
+        if state == "ready" {
+            o.insert("hls".into(), json!("hls/master.m3u8"));
+        }
     }
 }
 

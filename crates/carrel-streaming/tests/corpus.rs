@@ -55,7 +55,7 @@ fn ffprobe_duration(path: &Path) -> Option<f64> {
     String::from_utf8_lossy(&o.stdout).trim().parse().ok()
 }
 
-/// A corpus file, its container, the decision, and the picture size.
+/// A corpus file, what it is, its decision and its size in pixels.
 type Case = (&'static str, Container, Decision, Option<(u32, u32)>);
 
 #[tokio::test]
