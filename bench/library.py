@@ -262,8 +262,9 @@ MAP = ["--map", "id=id", "--map", "scheme=bench", "--map", "title=title", "--map
        "--map", "description=description"]
 
 
-def run_timed(args, env=None):
-    """Runs a command; (wall seconds, peak RSS in bytes, stdout)."""
+def run_timed(args, env=None, cpu=None):
+    """Runs a command; (wall seconds, peak RSS in bytes, stdout). Adds its
+    CPU seconds (user + system) to cpu[0] when given."""
     t0 = time.perf_counter()
     p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     # Read the pipes on threads so a chatty child never blocks.
@@ -277,6 +278,8 @@ def run_timed(args, env=None):
         t.join()
     p.returncode = os.waitstatus_to_exitcode(status)
     dt = time.perf_counter() - t0
+    if cpu is not None:
+        cpu[0] += ru.ru_utime + ru.ru_stime
     if p.returncode != 0:
         raise SystemExit(f"{args[:3]} failed ({p.returncode}): {res['err'].decode()[-2000:]}")
     return dt, ru.ru_maxrss * 1024, res["out"].decode()
@@ -293,18 +296,20 @@ def dir_size(path):
     return total
 
 
-def carrel_import(src, data):
+def carrel_import(src, data, binary=None):
+    """Imports books.csv then articles.csv into a fresh data directory with
+    `binary` (default: the bench's carrel)."""
     shutil.rmtree(data, ignore_errors=True)
     os.makedirs(data)
     env = dict(os.environ, CARREL_LOG="warn")
-    wall, rss, reports = 0.0, 0, []
+    wall, rss, reports, cpu = 0.0, 0, [], [0.0]
     optimize = 0.0
     # The first import leaves the index's segments for the second, which
     # merges them into one at its end (counted in its time).
     for name, kind, ident, last in (("books.csv", "book", "isbn", False), ("articles.csv", "article", "doi", True)):
-        args = [lib.BIN, "import", "--json", "--data", data, "--format", "csv", "--kind", kind,
+        args = [binary or lib.BIN, "import", "--json", "--data", data, "--format", "csv", "--kind", kind,
                 *MAP, "--map", f"{ident}=ident", os.path.join(src, name)] + ([] if last else ["--no-optimize"])
-        dt, peak, out = run_timed(args, env)
+        dt, peak, out = run_timed(args, env, cpu)
         lines = [json.loads(x) for x in out.strip().splitlines() if x.startswith("{")]
         rep = next(x["report"] for x in lines if "report" in x)
         opt = next((x["optimize"] for x in lines if "optimize" in x), None)
@@ -322,6 +327,7 @@ def carrel_import(src, data):
         "created": sum(r["created"] for r in reports),
         "bad": sum(r["bad"] for r in reports),
         "seconds": wall,
+        "cpu": cpu[0],
         "optimize_seconds": optimize,
         "rss": rss,
         "db_bytes": db,
