@@ -407,3 +407,33 @@ def test_puts_at_once_cannot_together_pass_the_quota(make_server):
     assert not [f for f in staging_files(srv) if f.startswith("put-")], staging_files(srv)
     r = requests.put(f"{srv.url}/u/after.bin", data=b"y" * 140_000, headers=j)
     assert r.status_code == 201, r.text
+
+
+def test_library_downloads_count_against_the_plan(make_server):
+    """A book in the library is downloaded under the downloader's plan, as
+    a share link is: its bytes count toward the day's volume."""
+    srv = make_server(env=plans_env(anonymous="metered", metered={"daily_download": 100_000}))
+    src = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "corpus", "epub", "standard-ebooks")
+    epub = next(os.path.join(src, f) for f in sorted(os.listdir(src)) if f.endswith(".epub"))
+    body = open(epub, "rb").read()
+    assert len(body) > 100_000
+    _, up = put(srv, "book.epub", body)
+    r = requests.post(f"{srv.url}/api/library/files/{up['file_id']}",
+                      headers={"Authorization": f"Bearer {up['manage_token']}"}, timeout=60)
+    assert r.status_code == 201, r.text
+    url = f"{srv.url}/library/files/{up['file_id']}"
+    # A HEAD sends no bytes and is not counted.
+    assert requests.head(url, timeout=10).status_code == 200
+    r = requests.get(url, timeout=30)
+    assert r.status_code == 200 and r.content == body
+    r = requests.get(url, timeout=10)
+    assert r.status_code == 429, r.text
+    assert r.json()["error"]["code"] == "daily_volume_exceeded"
+    assert 0 < int(r.headers["Retry-After"]) <= 86_400
+    # An account on an unlimited plan downloads it, and the bytes are its own.
+    auth = user_with_token(srv, "reader@example.org", "unlimited")
+    r = requests.get(url, headers=auth, timeout=30)
+    assert r.status_code == 200 and r.content == body
+    time.sleep(0.1)
+    today = requests.get(f"{srv.url}/api/me", headers=auth).json()["usage"]["downloaded_today"]
+    assert today == len(body), today

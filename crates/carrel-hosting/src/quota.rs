@@ -14,7 +14,7 @@ use carrel_core::plan::Limits;
 use carrel_core::time::Timestamp;
 use carrel_db::{NewUpload, Upload, UploadKind};
 use carrel_http::auth::Who;
-use carrel_http::meter::{Key, Tap};
+use carrel_http::meter::Tap;
 
 use crate::error::{HostingError, Result};
 use crate::{Hosting, Uploader};
@@ -201,13 +201,8 @@ impl Hosting {
     /// Starts a download for this request under the downloader's plan: the
     /// account's (per account), or the anonymous plan's (per address).
     pub fn download_tap(&self, who: &Who, ip: IpAddr) -> Result<Arc<Tap>> {
-        let caller = who.peek();
-        let key = match caller {
-            Caller::Account { id, .. } => Key::Account(id.clone()),
-            Caller::Anonymous => Key::address(ip),
-        };
         self.meter
-            .start(key, self.limits_of(caller))
+            .start_for(&self.plans, who.peek(), ip)
             .map_err(HostingError::Refused)
     }
 

@@ -23,8 +23,9 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
+use carrel_core::account::Caller;
 use carrel_core::ids::AccountId;
-use carrel_core::plan::Limits;
+use carrel_core::plan::{Limits, Plans};
 use futures::StreamExt;
 
 /// Whose downloads are counted together.
@@ -223,6 +224,23 @@ fn unix_now() -> i64 {
 impl Meter {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Starts a download for `caller` under their plan: an account's
+    /// (counted per account) or, for people not logged in, the anonymous
+    /// plan's (counted per address).
+    pub fn start_for(
+        &self,
+        plans: &Plans,
+        caller: &Caller,
+        ip: IpAddr,
+    ) -> Result<Arc<Tap>, Refusal> {
+        match caller {
+            Caller::Account { id, plan, .. } => {
+                self.start(Key::Account(id.clone()), plans.limits_of(plan))
+            }
+            Caller::Anonymous => self.start(Key::address(ip), plans.anonymous_limits()),
+        }
     }
 
     /// Starts a download for `key` under `limits`, or says why not.

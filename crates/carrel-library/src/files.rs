@@ -5,10 +5,11 @@
 //! (`manage` scope), or with the file's
 //! management token as `Authorization: Bearer …`).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -48,6 +49,8 @@ pub(crate) async fn library_file(
 async fn download(
     State(lib): State<Arc<Library>>,
     Path(id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    who: Who,
     method: Method,
     headers: HeaderMap,
 ) -> Response {
@@ -65,11 +68,25 @@ async fn download(
             Ok(p) => p,
             Err(e) => return Ok(e.into_response()),
         };
-        Ok::<_, LibraryError>(
-            serve::respond(&method, plan, &content, lib.blobs().clone())
-                .await
-                .into_response(),
-        )
+        // The downloader's plan: volume, speed and downloads at once, as
+        // for share links (a HEAD or a 304 sends no body and is not counted).
+        let sends_bytes = method == Method::GET && !matches!(plan, serve::Plan::NotModified);
+        let tap = match lib.downloads.get() {
+            Some((meter, plans)) if sends_bytes => {
+                match meter.start_for(plans, who.peek(), peer.ip()) {
+                    Ok(tap) => Some(tap),
+                    Err(refusal) => return Ok(refusal.into_http().into_response()),
+                }
+            }
+            _ => None,
+        };
+        let mut res = serve::respond(&method, plan, &content, lib.blobs().clone())
+            .await
+            .into_response();
+        if let Some(tap) = tap {
+            carrel_http::meter::meter(&mut res, tap);
+        }
+        Ok::<_, LibraryError>(res)
     };
     r.await.unwrap_or_else(IntoResponse::into_response)
 }

@@ -26,6 +26,13 @@ pub struct Library {
     pub(crate) extractor: Extractor,
     /// Changes to the index, in order, for its writer thread.
     writes: tokio::sync::mpsc::Sender<IndexJob>,
+    /// The server's download meter and plans: downloads of library files
+    /// count against the downloader's plan like any other (unset in the
+    /// command-line tools, which serve nothing).
+    pub(crate) downloads: std::sync::OnceLock<(
+        Arc<carrel_http::meter::Meter>,
+        Arc<carrel_core::plan::Plans>,
+    )>,
 }
 
 /// Work for the index writer thread: documents to add (their error, if
@@ -157,7 +164,18 @@ impl Library {
             store,
             extractor,
             writes,
+            downloads: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Meters downloads of library files with the server's meter and plans
+    /// (set once, when the server starts).
+    pub fn set_meter(
+        &self,
+        meter: Arc<carrel_http::meter::Meter>,
+        plans: Arc<carrel_core::plan::Plans>,
+    ) {
+        let _ = self.downloads.set((meter, plans));
     }
 
     pub fn blobs(&self) -> &Arc<dyn BlobStore> {

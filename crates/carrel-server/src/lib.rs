@@ -152,6 +152,7 @@ impl Server {
         }
         let plans = Arc::new(settings.plans.clone());
         let meter = Arc::new(carrel_http::meter::Meter::new());
+        library.set_meter(meter.clone(), plans.clone());
         let accounts = carrel_accounts::Accounts::new(
             db.clone(),
             accounts_config,
