@@ -35,7 +35,7 @@ pub mod urls;
 pub mod web;
 
 pub use run::{COMMIT_EVERY, ImportOptions, ImportProgress, ImportReport, run_import};
-pub use service::{Library, index_doc};
+pub use service::{Library, PendingCommit, index_doc};
 
 /// Errors of the library wing, each with a stable code.
 #[derive(Debug, thiserror::Error)]

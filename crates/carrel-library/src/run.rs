@@ -126,6 +126,8 @@ pub async fn run_import(
     // transaction rolls back) and in the index alike.
     let stored = async {
         let mut bulk = lib.db().bulk().await?;
+        // The index commit under way and the items it covers.
+        let mut indexing: Option<(crate::PendingCommit, u64)> = None;
         while let Some(batch) = rx.recv().await {
             let n = batch.len() as u64;
             let mut records = Vec::with_capacity(batch.len());
@@ -180,14 +182,20 @@ pub async fn run_import(
             done_items += n;
             // The database commits, then the index, then the checkpoint moves
             // (committed with the next transaction): an import that stops
-            // resumes at most two commit intervals back and stores those items
-            // again (updating them); the index never holds an edition the
-            // database does not.
-            if last_commit.elapsed() >= commit_every {
-                bulk.commit().await?;
-                lib.commit().await?;
-                bulk.set_checkpoint(&checkpoint_name, done_items as i64, Timestamp::now())
+            // resumes at most three commit intervals back and stores those
+            // items again (updating them); the index never holds an edition
+            // the database does not (its commit covers the documents sent
+            // before it, all of them committed to the database). Storing goes
+            // on while the index commits; one index commit at a time.
+            if indexing.as_mut().is_some_and(|(p, _)| p.is_done()) {
+                let (p, at) = indexing.take().expect("a commit under way");
+                p.wait().await?;
+                bulk.set_checkpoint(&checkpoint_name, at as i64, Timestamp::now())
                     .await?;
+            }
+            if last_commit.elapsed() >= commit_every && indexing.is_none() {
+                bulk.commit().await?;
+                indexing = Some((lib.start_commit().await?, done_items));
                 last_commit = Instant::now();
             }
             progress(ImportProgress {
@@ -201,6 +209,9 @@ pub async fn run_import(
         parser
             .await
             .map_err(|e| LibraryError::BadImport(format!("the reader stopped: {e}")))?;
+        if let Some((p, _)) = indexing.take() {
+            p.wait().await?;
+        }
         bulk.commit().await?;
         lib.commit().await?;
         bulk.set_checkpoint(&checkpoint_name, 0, Timestamp::now())

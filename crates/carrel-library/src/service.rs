@@ -48,8 +48,43 @@ enum IndexJob {
 
 type IndexWork = Box<dyn FnOnce(&SearchIndex) -> Result<(), carrel_search::SearchError> + Send>;
 
-/// Batches of documents waiting for the writer thread (backpressure beyond).
-const INDEX_QUEUE: usize = 2;
+/// Batches of documents waiting for the writer thread (backpressure
+/// beyond): enough for a bulk import to go on storing while the index
+/// commits (a batch of documents is a few MiB).
+const INDEX_QUEUE: usize = 6;
+
+/// An index commit under way ([`Library::start_commit`]).
+pub struct PendingCommit {
+    wait: tokio::sync::oneshot::Receiver<Result<(), LibraryError>>,
+    ended: Option<Result<(), LibraryError>>,
+}
+
+impl PendingCommit {
+    /// Whether it has ended (successfully or not); [`PendingCommit::wait`] says which.
+    pub fn is_done(&mut self) -> bool {
+        use tokio::sync::oneshot::error::TryRecvError;
+        if self.ended.is_none() {
+            match self.wait.try_recv() {
+                Ok(r) => self.ended = Some(r),
+                Err(TryRecvError::Closed) => self.ended = Some(Err(writer_stopped())),
+                Err(TryRecvError::Empty) => {}
+            }
+        }
+        self.ended.is_some()
+    }
+
+    /// Waits for the commit's end.
+    pub async fn wait(self) -> Result<(), LibraryError> {
+        match self.ended {
+            Some(r) => r,
+            None => self.wait.await.map_err(|_| writer_stopped())?,
+        }
+    }
+}
+
+fn writer_stopped() -> LibraryError {
+    LibraryError::Internal("the search index writer stopped".into())
+}
 
 /// The index writer thread: applies jobs in the order they were sent, so
 /// storing records never waits for the index (tantivy tokenizes on its own
@@ -126,10 +161,10 @@ fn merged_into(ups: &[Upserted]) -> HashSet<i64> {
 fn docs_of(
     chunk: &[EditionRecord],
     ups: &[Upserted],
+    merged: &HashSet<i64>,
     reread: Vec<Edition>,
     now: Timestamp,
 ) -> Vec<IndexDoc> {
-    let merged = merged_into(ups);
     let mut docs: Vec<IndexDoc> = chunk
         .iter()
         .zip(ups)
@@ -270,8 +305,11 @@ impl Library {
     ) -> Result<(Vec<Upserted>, Vec<IndexDoc>), LibraryError> {
         let now = Timestamp::now();
         let ups = bulk.upsert_editions(chunk, now).await?;
-        let reread = bulk.editions(&Vec::from_iter(merged_into(&ups))).await?;
-        let docs = docs_of(chunk, &ups, reread, now);
+        let merged = merged_into(&ups);
+        let reread = bulk
+            .editions(&Vec::from_iter(merged.iter().copied()))
+            .await?;
+        let docs = docs_of(chunk, &ups, &merged, reread, now);
         Ok((ups, docs))
     }
 
@@ -297,6 +335,23 @@ impl Library {
             return Err(e);
         }
         Ok(())
+    }
+
+    /// Starts an index commit on the writer thread and returns at once:
+    /// the commit covers every change sent before it, and what is sent
+    /// after goes on being indexed into the next one. A bulk import goes on
+    /// storing while the index commits (see `run_import`).
+    pub async fn start_commit(&self) -> Result<PendingCommit, LibraryError> {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        if self.dirty.swap(false, Ordering::AcqRel) {
+            self.writes
+                .send(IndexJob::Run(Box::new(|i| i.commit()), done))
+                .await
+                .map_err(|_| LibraryError::Internal("the search index writer stopped".into()))?;
+        } else {
+            let _ = done.send(Ok(()));
+        }
+        Ok(PendingCommit { wait, ended: None })
     }
 
     /// Background merges of the index off (a bulk import) or on: see
