@@ -74,6 +74,12 @@ def settled(m):
             and m.get("rendition") != "preparing")
 
 
+def video_duration(m):
+    """The video stream's own duration (the MKV's container lasts as long as its longest subtitle track)."""
+    v = next(s for s in m["info"]["streams"] if s["kind"] == "video")
+    return min(v.get("duration_secs") or m["duration_secs"], m["duration_secs"])
+
+
 def ffprobe_size(url_or_path):
     r = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=width,height", "-of", "json", url_or_path],
                        capture_output=True, text=True, timeout=60)
@@ -135,7 +141,8 @@ def test_embedded_tracks_poster_and_thumbnails(server, tmp_path):
     assert thumbs.status_code == 200 and thumbs.headers["Content-Type"].startswith("text/vtt")
     cues = parse_vtt(tmp_path, thumbs.text, "thumbs.vtt")
     assert len(cues) >= 25
-    assert cues[0]["start"] == 0 and abs(cues[-1]["end"] - m["duration_secs"]) < 0.01, (cues[-1], m["duration_secs"])
+    assert 30 <= video_duration(m) < 30.1 < m["duration_secs"], m
+    assert cues[0]["start"] == 0 and abs(cues[-1]["end"] - video_duration(m)) < 0.01, (cues[-1], m["info"])
     for a, b in zip(cues, cues[1:]):
         assert a["end"] == b["start"]
     boxes = set()
@@ -191,19 +198,24 @@ def test_hls_master_has_a_subtitles_group(server, h264_mkv, tmp_path):
     assert sub.status_code == 200 and sub.headers["Content-Type"] == "application/vnd.apple.mpegurl"
     assert sub.text.splitlines()[-2:] == ["0.vtt", "#EXT-X-ENDLIST"], sub.text
     extinf = [l for l in sub.text.splitlines() if l.startswith("#EXTINF:")]
-    assert len(extinf) == 1 and abs(float(extinf[0][8:].rstrip(",")) - m["duration_secs"]) < 0.01
+    assert len(extinf) == 1 and abs(float(extinf[0][8:].rstrip(",")) - video_duration(m)) < 0.01, (extinf, m["info"])
     cues = parse_vtt(tmp_path, requests.get(f"{url}/subs/0.vtt").text)
-    assert [(c["start"], c["end"], c["text"]) for c in cues] == SRT_CUES
+    # ffmpeg's timeline starts at the file's first timestamp (this MKV's audio
+    # starts 21 ms early), as the remuxed rendition's does: within 50 ms.
+    assert [c["text"] for c in cues] == [t for _, _, t in SRT_CUES]
+    for c, (a, b, _) in zip(cues, SRT_CUES):
+        assert abs(c["start"] - a) < 0.05 and abs(c["end"] - b) < 0.05, (c, a, b)
     # ffprobe and ffmpeg still read the master playlist: the duration, a subtitle stream, clean decoding.
     p = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration:stream=codec_type,codec_name",
                         "-of", "json", f"{url}/hls/master.m3u8"], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     probe = json.loads(p.stdout)
     assert abs(float(probe["format"]["duration"]) - m["duration_secs"]) < 0.5, probe
+    # (Debian 12's ffmpeg 5.1 does not open HLS subtitle renditions: it reads past the group.)
     kinds = [s["codec_type"] for s in probe["streams"]]
-    assert "video" in kinds and "audio" in kinds and "subtitle" in kinds, probe
-    d = subprocess.run(["ffmpeg", "-v", "error", "-i", f"{url}/hls/master.m3u8", "-map", "0", "-c:s", "webvtt",
-                        "-f", "null", "-"], capture_output=True, text=True, timeout=180)
+    assert "video" in kinds and "audio" in kinds, probe
+    d = subprocess.run(["ffmpeg", "-v", "error", "-i", f"{url}/hls/master.m3u8", "-f", "null", "-"],
+                       capture_output=True, text=True, timeout=180)
     assert d.returncode == 0 and d.stderr.strip() == "", d.stderr
     # The page plays the rendition with the track.
     shot = os.path.join(ARTIFACTS, f"player-hls-{server.backend}")

@@ -56,8 +56,8 @@ try {
   const bar = page.locator(".seekbar");
   if (await bar.count()) {
     await page.waitForFunction(() => Number(document.querySelector(".player").dataset.thumbCues || 0) > 0, null, { timeout: 10000 });
-    const box = await bar.boundingBox();
-    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await bar.scrollIntoViewIfNeeded();
+    await bar.hover();
     await page.waitForTimeout(200);
     out.preview = await page.evaluate(() => {
       const tip = document.querySelector(".seektip");

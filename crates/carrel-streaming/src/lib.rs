@@ -442,7 +442,7 @@ impl Streaming {
             .ok_or(StreamingError::NoLocalFile)?;
         let dir = self.store.staging_dir();
         let hex = hash.to_hex();
-        let duration = info.duration_secs.filter(|d| d.is_finite() && *d > 0.0);
+        let duration = info.video_duration().filter(|d| d.is_finite() && *d > 0.0);
         // The sprite and its track first: the poster's row says the job is done.
         let sprite = async {
             let Some(plan) = duration.and_then(images::SpritePlan::for_duration) else {

@@ -325,7 +325,10 @@ async fn subs(
             );
         };
         if !vtt {
-            let d = info.as_ref().and_then(|i| i.duration_secs).unwrap_or(0.0);
+            let d = info
+                .as_ref()
+                .and_then(|i| i.video_duration().or(i.duration_secs))
+                .unwrap_or(0.0);
             return Ok(playlist(method, subtitle_playlist(&format!("{n}.vtt"), d)));
         }
         let base = shared
