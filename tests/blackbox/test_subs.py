@@ -318,3 +318,33 @@ def test_routes_respect_a_password(server, tmp_path):
     assert s.get(f"{url}/media/poster.jpg").headers["Content-Type"] == "image/jpeg"
     assert requests.get(f"{server.url}/s/nonexistent/subs/0.vtt").status_code == 404
     assert requests.get(f"{server.url}/s/nonexistent/media/poster.jpg").status_code == 404
+
+
+def test_mov_text_in_a_direct_play_mp4_and_sidecars_in_an_anonymous_folder(server, tmp_path):
+    # An MP4 (plays directly) with a mov_text track made from the corpus's SubRip.
+    mp4 = tmp_path / "chaplin-subs.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", os.path.join(MEDIA, "moviepy", "chaplin.mp4"),
+                    "-i", SRT_MALFORMED, "-map", "0", "-map", "1", "-c", "copy", "-c:s", "mov_text",
+                    "-metadata:s:s:0", "language=ger", str(mp4)],
+                   check=True)
+    url, j = put(server, "chaplin.mp4", mp4.read_bytes())
+    m = media_of(server, url, j["manage_token"], settled)
+    assert m["decision"] == "direct_play", m
+    assert [(t["label"], t["language"], t["state"]) for t in m["tracks"]] == [("German", "de", "ready")], m
+    cues = parse_vtt(tmp_path, requests.get(f"{url}/subs/0.vtt").text)
+    assert [c["text"] for c in cues] == [t for _, _, t in SRT_CUES]
+    page = requests.get(url).text
+    assert '<track kind="subtitles" src="/s/' in page and 'label="German" srclang="de" default>' in page, page
+    # Anonymous uploads gathered into one folder with their tokens: the SubRip beside the video is attached.
+    s = put(server, "chaplin.srt", open(SRT_NO_MS, "rb").read())[1]
+    r = requests.post(f"{server.url}/api/folders", json={"name": "talk", "files": [
+        {"id": j["file_id"], "manage_token": j["manage_token"]},
+        {"id": s["file_id"], "manage_token": s["manage_token"]}]})
+    assert r.status_code == 201, r.text
+    tracks = media_of(server, url, j["manage_token"], lambda m: len(m.get("tracks", [])) == 2)["tracks"]
+    assert [(t["source"], t.get("file_name")) for t in tracks] == [("embedded", None), ("sidecar", "chaplin.srt")]
+    assert parse_vtt(tmp_path, requests.get(f"{url}/subs/1.vtt").text)[0]["start"] == 0.1
+    # An anonymous file in no folder has no sidecars: the other upload stays apart.
+    u2, j2 = put(server, "alone.mp4", mp4.read_bytes())
+    put(server, "alone.srt", open(SRT_NO_MS, "rb").read())
+    assert [t["source"] for t in media_of(server, u2, j2["manage_token"], settled)["tracks"]] == ["embedded"]

@@ -64,9 +64,11 @@ pub fn sidecar_of(video: &str, other: &str) -> Option<SidecarName> {
     let middle = rest.strip_prefix('.')?;
     // The same byte offset in the original (lower-casing ASCII keeps lengths;
     // for other scripts, take the original's tail when the lengths agree).
-    let original = (stem.len() == stem_l.len())
-        .then(|| &stem[stem.len() - middle.len()..])
-        .unwrap_or(middle);
+    let original = if stem.len() == stem_l.len() {
+        stem.get(stem.len() - middle.len()..).unwrap_or(middle)
+    } else {
+        middle
+    };
     if original.is_empty() || original.chars().any(char::is_control) {
         return None;
     }
