@@ -14,6 +14,8 @@
 //! - [`privacy`]: claims of anonymous uploads by their management tokens,
 //!   the tombstone of a deleted account, client addresses as logs show them.
 //! - [`share`]: the rules of a share link (expiry, download limit, disabled).
+//! - [`sidecar`]: which file names are a video's sidecar subtitles
+//!   (`film.mkv` ← `film.en.srt`).
 //! - [`tus`]: pure parts of the tus 1.0.0 protocol (metadata, checksums).
 //! - [`time`]: unix timestamps and human durations (`7d`, `12h`).
 //! - [`ident`]: book and article identifiers (ISBN, DOI, ISSN, arXiv),
@@ -33,6 +35,7 @@ pub mod name;
 pub mod plan;
 pub mod privacy;
 pub mod share;
+pub mod sidecar;
 pub mod text;
 pub mod time;
 pub mod tus;

@@ -28,8 +28,8 @@ use carrel_core::time::Timestamp;
 pub use accounts::AccountRepo;
 pub use catalog::CatalogRepo;
 pub use media::{
-    JOB_MEDIA_PROBE, JOB_MEDIA_REMUX, MediaProbe, MediaRendition, MediaRepo, ProbeOutcome,
-    RenditionFile, RenditionOutcome,
+    JOB_MEDIA_IMAGES, JOB_MEDIA_PROBE, JOB_MEDIA_REMUX, JOB_MEDIA_SUBTITLES, MediaProbe,
+    MediaRendition, MediaRepo, ProbeOutcome, RenditionFile, RenditionOutcome,
 };
 pub use model::*;
 pub use usage::UsageRepo;

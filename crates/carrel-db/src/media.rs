@@ -13,6 +13,12 @@ pub const JOB_MEDIA_PROBE: &str = "media.probe";
 /// The job kind that remuxes a blob into a fragmented MP4 rendition (payload: its hash).
 pub const JOB_MEDIA_REMUX: &str = "media.remux";
 
+/// The job kind that extracts a blob's text subtitle tracks to WebVTT (payload: its hash).
+pub const JOB_MEDIA_SUBTITLES: &str = "media.subtitles";
+
+/// The job kind that makes a video's poster and seek thumbnails (payload: its hash).
+pub const JOB_MEDIA_IMAGES: &str = "media.images";
+
 /// A rendition made of a source blob (once per source hash and name).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MediaRendition {
@@ -74,6 +80,8 @@ pub trait MediaRepo {
         source: &BlobHash,
         name: &str,
     ) -> Result<Option<MediaRendition>>;
+    /// Every rendition of a source (made or failed), by name.
+    async fn media_renditions(&self, source: &BlobHash) -> Result<Vec<MediaRendition>>;
     /// Whether any rendition's file is this blob (so it is not a stray).
     async fn blob_is_rendition(&self, blob: &BlobHash) -> Result<bool>;
     /// Up to `limit` renditions whose source blob is no longer stored by
@@ -87,7 +95,7 @@ pub trait MediaRepo {
 }
 
 macro_rules! impl_media {
-    ($ty:ty) => {
+    ($ty:ty, $db:ty) => {
         mod media_impl {
             use carrel_core::ids::BlobHash;
             use carrel_core::time::Timestamp;
@@ -98,6 +106,31 @@ macro_rules! impl_media {
                 MediaProbe, MediaRendition, MediaRepo, ProbeOutcome, RenditionFile, RenditionOutcome,
             };
             use $crate::{DbError, Result};
+
+
+            /// A `media_renditions` row (name, blob_hash, error, size, playlist, bandwidth, resolution, codecs, made_at).
+            fn rendition_row(source: &BlobHash, r: &<$db as sqlx::Database>::Row) -> Result<MediaRendition> {
+                let blob: Option<String> = r.try_get("blob_hash")?;
+                let error: Option<String> = r.try_get("error")?;
+                let outcome = match (blob, error) {
+                    (Some(b), None) => RenditionOutcome::Ready(RenditionFile {
+                        blob: b.parse().map_err(corrupt)?,
+                        size: r.try_get("size")?,
+                        playlist: r.try_get("playlist")?,
+                        bandwidth: r.try_get("bandwidth")?,
+                        resolution: r.try_get("resolution")?,
+                        codecs: r.try_get("codecs")?,
+                    }),
+                    (None, Some(e)) => RenditionOutcome::Failed(e),
+                    _ => return Err(DbError::Corrupt("media rendition with both or neither of blob and error".into())),
+                };
+                Ok(MediaRendition {
+                    source: *source,
+                    name: r.try_get("name")?,
+                    outcome,
+                    made_at: Timestamp(r.try_get("made_at")?),
+                })
+            }
 
             #[async_trait::async_trait]
             impl MediaRepo for $ty {
@@ -186,7 +219,7 @@ macro_rules! impl_media {
                     name: &str,
                 ) -> Result<Option<MediaRendition>> {
                     let Some(r) = sqlx::query(
-                        "SELECT blob_hash, error, size, playlist, bandwidth, resolution, codecs, made_at \
+                        "SELECT name, blob_hash, error, size, playlist, bandwidth, resolution, codecs, made_at \
                          FROM media_renditions WHERE source_hash = $1 AND name = $2",
                     )
                     .bind(source.to_hex())
@@ -196,28 +229,19 @@ macro_rules! impl_media {
                     else {
                         return Ok(None);
                     };
-                    let blob: Option<String> = r.try_get("blob_hash")?;
-                    let error: Option<String> = r.try_get("error")?;
-                    let outcome = match (blob, error) {
-                        (Some(b), None) => RenditionOutcome::Ready(RenditionFile {
-                            blob: b.parse().map_err(corrupt)?,
-                            size: r.try_get("size")?,
-                            playlist: r.try_get("playlist")?,
-                            bandwidth: r.try_get("bandwidth")?,
-                            resolution: r.try_get("resolution")?,
-                            codecs: r.try_get("codecs")?,
-                        }),
-                        (None, Some(e)) => RenditionOutcome::Failed(e),
-                        _ => return Err(DbError::Corrupt("media rendition with both or neither of blob and error".into())),
-                    };
-                    Ok(Some(MediaRendition {
-                        source: *source,
-                        name: name.to_owned(),
-                        outcome,
-                        made_at: Timestamp(r.try_get("made_at")?),
-                    }))
+                    rendition_row(source, &r).map(Some)
                 }
 
+                async fn media_renditions(&self, source: &BlobHash) -> Result<Vec<MediaRendition>> {
+                    let rows = sqlx::query(
+                        "SELECT name, blob_hash, error, size, playlist, bandwidth, resolution, codecs, made_at \
+                         FROM media_renditions WHERE source_hash = $1 ORDER BY name",
+                    )
+                    .bind(source.to_hex())
+                    .fetch_all(&self.pool)
+                    .await?;
+                    rows.iter().map(|r| rendition_row(source, r)).collect()
+                }
                 async fn stray_renditions(
                     &self,
                     limit: i64,

@@ -41,5 +41,5 @@ crate::catalog::impl_catalog!(
 );
 
 crate::usage::impl_usage!(super::PgDatabase);
-crate::media::impl_media!(super::PgDatabase);
+crate::media::impl_media!(super::PgDatabase, sqlx::Postgres);
 crate::accounts::impl_accounts!(super::PgDatabase, sqlx::Postgres, "strpos");

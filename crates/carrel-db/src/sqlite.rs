@@ -73,5 +73,5 @@ crate::catalog::impl_catalog!(
 );
 
 crate::usage::impl_usage!(super::SqliteDatabase);
-crate::media::impl_media!(super::SqliteDatabase);
+crate::media::impl_media!(super::SqliteDatabase, sqlx::Sqlite);
 crate::accounts::impl_accounts!(super::SqliteDatabase, sqlx::Sqlite, "instr");

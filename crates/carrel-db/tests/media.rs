@@ -128,6 +128,20 @@ async fn renditions_round_trip_hold_their_blob_and_are_stray_without_their_sourc
             Some(r.clone()),
             "{b:?}"
         );
+        // All of a source's renditions at once, by name (a failed one too).
+        let track = MediaRendition {
+            name: "subs.2".into(),
+            outcome: RenditionOutcome::Failed("image subtitles".into()),
+            ..r.clone()
+        };
+        db.put_media_rendition(&track).await.unwrap();
+        assert_eq!(
+            db.media_renditions(&source).await.unwrap(),
+            vec![r.clone(), track],
+            "{b:?}"
+        );
+        db.delete_media_rendition(&source, "subs.2").await.unwrap();
+        assert!(db.media_renditions(&file).await.unwrap().is_empty());
         assert!(
             db.blob_referenced(&file).await.unwrap(),
             "{b:?}: a rendition holds its blob"

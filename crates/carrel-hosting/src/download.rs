@@ -225,10 +225,25 @@ impl carrel_http::media::ShareGate for Hosting {
             };
             let file = self.file(f).await?.ok_or(HostingError::NotFound("file"))?;
             Ok(carrel_http::media::SharedFile {
+                id: file.id.clone(),
                 blob: file.blob,
                 media_type: file.media_type.clone(),
                 name: file.name.to_string(),
             })
+        };
+        r.await.map_err(HostingError::into_http)
+    }
+
+    async fn sidecars(
+        &self,
+        file: &carrel_http::media::SharedFile,
+    ) -> std::result::Result<Vec<carrel_http::media::Sidecar>, carrel_http::HttpError> {
+        let r = async {
+            let f = self
+                .file(&file.id)
+                .await?
+                .ok_or(HostingError::NotFound("file"))?;
+            self.sidecars_of(&f).await
         };
         r.await.map_err(HostingError::into_http)
     }

@@ -22,7 +22,8 @@
 //! - media: the streaming wing's [`carrel_http::media::MediaFacts`] (set by
 //!   the server with [`Hosting::set_media`]) names the jobs a stored file
 //!   needs, queued with it, and what its share page and JSON say of it as
-//!   audio or video.
+//!   audio or video; [`sidecars`]: the subtitle files beside a video (same
+//!   folder, named like it), which the streaming wing serves with it.
 //!
 //! The wing owns its routes and talks to the database only through
 //! carrel-db's repository traits and to bytes only through carrel-blob's
@@ -40,6 +41,7 @@ pub mod pages;
 pub mod privacy;
 pub mod put;
 pub mod quota;
+pub mod sidecars;
 pub mod staging;
 pub mod stats;
 pub mod tus;

@@ -223,7 +223,10 @@ async fn media_json(h: &Hosting, s: &Share) -> Result<Option<serde_json::Value>>
     let Some(f) = h.db.file(fid).await? else {
         return Ok(None);
     };
-    Ok(m.view(&f.blob, &f.media_type).await.map(|v| v.json))
+    let sidecars = h.sidecars_of(&f).await?;
+    Ok(m.view(&f.blob, &f.media_type, &sidecars)
+        .await
+        .map(|v| v.json))
 }
 
 /// `null` as `Some(None)`, absent (with `#[serde(default)]`) as `None`.

@@ -45,6 +45,12 @@ const PAGE_CSS: &str = r#"
 .token { margin-top:.5rem; font-size:.85rem; } .token code { word-break:break-all; }
 .small { font-size:.85rem; }
 .media h2 { margin-top:0; font-size:1.2rem; }
+.player { position:relative; }
+.player video { width:100%; display:block; }
+.seekbar { position:relative; height:14px; margin-top:.4rem; background:var(--line); border-radius:7px; cursor:pointer; }
+.seekfill { height:100%; width:0; background:var(--accent); border-radius:7px; pointer-events:none; }
+.seektip { position:absolute; bottom:20px; transform:translateX(-50%); background:#000; color:#fff; border-radius:6px; padding:3px; text-align:center; font-size:.8rem; pointer-events:none; box-shadow:0 2px 8px rgba(0,0,0,.4); }
+.seekimg { background-repeat:no-repeat; border-radius:4px; }
 "#;
 
 #[derive(Template)]
@@ -90,6 +96,48 @@ struct FilePage {
     /// What the streaming wing knows of it as audio or video.
     media_verdict: Option<String>,
     media_facts: Vec<(String, String)>,
+    /// The preview is a video player (the media card offers the original too).
+    has_player: bool,
+}
+
+/// A `<video>` with the streaming wing's extras: poster, subtitle tracks
+/// (the first shown by default) and, with a thumbnail track, a seek bar
+/// whose hover shows the frame there (`/static/player.js`). `src` and the
+/// extras' paths (below `base`, the share link) are carrel's own.
+fn video_player(src: &str, base: &str, p: &carrel_http::media::Player) -> String {
+    let mut v = format!(
+        "<video controls preload=\"metadata\" src=\"{}\"",
+        escape(src)
+    );
+    if let Some(poster) = &p.poster {
+        v.push_str(&format!(" poster=\"{base}/{}\"", escape(poster)));
+    }
+    v.push('>');
+    for (i, t) in p.tracks.iter().enumerate() {
+        v.push_str(&format!(
+            "<track kind=\"subtitles\" src=\"{base}/{}\" label=\"{}\"",
+            escape(&t.src),
+            escape(&t.label)
+        ));
+        if let Some(l) = &t.srclang {
+            v.push_str(&format!(" srclang=\"{}\"", escape(l)));
+        }
+        if i == 0 {
+            v.push_str(" default");
+        }
+        v.push('>');
+    }
+    v.push_str("</video>");
+    match &p.thumbnails {
+        Some(t) => format!(
+            "<div class=\"player\" data-thumbs=\"{base}/{}\">{v}\
+             <div class=\"seekbar\" title=\"Seek\"><div class=\"seekfill\"></div>\
+             <div class=\"seektip\" hidden><div class=\"seekimg\"></div><span class=\"seektime\"></span></div></div>\
+             </div><script src=\"/static/player.js\" defer></script>",
+            escape(t)
+        ),
+        None => format!("<div class=\"player\">{v}</div>"),
+    }
 }
 
 struct Row {
@@ -161,31 +209,32 @@ async fn landing(
                         .await?
                         .ok_or(HostingError::NotFound("file"))?;
                 let media = match h.media() {
-                    Some(m) => m.view(&f.blob, &f.media_type).await,
+                    Some(m) => {
+                        let sidecars = h.sidecars_of(&f).await?;
+                        m.view(&f.blob, &f.media_type, &sidecars).await
+                    }
                     None => None,
                 };
                 // Previews load the bytes, so links with a download limit show
                 // none; nor do files examined and found not to be playable.
                 let play = media.as_ref().and_then(|m| m.play.clone());
+                let player = media.as_ref().map(|m| m.player.clone()).unwrap_or_default();
+                let base = format!("/s/{}", share.id);
                 let preview = if share.rules.max_downloads.is_some()
                     || media.as_ref().is_some_and(|m| m.unreadable)
                 {
                     String::new()
                 } else if let Some(p) = play {
                     // A rendition the browser plays (the original's container is not one it does).
-                    format!(
-                        "<video controls preload=\"metadata\" src=\"/s/{}/{}\"></video>",
-                        share.id,
-                        escape(&p)
-                    )
+                    video_player(&format!("{base}/{p}"), &base, &player)
                 } else {
                     match f.media_type.presentation() {
                         Presentation::Inline(Preview::Image) => {
                             format!("<img src=\"{direct}\" alt=\"{}\">", escape(f.name.as_str()))
                         }
-                        Presentation::Inline(Preview::Video) => format!(
-                            "<video controls preload=\"metadata\" src=\"{direct}\"></video>"
-                        ),
+                        Presentation::Inline(Preview::Video) => {
+                            video_player(&direct, &base, &player)
+                        }
                         Presentation::Inline(Preview::Audio) => format!(
                             "<audio controls preload=\"metadata\" src=\"{direct}\"></audio>"
                         ),
@@ -197,6 +246,7 @@ async fn landing(
                     }
                 };
                 let page = FilePage {
+                    has_player: preview.contains("<video"),
                     media_verdict: media.as_ref().map(|m| m.verdict.clone()),
                     media_facts: media.map(|m| m.facts).unwrap_or_default(),
                     name: f.name.to_string(),

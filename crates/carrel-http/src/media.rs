@@ -8,8 +8,9 @@
 use std::net::IpAddr;
 
 use axum::http::HeaderMap;
-use carrel_core::ids::BlobHash;
+use carrel_core::ids::{BlobHash, FileId};
 use carrel_core::media::MediaType;
+use carrel_core::sidecar::SidecarName;
 
 use crate::HttpError;
 
@@ -48,11 +49,48 @@ pub struct MediaView {
     /// below the share link (`hls/remux.mp4`), when the original container
     /// is not one browsers play and a rendition is ready.
     pub play: Option<String>,
+    /// What the page's `<video>` gets besides its source: a poster, subtitle
+    /// tracks and seek previews (paths below the share link).
+    pub player: Player,
+}
+
+/// The extras of a share page's player, as paths below the share link.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Player {
+    /// `media/poster.jpg`, when made.
+    pub poster: Option<String>,
+    /// `<track kind="subtitles">` elements, in order (the first is the default).
+    pub tracks: Vec<PlayerTrack>,
+    /// The WebVTT thumbnail track (`media/thumbs.vtt`), when made.
+    pub thumbnails: Option<String>,
+}
+
+/// One subtitle track of the player.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlayerTrack {
+    /// `subs/0.vtt`.
+    pub src: String,
+    pub label: String,
+    /// A BCP 47 tag, when known.
+    pub srclang: Option<String>,
+}
+
+/// A file beside a shared video that is its subtitles (same folder, named
+/// like it: [`carrel_core::sidecar::sidecar_of`]), as the hosting wing found it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sidecar {
+    pub file: FileId,
+    pub blob: BlobHash,
+    pub size: u64,
+    pub name: String,
+    /// What its name says (format, language, label).
+    pub what: SidecarName,
 }
 
 /// A file behind an open share link, for a request that may read it.
 #[derive(Clone, Debug)]
 pub struct SharedFile {
+    pub id: FileId,
     pub blob: BlobHash,
     pub media_type: MediaType,
     pub name: String,
@@ -72,6 +110,10 @@ pub trait ShareGate: Send + Sync + 'static {
         headers: &HeaderMap,
         ip: IpAddr,
     ) -> Result<SharedFile, HttpError>;
+
+    /// The sidecar subtitles of a shared file (by name, sorted by name), for
+    /// a request that [`ShareGate::shared_file`] let through.
+    async fn sidecars(&self, file: &SharedFile) -> Result<Vec<Sidecar>, HttpError>;
 }
 
 #[async_trait::async_trait]
@@ -79,6 +121,12 @@ pub trait MediaFacts: Send + Sync + 'static {
     /// The jobs a newly stored file needs (none when it cannot be audio or video).
     fn follow_ups(&self, file: &StoredFile<'_>) -> Vec<FollowUp>;
     /// What is known of a blob as media; `None` when it is not media (or
-    /// not known to be, and its type does not say it is).
-    async fn view(&self, blob: &BlobHash, media_type: &MediaType) -> Option<MediaView>;
+    /// not known to be, and its type does not say it is). `sidecars` are the
+    /// subtitle files beside it.
+    async fn view(
+        &self,
+        blob: &BlobHash,
+        media_type: &MediaType,
+        sidecars: &[Sidecar],
+    ) -> Option<MediaView>;
 }

@@ -155,6 +155,7 @@ mod tests {
             language: None,
             title: None,
             default: true,
+            duration_secs: None,
         }
     }
 

@@ -35,6 +35,9 @@ pub enum StreamingError {
     /// The rendition could not be made (the file's fault; with ffmpeg's complaint).
     #[error("the rendition could not be made: {0}")]
     RenditionFailed(String),
+    /// A subtitle file that cannot be served as WebVTT (with its name and why).
+    #[error("{0}")]
+    SubtitlesUnreadable(String),
     /// A queued job that cannot be run.
     #[error("bad job: {0}")]
     BadJob(String),
@@ -59,6 +62,7 @@ impl StreamingError {
             StreamingError::NoRendition => "no_rendition",
             StreamingError::NotReady => "rendition_not_ready",
             StreamingError::RenditionFailed(_) => "rendition_failed",
+            StreamingError::SubtitlesUnreadable(_) => "subtitles_unreadable",
             StreamingError::BadJob(_) => "bad_job",
             StreamingError::Blob(e) => e.code(),
             StreamingError::Db(e) => e.code(),
@@ -89,6 +93,7 @@ impl StreamingError {
             StreamingError::NoRendition | StreamingError::RenditionFailed(_) => {
                 StatusCode::NOT_FOUND
             }
+            StreamingError::SubtitlesUnreadable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             StreamingError::NotReady => {
                 return carrel_http::HttpError::new(
                     StatusCode::SERVICE_UNAVAILABLE,

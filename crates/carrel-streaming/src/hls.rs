@@ -91,6 +91,92 @@ pub fn master_playlist(variants: &[Variant]) -> String {
     p
 }
 
+/// The group id of the subtitle renditions in master playlists.
+pub const SUBTITLES_GROUP: &str = "subs";
+
+/// A subtitle rendition of the master playlist (`EXT-X-MEDIA:TYPE=SUBTITLES`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubtitleRendition {
+    /// Its media playlist's URI.
+    pub uri: String,
+    /// Shown to people; unique within the group.
+    pub name: String,
+    /// An RFC 5646 tag.
+    pub language: Option<String>,
+    pub default: bool,
+}
+
+/// A playlist quoted-string: no quote, no line break (RFC 8216 §4.2).
+fn quoted(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control() && *c != '"').collect()
+}
+
+/// Adds the subtitle renditions to a master playlist: one
+/// `EXT-X-MEDIA:TYPE=SUBTITLES` per track in group [`SUBTITLES_GROUP`],
+/// before the first variant, and `SUBTITLES="…"` on every
+/// `EXT-X-STREAM-INF`. Apart from [`master_playlist`], so any master gets them.
+pub fn with_subtitles(master: &str, subs: &[SubtitleRendition]) -> String {
+    if subs.is_empty() {
+        return master.to_owned();
+    }
+    let mut media = String::new();
+    for s in subs {
+        assert!(safe_uri(&s.uri), "playlist URIs are carrel's own");
+        let _ = write!(
+            media,
+            "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"{SUBTITLES_GROUP}\",NAME=\"{}\"",
+            quoted(&s.name)
+        );
+        if let Some(l) = s
+            .language
+            .as_deref()
+            .filter(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        {
+            let _ = write!(media, ",LANGUAGE=\"{l}\"");
+        }
+        let d = if s.default { "YES" } else { "NO" };
+        let _ = writeln!(
+            media,
+            ",DEFAULT={d},AUTOSELECT={d},FORCED=NO,URI=\"{}\"",
+            s.uri
+        );
+    }
+    let mut out = String::with_capacity(master.len() + media.len() + 64);
+    let mut placed = false;
+    for line in master.lines() {
+        if line.starts_with("#EXT-X-STREAM-INF:") {
+            if !placed {
+                out.push_str(&media);
+                placed = true;
+            }
+            let _ = writeln!(out, "{line},SUBTITLES=\"{SUBTITLES_GROUP}\"");
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    if !placed {
+        out.push_str(&media);
+    }
+    out
+}
+
+/// The media playlist of one WebVTT file spanning `duration` seconds (one
+/// segment, as RFC 8216 allows for subtitles).
+pub fn subtitle_playlist(uri: &str, duration: f64) -> String {
+    assert!(safe_uri(uri), "playlist URIs are carrel's own");
+    let d = if duration.is_finite() && duration > 0.0 {
+        duration
+    } else {
+        0.0
+    };
+    format!(
+        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{}\n#EXT-X-MEDIA-SEQUENCE:0\n\
+         #EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:{d:.6},\n{uri}\n#EXT-X-ENDLIST\n",
+        target_duration([d])
+    )
+}
+
 /// `WIDTHxHEIGHT` with decimal numbers.
 fn valid_resolution(r: &str) -> bool {
     r.split_once('x').is_some_and(|(w, h)| {
@@ -190,6 +276,46 @@ mod tests {
         }]);
         assert!(p.contains("BANDWIDTH=1\n"));
         assert!(!p.contains("EVIL"));
+    }
+
+    #[test]
+    fn subtitle_group_on_every_variant() {
+        let master = master_playlist(&[Variant {
+            uri: "remux.m3u8".into(),
+            bandwidth: 1000,
+            resolution: None,
+            codecs: "avc1.64001f".into(),
+        }]);
+        let subs = [
+            SubtitleRendition {
+                uri: "/s/x/subs/0.m3u8".into(),
+                name: "English \"SDH\"\n".into(),
+                language: Some("en".into()),
+                default: true,
+            },
+            SubtitleRendition {
+                uri: "/s/x/subs/1.m3u8".into(),
+                name: "Track 2".into(),
+                language: Some("x\"y".into()),
+                default: false,
+            },
+        ];
+        let p = with_subtitles(&master, &subs);
+        assert_eq!(
+            p,
+            "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n\
+             #EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subs\",NAME=\"English SDH\",LANGUAGE=\"en\",DEFAULT=YES,AUTOSELECT=YES,FORCED=NO,URI=\"/s/x/subs/0.m3u8\"\n\
+             #EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subs\",NAME=\"Track 2\",DEFAULT=NO,AUTOSELECT=NO,FORCED=NO,URI=\"/s/x/subs/1.m3u8\"\n\
+             #EXT-X-STREAM-INF:BANDWIDTH=1000,CODECS=\"avc1.64001f\",SUBTITLES=\"subs\"\n\
+             remux.m3u8\n"
+        );
+        assert_eq!(with_subtitles(&master, &[]), master);
+        let s = subtitle_playlist("0.vtt", 30.02);
+        assert_eq!(
+            s,
+            "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:30\n#EXT-X-MEDIA-SEQUENCE:0\n\
+             #EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:30.020000,\n0.vtt\n#EXT-X-ENDLIST\n"
+        );
     }
 
     #[test]

@@ -89,6 +89,10 @@ pub struct Stream {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     pub default: bool,
+    /// The stream's own duration, when the file records it (Matroska's
+    /// `DURATION` tag): a video may end long before the container's last subtitle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_secs: Option<f64>,
 }
 
 /// What a probe found.
@@ -131,6 +135,16 @@ impl MediaInfo {
         self.streams
             .iter()
             .filter(|s| s.kind == StreamKind::Subtitle)
+    }
+
+    /// How long there is video: the video stream's own duration when it
+    /// records one shorter than the container's, else the container's.
+    pub fn video_duration(&self) -> Option<f64> {
+        let v = self.video()?.duration_secs;
+        match (v, self.duration_secs) {
+            (Some(v), Some(f)) => Some(v.min(f)),
+            (v, f) => f.or(v),
+        }
     }
 
     pub fn has_cover(&self) -> bool {
@@ -257,6 +271,13 @@ pub fn parse_ffprobe(json: &[u8], sniffed: Option<&Sniffed>) -> Result<MediaInfo
             language: text(&tags["language"]).filter(|l| l != "und"),
             title: text(&tags["title"]),
             default: flag("default"),
+            duration_secs: number(&s["duration"])
+                .or_else(|| {
+                    text(&tags["DURATION"])
+                        .and_then(|d| crate::subtitles::parse_timestamp(&d))
+                        .map(|ms| ms as f64 / 1000.0)
+                })
+                .filter(|d| *d > 0.0),
         });
     }
     let info = MediaInfo {

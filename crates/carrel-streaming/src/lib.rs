@@ -10,21 +10,31 @@
 //! like the probe), whose fragments [`fmp4`] reads into an HLS playlist
 //! ([`hls`]); the rendition is a blob, once per source hash, served under
 //! the share link by [`web`] through the hosting wing's
-//! [`carrel_http::media::ShareGate`]. `info`, `decide`, `sniff`, `hls` and
-//! `subtitles` are pure.
+//! [`carrel_http::media::ShareGate`]. After a probe, `media.subtitles`
+//! extracts the embedded text subtitle tracks to WebVTT ([`tracks`]) and
+//! `media.images` makes a video's poster, seek-thumbnail sprite and WebVTT
+//! thumbnail track ([`images`]), each output a blob once per source hash;
+//! sidecar `.srt`/`.vtt` files (found by the hosting wing beside the video)
+//! join the embedded tracks, and all of them are served under the share
+//! link, named in the HLS master playlist's subtitles group and given to
+//! the share page's player. `info`, `decide`, `sniff`, `hls`, `subtitles`
+//! and the track list are pure.
 //!
 //! Only this crate spawns ffmpeg's tools. It sees hosted files only as blobs
 //! (by hash, through `BlobStore`), never through the hosting wing.
 
 pub mod decide;
 pub mod error;
+mod ffmpeg;
 pub mod fmp4;
 pub mod hls;
+pub mod images;
 pub mod info;
 pub mod probe;
 pub mod remux;
 pub mod sniff;
 pub mod subtitles;
+pub mod tracks;
 mod view;
 pub mod web;
 
@@ -36,10 +46,12 @@ use carrel_core::ids::BlobHash;
 use carrel_core::media::MediaType;
 use carrel_core::time::Timestamp;
 use carrel_db::{
-    Database, JOB_MEDIA_PROBE, JOB_MEDIA_REMUX, Job, JobRun, MediaProbe, MediaRendition,
-    ProbeOutcome, RenditionFile, RenditionOutcome, run_next_job,
+    Database, JOB_MEDIA_IMAGES, JOB_MEDIA_PROBE, JOB_MEDIA_REMUX, JOB_MEDIA_SUBTITLES, Job, JobRun,
+    MediaProbe, MediaRendition, ProbeOutcome, RenditionFile, RenditionOutcome, run_next_job,
 };
-use carrel_http::media::{FollowUp, HEAD_BYTES, MediaFacts, MediaView, ShareGate, StoredFile};
+use carrel_http::media::{
+    FollowUp, HEAD_BYTES, MediaFacts, MediaView, ShareGate, Sidecar, StoredFile,
+};
 use carrel_http::serve::read_head;
 
 use crate::decide::{Decision, Target};
@@ -191,6 +203,16 @@ impl Streaming {
                 })?;
                 self.remux_blob(&hash, job.attempts).await
             }
+            JOB_MEDIA_SUBTITLES | JOB_MEDIA_IMAGES => {
+                let hash: BlobHash = job.payload.parse().map_err(|_| {
+                    StreamingError::BadJob(format!("{} with payload {:?}", job.kind, job.payload))
+                })?;
+                if job.kind == JOB_MEDIA_SUBTITLES {
+                    self.subtitles_blob(&hash, job.attempts).await
+                } else {
+                    self.images_blob(&hash, job.attempts).await
+                }
+            }
             other => Err(StreamingError::BadJob(format!("unknown kind {other:?}"))),
         }
     }
@@ -200,8 +222,8 @@ impl Streaming {
     pub async fn probe_blob(&self, hash: &BlobHash, attempt: i64) -> Result<()> {
         if let Some(p) = self.db.media_probe(hash).await? {
             tracing::info!(blob = %hash, "already probed; the same bytes are probed once");
-            // Its rendition may have been swept with an earlier copy's last file.
-            return self.queue_remux_if_needed(hash, &p.outcome).await;
+            // Its renditions may have been swept with an earlier copy's last file.
+            return self.queue_renditions(hash, &p.outcome).await;
         }
         if !self.store.exists(hash).await? {
             tracing::info!(blob = %hash, "blob deleted before its probe; nothing to do");
@@ -230,12 +252,13 @@ impl Streaming {
                 probed_at: Timestamp::now(),
             })
             .await?;
-        self.queue_remux_if_needed(hash, &outcome).await
+        self.queue_renditions(hash, &outcome).await
     }
 
-    /// Queues the remux of a probed blob whose decision is a remux and
-    /// that has no rendition yet (the job checks again).
-    async fn queue_remux_if_needed(&self, hash: &BlobHash, outcome: &ProbeOutcome) -> Result<()> {
+    /// Queues what a probed blob needs and does not have yet (each job
+    /// checks again): its remux when the decision is one, the extraction of
+    /// its subtitle tracks, its poster and seek thumbnails when it is video.
+    async fn queue_renditions(&self, hash: &BlobHash, outcome: &ProbeOutcome) -> Result<()> {
         let ProbeOutcome::Media(j) = outcome else {
             return Ok(());
         };
@@ -247,6 +270,250 @@ impl Streaming {
                 .enqueue_job(JOB_MEDIA_REMUX, &hash.to_hex(), Timestamp::now())
                 .await?;
             tracing::info!(blob = %hash, "remux queued");
+        }
+        if let Some(first) = info.subtitles().next()
+            && self
+                .db
+                .media_rendition(hash, &tracks::rendition_name(first.index))
+                .await?
+                .is_none()
+        {
+            self.db
+                .enqueue_job(JOB_MEDIA_SUBTITLES, &hash.to_hex(), Timestamp::now())
+                .await?;
+            tracing::info!(blob = %hash, "subtitle extraction queued");
+        }
+        if info.video().is_some()
+            && self
+                .db
+                .media_rendition(hash, images::POSTER)
+                .await?
+                .is_none()
+        {
+            self.db
+                .enqueue_job(JOB_MEDIA_IMAGES, &hash.to_hex(), Timestamp::now())
+                .await?;
+            tracing::info!(blob = %hash, "poster and thumbnails queued");
+        }
+        Ok(())
+    }
+
+    /// The stored probe of a blob that a rendition job needs.
+    async fn probed_info(&self, hash: &BlobHash, kind: &str) -> Result<info::MediaInfo> {
+        let Some(ProbeOutcome::Media(j)) = self.db.media_probe(hash).await?.map(|p| p.outcome)
+        else {
+            return Err(StreamingError::BadJob(format!("{kind} before a probe")));
+        };
+        serde_json::from_str(&j)
+            .map_err(|e| StreamingError::BadJob(format!("stored probe unreadable: {e}")))
+    }
+
+    /// Stores a staged file as a rendition's blob (and removes the staged copy).
+    async fn store_rendition(
+        &self,
+        source: &BlobHash,
+        name: &str,
+        staged: &std::path::Path,
+        resolution: Option<String>,
+    ) -> Result<()> {
+        let ingested = self.store.ingest(staged, None).await;
+        let _ = tokio::fs::remove_file(staged).await;
+        let ingested = ingested?;
+        self.db
+            .put_media_rendition(&MediaRendition {
+                source: *source,
+                name: name.into(),
+                outcome: RenditionOutcome::Ready(RenditionFile {
+                    blob: ingested.hash,
+                    size: ingested.size as i64,
+                    playlist: String::new(),
+                    bandwidth: 0,
+                    resolution,
+                    codecs: String::new(),
+                }),
+                made_at: Timestamp::now(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn rendition_failed(&self, source: &BlobHash, name: &str, why: &str) -> Result<()> {
+        tracing::info!(blob = %source, rendition = name, %why, "rendition not made");
+        self.db
+            .put_media_rendition(&MediaRendition {
+                source: *source,
+                name: name.into(),
+                outcome: RenditionOutcome::Failed(why.into()),
+                made_at: Timestamp::now(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Extracts a blob's embedded text subtitle tracks to WebVTT (one
+    /// ffmpeg run), each a rendition `subs.{stream}`; image tracks are
+    /// recorded as skipped, with why. Once per source hash; `attempt` counts from 1.
+    pub async fn subtitles_blob(&self, hash: &BlobHash, attempt: i64) -> Result<()> {
+        let info = self.probed_info(hash, JOB_MEDIA_SUBTITLES).await?;
+        let subs: Vec<&info::Stream> = info.subtitles().take(tracks::MAX_TRACKS).collect();
+        let Some(first) = subs.first() else {
+            return Ok(());
+        };
+        if self
+            .db
+            .media_rendition(hash, &tracks::rendition_name(first.index))
+            .await?
+            .is_some()
+        {
+            tracing::info!(blob = %hash, "subtitles already extracted; once per content");
+            return Ok(());
+        }
+        if !self.store.exists(hash).await? {
+            return Ok(());
+        }
+        let mut text = Vec::new();
+        for s in &subs {
+            match tracks::skipped(&s.codec) {
+                Some(why) => {
+                    self.rendition_failed(hash, &tracks::rendition_name(s.index), &why)
+                        .await?
+                }
+                None => text.push(s.index),
+            }
+        }
+        if text.is_empty() {
+            return Ok(());
+        }
+        let input = self
+            .store
+            .local_path(hash)
+            .ok_or(StreamingError::NoLocalFile)?;
+        let made = tracks::extract(
+            &self.config.remux,
+            &input,
+            self.store.staging_dir(),
+            &hash.to_hex(),
+            &text,
+        )
+        .await;
+        match made {
+            Ok(paths) => {
+                for (stream, path) in text.iter().zip(paths) {
+                    self.store_rendition(hash, &tracks::rendition_name(*stream), &path, None)
+                        .await?;
+                }
+                tracing::info!(blob = %hash, tracks = text.len(), "subtitles extracted");
+                Ok(())
+            }
+            Err(e @ StreamingError::TimedOut(_)) if attempt < TIMEOUTS_BEFORE_FAILURE => Err(e),
+            Err(e) if e.is_the_files() => {
+                for stream in &text {
+                    self.rendition_failed(hash, &tracks::rendition_name(*stream), &e.to_string())
+                        .await?;
+                }
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Makes a video's poster, sprite and thumbnail track (renditions
+    /// `poster`, `sprite`, `thumbs`). Once per source hash; `attempt` counts from 1.
+    pub async fn images_blob(&self, hash: &BlobHash, attempt: i64) -> Result<()> {
+        if self
+            .db
+            .media_rendition(hash, images::POSTER)
+            .await?
+            .is_some()
+        {
+            tracing::info!(blob = %hash, "pictures already made; once per content");
+            return Ok(());
+        }
+        if !self.store.exists(hash).await? {
+            return Ok(());
+        }
+        let info = self.probed_info(hash, JOB_MEDIA_IMAGES).await?;
+        if info.video().is_none() {
+            return Ok(());
+        }
+        let input = self
+            .store
+            .local_path(hash)
+            .ok_or(StreamingError::NoLocalFile)?;
+        let dir = self.store.staging_dir();
+        let hex = hash.to_hex();
+        let duration = info.video_duration().filter(|d| d.is_finite() && *d > 0.0);
+        // The sprite and its track first: the poster's row says the job is done.
+        let sprite = async {
+            let Some(plan) = duration.and_then(images::SpritePlan::for_duration) else {
+                return Err(StreamingError::Unreadable(
+                    "the file does not record its duration: no seek thumbnails".into(),
+                ));
+            };
+            let out = ffmpeg::staged(dir, "sprite", &hex, "jpg");
+            if let Err(e) = images::sprite(&self.config.remux, &input, &plan, &out).await {
+                let _ = tokio::fs::remove_file(&out).await;
+                return Err(e);
+            }
+            let (w, h) = match images::dimensions(&out).await {
+                Ok(d) => d,
+                Err(e) => {
+                    let _ = tokio::fs::remove_file(&out).await;
+                    return Err(e);
+                }
+            };
+            Ok((plan, out, w, h))
+        }
+        .await;
+        match sprite {
+            Ok((plan, out, w, h)) => {
+                let (tw, th) = (w / plan.columns, h / plan.rows);
+                let vtt =
+                    images::thumbnails_vtt(&plan, tw, th, duration.unwrap_or(0.0), "sprite.jpg");
+                self.store_rendition(hash, images::SPRITE, &out, Some(format!("{w}x{h}")))
+                    .await?;
+                let vtt_path = ffmpeg::staged(dir, "thumbs", &hex, "vtt");
+                tokio::fs::write(&vtt_path, vtt).await?;
+                self.store_rendition(hash, images::THUMBS, &vtt_path, Some(format!("{tw}x{th}")))
+                    .await?;
+            }
+            Err(e @ StreamingError::TimedOut(_)) if attempt < TIMEOUTS_BEFORE_FAILURE => {
+                return Err(e);
+            }
+            Err(e) if e.is_the_files() => {
+                self.rendition_failed(hash, images::SPRITE, &e.to_string())
+                    .await?;
+                self.rendition_failed(hash, images::THUMBS, &e.to_string())
+                    .await?;
+            }
+            Err(e) => return Err(e),
+        }
+        let at = duration.map_or(0.0, |d| d / 10.0);
+        let out = ffmpeg::staged(dir, "poster", &hex, "jpg");
+        let made = async {
+            images::poster(&self.config.remux, &input, at, &out).await?;
+            images::dimensions(&out).await
+        }
+        .await;
+        match made {
+            Ok((w, h)) => {
+                self.store_rendition(hash, images::POSTER, &out, Some(format!("{w}x{h}")))
+                    .await?;
+                tracing::info!(blob = %hash, "poster and thumbnails made");
+            }
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&out).await;
+                match e {
+                    e @ StreamingError::TimedOut(_) if attempt < TIMEOUTS_BEFORE_FAILURE => {
+                        return Err(e);
+                    }
+                    e if e.is_the_files() => {
+                        self.rendition_failed(hash, images::POSTER, &e.to_string())
+                            .await?
+                    }
+                    e => return Err(e),
+                }
+            }
         }
         Ok(())
     }
@@ -405,7 +672,12 @@ impl MediaFacts for Streaming {
         }
     }
 
-    async fn view(&self, blob: &BlobHash, media_type: &MediaType) -> Option<MediaView> {
+    async fn view(
+        &self,
+        blob: &BlobHash,
+        media_type: &MediaType,
+        sidecars: &[Sidecar],
+    ) -> Option<MediaView> {
         let row = match self.db.media_probe(blob).await {
             Ok(r) => r,
             Err(e) => {
@@ -416,16 +688,32 @@ impl MediaFacts for Streaming {
         // The same bytes may be stored under other names and types: a
         // failure is news only on a file that claims to be audio or video.
         match row {
-            None if typed_as_media(media_type) => Some(view::pending()),
+            None if typed_as_media(media_type) => {
+                let mut v = view::pending();
+                view::with_extras(&mut v, None, &[], sidecars);
+                Some(v)
+            }
             Some(p)
                 if typed_as_media(media_type) || matches!(p.outcome, ProbeOutcome::Media(_)) =>
             {
                 let mut v = view::of_probe(&p);
-                if let ProbeOutcome::Media(j) = &p.outcome
-                    && serde_json::from_str(j).is_ok_and(|i| needs_remux(&i))
-                {
-                    let r = self.db.media_rendition(blob, REMUX).await.ok().flatten();
-                    view::with_rendition(&mut v, r.as_ref().map(|r| &r.outcome));
+                let info = match &p.outcome {
+                    ProbeOutcome::Media(j) => serde_json::from_str::<info::MediaInfo>(j).ok(),
+                    ProbeOutcome::Failed(_) => None,
+                };
+                let renditions = match info {
+                    Some(_) => self.db.media_renditions(blob).await.unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, blob = %blob, "renditions could not be read");
+                        Vec::new()
+                    }),
+                    None => Vec::new(),
+                };
+                if info.as_ref().is_some_and(needs_remux) {
+                    let r = renditions.iter().find(|r| r.name == REMUX);
+                    view::with_rendition(&mut v, r.map(|r| &r.outcome));
+                }
+                if !v.unreadable {
+                    view::with_extras(&mut v, info.as_ref(), &renditions, sidecars);
                 }
                 Some(v)
             }

@@ -1,7 +1,7 @@
 //! What share pages and the JSON API show of a probed file.
 
-use carrel_db::{MediaProbe, ProbeOutcome, RenditionOutcome};
-use carrel_http::media::MediaView;
+use carrel_db::{MediaProbe, MediaRendition, ProbeOutcome, RenditionOutcome};
+use carrel_http::media::{MediaView, Player, PlayerTrack, Sidecar};
 use serde_json::json;
 
 use crate::decide::{Decision, decide};
@@ -15,6 +15,7 @@ pub fn pending() -> MediaView {
         json: json!({ "state": "pending" }),
         unreadable: false,
         play: None,
+        player: Player::default(),
     }
 }
 
@@ -25,6 +26,7 @@ fn failed(why: &str) -> MediaView {
         json: json!({ "state": "failed", "error": why }),
         unreadable: true,
         play: None,
+        player: Player::default(),
     }
 }
 
@@ -191,6 +193,7 @@ fn ready(info: &MediaInfo) -> MediaView {
         }),
         unreadable: false,
         play: None,
+        player: Player::default(),
     }
 }
 
@@ -221,6 +224,92 @@ pub fn with_rendition(v: &mut MediaView, r: Option<&RenditionOutcome>) {
         if state == "ready" {
             o.insert("hls".into(), json!("hls/master.m3u8"));
         }
+    }
+}
+
+/// Adds the subtitle tracks (embedded, then sidecars) and the pictures
+/// (poster, seek thumbnails) to the view and its player, from the source's
+/// renditions.
+pub fn with_extras(
+    v: &mut MediaView,
+    info: Option<&MediaInfo>,
+    renditions: &[MediaRendition],
+    sidecars: &[Sidecar],
+) {
+    let made = |name: &str| {
+        renditions
+            .iter()
+            .find(|r| r.name == name)
+            .map(|r| &r.outcome)
+    };
+    let mut tracks = Vec::new();
+    for t in crate::tracks::list(info, sidecars) {
+        let src = format!("subs/{}.vtt", t.index);
+        let (state, error, kind) = match &t.source {
+            crate::tracks::TrackSource::Embedded { stream, .. } => {
+                match made(&crate::tracks::rendition_name(*stream)) {
+                    Some(RenditionOutcome::Ready(_)) => ("ready", None, "embedded"),
+                    Some(RenditionOutcome::Failed(why)) => {
+                        ("failed", Some(why.clone()), "embedded")
+                    }
+                    None => ("preparing", None, "embedded"),
+                }
+            }
+            crate::tracks::TrackSource::Sidecar(_) => ("ready", None, "sidecar"),
+        };
+        if state == "ready" {
+            v.player.tracks.push(PlayerTrack {
+                src: src.clone(),
+                label: t.label.clone(),
+                srclang: t.language.as_ref().map(|l| l.to_string()),
+            });
+        }
+        let mut j = json!({
+            "src": src,
+            "label": t.label,
+            "language": t.language.as_ref().map(|l| l.to_string()),
+            "source": kind,
+            "state": state,
+        });
+        if let crate::tracks::TrackSource::Sidecar(s) = &t.source {
+            j["file_name"] = json!(s.name);
+        }
+        if let Some(e) = error {
+            j["error"] = json!(e);
+        }
+        tracks.push(j);
+    }
+    let shown: Vec<String> = v.player.tracks.iter().map(|t| t.label.clone()).collect();
+    if !shown.is_empty() {
+        v.facts.push(("Subtitle tracks".into(), shown.join(", ")));
+    }
+    let has_video = info.is_some_and(|i| i.video().is_some());
+    let mut pictures = serde_json::Map::new();
+    if has_video {
+        let state = match made(crate::images::POSTER) {
+            Some(RenditionOutcome::Ready(_)) => "ready",
+            Some(RenditionOutcome::Failed(_)) => "failed",
+            None => "preparing",
+        };
+        pictures.insert("pictures".into(), json!(state));
+        for (name, file, field) in [
+            (crate::images::POSTER, "media/poster.jpg", "poster"),
+            (crate::images::SPRITE, "media/sprite.jpg", "sprite"),
+            (crate::images::THUMBS, "media/thumbs.vtt", "thumbnails"),
+        ] {
+            let ready = matches!(made(name), Some(RenditionOutcome::Ready(_)));
+            pictures.insert(field.into(), if ready { json!(file) } else { json!(null) });
+            if ready && name == crate::images::POSTER {
+                v.player.poster = Some(file.into());
+            }
+            if ready && name == crate::images::THUMBS {
+                v.player.thumbnails = Some(file.into());
+            }
+        }
+    }
+    if let Some(o) = v.json.as_object_mut() {
+        o.insert("tracks".into(), json!(tracks));
+        o.extend(pictures);
     }
 }
 

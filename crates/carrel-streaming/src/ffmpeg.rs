@@ -1,0 +1,100 @@
+//! One bounded ffmpeg run for the small renditions (subtitle tracks,
+//! poster, sprite): the limits of [`crate::probe::Limits`] (address space,
+//! CPU seconds, file size, no core dumps), a wall-clock kill, the `file`
+//! protocol only, every output checked against its bound afterwards, and
+//! the tail of stderr without server paths as the complaint.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::Command;
+
+use crate::error::{Result, StreamingError};
+use crate::probe::{Limits, STDERR_TAIL, complaint, read_tail};
+use crate::remux::RemuxConfig;
+
+/// One ffmpeg run: `args` adds everything between the input and the end
+/// (outputs included, as `file:` URLs of `outputs`); each output may be at
+/// most `max_output` bytes; `timeout_secs` of wall time.
+pub(crate) async fn run(
+    cfg: &RemuxConfig,
+    input: &Path,
+    outputs: &[PathBuf],
+    max_output: u64,
+    timeout_secs: u64,
+    pre_input: &[String],
+    args: impl FnOnce(&mut Command),
+) -> Result<()> {
+    let size = tokio::fs::metadata(input).await?.len();
+    if size == 0 {
+        return Err(StreamingError::Empty);
+    }
+    let timeout = timeout_secs.max(1);
+    let limits = Limits {
+        memory_bytes: cfg.memory_bytes,
+        cpu_secs: timeout + 5,
+        // dash counts 512-byte blocks: twice the bound, a backstop to the check below.
+        file_blocks: max_output.saturating_mul(2) / 512 + 1,
+    };
+    let mut child = limits.command(&cfg.ffmpeg, Stdio::null(), |c| {
+        c.args(["-hide_banner", "-nostdin", "-v", "error"])
+            .args(["-protocol_whitelist", "file"])
+            .args(pre_input)
+            .arg("-i")
+            .arg(format!("file:{}", input.display()));
+        args(c);
+    })?;
+    let stderr = child.stderr.take().expect("piped stderr");
+    let waited = async { tokio::join!(read_tail(stderr, STDERR_TAIL), child.wait()) };
+    let (err, status) = match tokio::time::timeout(Duration::from_secs(timeout), waited).await {
+        Ok(r) => r,
+        Err(_) => {
+            let _ = child.start_kill();
+            return Err(StreamingError::TimedOut(timeout));
+        }
+    };
+    let status = status?;
+    let mut why = complaint(&err, input, "ffmpeg");
+    for o in outputs {
+        why = why.replace(&*o.to_string_lossy(), "the output");
+    }
+    if status.code() == Some(127) {
+        return Err(StreamingError::Tool {
+            tool: cfg.ffmpeg.clone(),
+            error: why,
+        });
+    }
+    if !status.success() {
+        return Err(StreamingError::Unreadable(format!(
+            "ffmpeg could not read it ({status}): {why}"
+        )));
+    }
+    for o in outputs {
+        let written = match tokio::fs::metadata(o).await {
+            Ok(m) => m.len(),
+            Err(_) => {
+                return Err(StreamingError::Unreadable(format!(
+                    "ffmpeg wrote nothing: {why}"
+                )));
+            }
+        };
+        if written > max_output {
+            return Err(StreamingError::TooLarge(max_output));
+        }
+        if written == 0 {
+            return Err(StreamingError::Unreadable(format!(
+                "ffmpeg wrote an empty file: {why}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A fresh path in `dir` for a staged output (`{what}-{hash}-{random}.{ext}`).
+pub(crate) fn staged(dir: &Path, what: &str, hash: &str, ext: &str) -> PathBuf {
+    dir.join(format!(
+        "{what}-{hash}-{:016x}.{ext}",
+        rand::random::<u64>()
+    ))
+}

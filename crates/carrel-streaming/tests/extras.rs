@@ -1,0 +1,102 @@
+//! Subtitle extraction and pictures on real media: the corpus's MKV with
+//! three subtitle tracks becomes three WebVTT files with the cues it was
+//! made from; its poster and sprite are JPEGs of the planned sizes; a PGS
+//! track is skipped with a reason; noise fails as the file's fault without
+//! server paths.
+
+use std::path::PathBuf;
+
+use carrel_streaming::images::{self, SpritePlan};
+use carrel_streaming::remux::RemuxConfig;
+use carrel_streaming::tracks;
+
+fn corpus(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpus/media")
+        .join(rel)
+}
+
+fn have_ffmpeg() -> bool {
+    std::process::Command::new("ffmpeg")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+        && corpus("derived/bbb_0_30_with_3_subs.mkv").exists()
+}
+
+#[tokio::test]
+async fn three_embedded_tracks_become_webvtt() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = tracks::extract(
+        &RemuxConfig::default(),
+        &corpus("derived/bbb_0_30_with_3_subs.mkv"),
+        dir.path(),
+        "h",
+        &[2, 3, 4],
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.len(), 3);
+    let texts: Vec<String> = out
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    for t in &texts {
+        assert!(t.starts_with("WEBVTT"), "{t}");
+    }
+    // The SubRip with `00:00:5,000` became 00:05.000.
+    assert!(
+        texts[0].contains("00:05.000 --> 00:06.000\nGreen!"),
+        "{}",
+        texts[0]
+    );
+    assert!(texts[1].contains("What does it mean to be human"));
+    // As many cues as the WebVTT files the MKV was made from (56 English, 55 French).
+    assert_eq!(texts[1].matches(" --> ").count(), 56);
+    assert_eq!(texts[2].matches(" --> ").count(), 55);
+    assert!(texts[2].contains("Que signifie être humain"));
+}
+
+#[tokio::test]
+async fn poster_and_sprite_of_the_planned_sizes() {
+    if !have_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let input = corpus("derived/bbb_0_30_with_3_subs.mkv");
+    let cfg = RemuxConfig::default();
+    let poster = dir.path().join("p.jpg");
+    images::poster(&cfg, &input, 3.0, &poster).await.unwrap();
+    assert_eq!(images::dimensions(&poster).await.unwrap(), (1280, 720));
+    let plan = SpritePlan::for_duration(30.022).unwrap();
+    let sprite = dir.path().join("s.jpg");
+    images::sprite(&cfg, &input, &plan, &sprite).await.unwrap();
+    assert_eq!(
+        images::dimensions(&sprite).await.unwrap(),
+        (plan.columns * 160, plan.rows * 90)
+    );
+    // Past the end there is no frame: a clear failure, the file's.
+    let e = images::poster(&cfg, &input, 99.0, &dir.path().join("x.jpg"))
+        .await
+        .unwrap_err();
+    assert!(e.is_the_files(), "{e}");
+    let noise = dir.path().join("noise.mkv");
+    std::fs::write(&noise, [0x1a, 0x45, 0xdf, 0xa3].repeat(5000)).unwrap();
+    let e = images::sprite(&cfg, &noise, &plan, &dir.path().join("n.jpg"))
+        .await
+        .unwrap_err();
+    assert!(e.is_the_files(), "{e}");
+    assert!(!e.to_string().contains(dir.path().to_str().unwrap()), "{e}");
+}
+
+#[test]
+fn image_subtitles_are_skipped_with_a_reason() {
+    assert!(tracks::skipped("subrip").is_none());
+    assert!(tracks::skipped("mov_text").is_none());
+    assert!(tracks::skipped("ass").is_none());
+    let why = tracks::skipped("hdmv_pgs_subtitle").unwrap();
+    assert!(why.contains("pictures, not text"), "{why}");
+}
