@@ -35,6 +35,12 @@ pub enum StreamingError {
     /// The rendition could not be made (the file's fault; with ffmpeg's complaint).
     #[error("the rendition could not be made: {0}")]
     RenditionFailed(String),
+    /// The work was stopped on purpose (its file was deleted).
+    #[error("cancelled")]
+    Cancelled,
+    /// A segment that is not made yet (it may be soon).
+    #[error("the segment is being prepared; try again shortly")]
+    SegmentNotReady,
     /// A queued job that cannot be run.
     #[error("bad job: {0}")]
     BadJob(String),
@@ -59,6 +65,8 @@ impl StreamingError {
             StreamingError::NoRendition => "no_rendition",
             StreamingError::NotReady => "rendition_not_ready",
             StreamingError::RenditionFailed(_) => "rendition_failed",
+            StreamingError::Cancelled => "cancelled",
+            StreamingError::SegmentNotReady => "segment_not_ready",
             StreamingError::BadJob(_) => "bad_job",
             StreamingError::Blob(e) => e.code(),
             StreamingError::Db(e) => e.code(),
@@ -89,13 +97,19 @@ impl StreamingError {
             StreamingError::NoRendition | StreamingError::RenditionFailed(_) => {
                 StatusCode::NOT_FOUND
             }
-            StreamingError::NotReady => {
+            StreamingError::NotReady | StreamingError::SegmentNotReady => {
                 return carrel_http::HttpError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     self.code(),
                     self.to_string(),
                 )
-                .with_retry_after(5);
+                .with_retry_after(
+                    if matches!(self, StreamingError::SegmentNotReady) {
+                        2
+                    } else {
+                        5
+                    },
+                );
             }
             _ => {
                 tracing::warn!(error = %self, "streaming request failed");
