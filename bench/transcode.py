@@ -84,7 +84,8 @@ def carrel_round(server, copy):
 
 def last_command(logfile):
     with open(logfile, errors="replace") as f:
-        cmds = [m.group(1) for m in re.finditer(r"transcode command command=(\[.*?\])\s*$", f.read(), re.M)]
+        text = re.sub(r"\x1b\[[0-9;]*m", "", f.read())
+        cmds = [m.group(1) for m in re.finditer(r"transcode command command=(\[.*?\])\s*$", text, re.M)]
     if not cmds:
         sys.exit(f"no transcode command in {logfile} (CARREL_LOG must be info)")
     return json.loads(cmds[-1])

@@ -141,6 +141,9 @@ pub fn worth_probing(media_type: &MediaType, head: &[u8]) -> bool {
     sniff::sniff(head).is_some() || typed_as_media(media_type)
 }
 
+/// How far back a hastened job's due time goes (a century, in seconds).
+const HASTENED_BY_SECS: i64 = 100 * 365 * 86_400;
+
 /// Probe attempts that may time out (a busy machine) before a timeout is
 /// taken to be the file's doing and recorded.
 const TIMEOUTS_BEFORE_FAILURE: i64 = 3;
@@ -394,7 +397,13 @@ impl Streaming {
     pub(crate) async fn hasten(&self, hash: &BlobHash) {
         match self
             .db
-            .hasten_job(JOB_MEDIA_TRANSCODE, &hash.to_hex(), Timestamp(0))
+            .hasten_job(
+                JOB_MEDIA_TRANSCODE,
+                &hash.to_hex(),
+                // Before every job queued the ordinary way, after those
+                // hastened earlier: first asked, first made.
+                Timestamp(Timestamp::now().0 - HASTENED_BY_SECS),
+            )
             .await
         {
             Ok(0) => {}
