@@ -118,6 +118,8 @@ def main():
     server = lib.Carrel("transcode", env={"CARREL_LOG": "info"})
     logfile = os.path.join(lib.WORK, "transcode.log")
     tmp = tempfile.mkdtemp(prefix="carrel-bench-ffmpeg-")
+    outdir = os.path.join(tmp, "out")
+    os.makedirs(outdir)
     firsts, carrel, hand = [], [], []
     cmd = None
     try:
@@ -127,7 +129,7 @@ def main():
             first, done = carrel_round(server, copy)
             args = last_command(logfile)
             args = [x if not x.startswith("file:") or "transcode-" in x else "file:" + copy for x in args]
-            h, cmd = by_hand(args, tmp)
+            h, cmd = by_hand(args, outdir)
             os.remove(copy)
             lib.log(f"round {r}: first segment {first:.2f} s, carrel {done:.2f} s, by hand {h:.2f} s")
             if r > 0:

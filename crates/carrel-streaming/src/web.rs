@@ -419,7 +419,7 @@ async fn segment(
                     if now >= deadline {
                         return Err(StreamingError::SegmentNotReady);
                     }
-                    let nap = (deadline - now).min(Duration::from_millis(250));
+                    let nap = (deadline - now).min(Duration::from_millis(100));
                     match live {
                         Some(l) => {
                             let _ = tokio::time::timeout(nap, l.changed.notified()).await;
