@@ -295,3 +295,20 @@ def test_a_transcode_past_its_time_bound_is_killed_and_recorded(make_server):
     assert m["ladder"]["state"] == "failed" and "longer than 2 seconds" in m["ladder"]["error"], m
     assert not ffmpeg_children(server) and not staged_transcodes(server)
     assert requests.get(f"{server.url}/healthz").status_code == 200
+
+
+def test_a_transcode_over_its_memory_bound_fails_with_ffmpegs_words(make_server):
+    # ffmpeg under a 300 MB address space cannot decode 1080p: the failure is recorded with the end of its stderr.
+    server = make_server(env={"CARREL_STREAMING__TRANSCODE__MEMORY_BYTES": "300000000"})
+    url, j = put(server, "smpte.mp4", read(HD))
+    m = ladder_done(server, url, j, seconds=60)
+    assert m["ladder"]["state"] == "failed", m
+    err = m["ladder"]["error"]
+    assert err.startswith("the rendition could not be made") or "ffmpeg could not transcode it" in err, err
+    assert "allocate" in err or "Error" in err, err
+    assert server.data not in err and "/tmp" not in err, err
+    assert len(err) < 3000, len(err)
+    assert "could not be transcoded" in requests.get(url).text
+    assert requests.get(f"{url}/hls/360p/0.m4s").status_code == 404
+    assert not ffmpeg_children(server) and not staged_transcodes(server)
+    assert requests.get(f"{server.url}/healthz").status_code == 200
