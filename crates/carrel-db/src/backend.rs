@@ -962,6 +962,29 @@ macro_rules! impl_database {
                 Ok(())
             }
 
+            async fn hasten_job(&self, kind: &str, payload: &str, run_after: Timestamp) -> Result<u64> {
+                let r = sqlx::query(
+                    "UPDATE jobs SET run_after = $3 WHERE kind = $1 AND payload = $2 AND run_after > $3
+                       AND attempts = 0 AND locked_until IS NULL",
+                )
+                .bind(kind)
+                .bind(payload)
+                .bind(run_after.0)
+                .execute(&self.pool)
+                .await?;
+                Ok(r.rows_affected())
+            }
+
+            async fn job_queued(&self, kind: &str, payload: &str) -> Result<bool> {
+                let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE kind = $1 AND payload = $2")
+                    .bind(kind)
+                    .bind(payload)
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get("n")?;
+                Ok(n > 0)
+            }
+
             async fn pending_jobs(&self) -> Result<i64> {
                 Ok(sqlx::query("SELECT COUNT(*) AS n FROM jobs").fetch_one(&self.pool).await?.try_get("n")?)
             }

@@ -28,8 +28,8 @@ use carrel_core::time::Timestamp;
 pub use accounts::AccountRepo;
 pub use catalog::CatalogRepo;
 pub use media::{
-    JOB_MEDIA_IMAGES, JOB_MEDIA_PROBE, JOB_MEDIA_REMUX, JOB_MEDIA_SUBTITLES, MediaProbe,
-    MediaRendition, MediaRepo, ProbeOutcome, RenditionFile, RenditionOutcome,
+    JOB_MEDIA_IMAGES, JOB_MEDIA_PROBE, JOB_MEDIA_REMUX, JOB_MEDIA_SUBTITLES, JOB_MEDIA_TRANSCODE,
+    MediaProbe, MediaRendition, MediaRepo, ProbeOutcome, RenditionFile, RenditionOutcome,
 };
 pub use model::*;
 pub use usage::UsageRepo;
@@ -249,6 +249,12 @@ pub trait JobRepo {
     async fn finish_job(&self, id: JobId) -> Result<()>;
     /// Frees a job to run again at `run_after`, recording why it failed.
     async fn retry_job(&self, id: JobId, run_after: Timestamp, error: &str) -> Result<()>;
+    /// Moves the not yet attempted, unclaimed jobs of this kind and
+    /// payload forward to `run_after` (a job someone is waiting for goes
+    /// first: the queue takes the job due longest); how many moved.
+    async fn hasten_job(&self, kind: &str, payload: &str, run_after: Timestamp) -> Result<u64>;
+    /// Whether a job of this kind and payload is queued or running.
+    async fn job_queued(&self, kind: &str, payload: &str) -> Result<bool>;
     /// Jobs not yet done, due or not.
     async fn pending_jobs(&self) -> Result<i64>;
 }

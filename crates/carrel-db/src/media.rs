@@ -18,6 +18,8 @@ pub const JOB_MEDIA_SUBTITLES: &str = "media.subtitles";
 
 /// The job kind that makes a video's poster and seek thumbnails (payload: its hash).
 pub const JOB_MEDIA_IMAGES: &str = "media.images";
+/// The job kind that transcodes a blob's video into its quality ladder (payload: its hash).
+pub const JOB_MEDIA_TRANSCODE: &str = "media.transcode";
 
 /// A rendition made of a source blob (once per source hash and name).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,6 +94,16 @@ pub trait MediaRepo {
     ) -> Result<Vec<(BlobHash, String, Option<BlobHash>)>>;
     /// Forgets a rendition (its file is the caller's to release).
     async fn delete_media_rendition(&self, source: &BlobHash, name: &str) -> Result<()>;
+    /// Records how far the transcode of a source has come (0 to 1), or
+    /// forgets it (`None`: finished, failed or cancelled).
+    async fn put_media_progress(
+        &self,
+        source: &BlobHash,
+        done: Option<f64>,
+        at: Timestamp,
+    ) -> Result<()>;
+    /// How far the transcode of a source has come, while it runs.
+    async fn media_progress(&self, source: &BlobHash) -> Result<Option<f64>>;
 }
 
 macro_rules! impl_media {
@@ -273,6 +285,42 @@ macro_rules! impl_media {
                         .execute(&self.pool)
                         .await?;
                     Ok(())
+                }
+
+                async fn put_media_progress(
+                    &self,
+                    source: &BlobHash,
+                    done: Option<f64>,
+                    at: Timestamp,
+                ) -> Result<()> {
+                    match done {
+                        Some(d) => {
+                            sqlx::query(
+                                "INSERT INTO media_progress (source_hash, done, updated_at) VALUES ($1, $2, $3) \
+                                 ON CONFLICT (source_hash) DO UPDATE SET done = excluded.done, \
+                                 updated_at = excluded.updated_at",
+                            )
+                            .bind(source.to_hex())
+                            .bind(d.clamp(0.0, 1.0))
+                            .bind(at.0)
+                            .execute(&self.pool)
+                            .await?;
+                        }
+                        None => {
+                            sqlx::query("DELETE FROM media_progress WHERE source_hash = $1")
+                                .bind(source.to_hex())
+                                .execute(&self.pool)
+                                .await?;
+                        }
+                    }
+                    Ok(())
+                }
+
+                async fn media_progress(&self, source: &BlobHash) -> Result<Option<f64>> {
+                    Ok(sqlx::query_scalar("SELECT done FROM media_progress WHERE source_hash = $1")
+                        .bind(source.to_hex())
+                        .fetch_optional(&self.pool)
+                        .await?)
                 }
 
                 async fn blob_is_rendition(&self, blob: &BlobHash) -> Result<bool> {

@@ -175,3 +175,67 @@ async fn renditions_round_trip_hold_their_blob_and_are_stray_without_their_sourc
         assert!(db.stray_renditions(10).await.unwrap().is_empty());
     }
 }
+
+#[tokio::test]
+async fn transcode_progress_and_hastened_jobs() {
+    for (db, _dir) in backends().await {
+        let b = db.backend();
+        let source = BlobHash::from_bytes([41; 32]);
+        assert_eq!(db.media_progress(&source).await.unwrap(), None, "{b:?}");
+        db.put_media_progress(&source, Some(0.25), Timestamp(1))
+            .await
+            .unwrap();
+        db.put_media_progress(&source, Some(0.5), Timestamp(2))
+            .await
+            .unwrap();
+        assert_eq!(
+            db.media_progress(&source).await.unwrap(),
+            Some(0.5),
+            "{b:?}"
+        );
+        db.put_media_progress(&source, None, Timestamp(3))
+            .await
+            .unwrap();
+        assert_eq!(db.media_progress(&source).await.unwrap(), None, "{b:?}");
+
+        // A job someone waits for is claimed before older ones.
+        let t = Timestamp(1_000_000);
+        let old = db.enqueue_job("media.transcode", "a", t).await.unwrap();
+        let wanted = db
+            .enqueue_job("media.transcode", "b", t.plus(Duration::from_secs(5)))
+            .await
+            .unwrap();
+        assert!(db.job_queued("media.transcode", "b").await.unwrap());
+        assert!(!db.job_queued("media.transcode", "c").await.unwrap());
+        assert!(!db.job_queued("media.probe", "b").await.unwrap());
+        assert_eq!(
+            db.hasten_job("media.transcode", "b", Timestamp(0))
+                .await
+                .unwrap(),
+            1,
+            "{b:?}"
+        );
+        // Already first: nothing moves.
+        assert_eq!(
+            db.hasten_job("media.transcode", "b", Timestamp(0))
+                .await
+                .unwrap(),
+            0
+        );
+        let now = t.plus(Duration::from_secs(10));
+        let lease = now.plus(Duration::from_secs(30));
+        let j = db.claim_job("media.", now, lease).await.unwrap().unwrap();
+        assert_eq!(j.id, wanted, "{b:?}");
+        // A claimed job is not moved.
+        assert_eq!(
+            db.hasten_job("media.transcode", "b", Timestamp(-1))
+                .await
+                .unwrap(),
+            0
+        );
+        db.finish_job(j.id).await.unwrap();
+        let j = db.claim_job("media.", now, lease).await.unwrap().unwrap();
+        assert_eq!(j.id, old);
+        db.finish_job(j.id).await.unwrap();
+    }
+}

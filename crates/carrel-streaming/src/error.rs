@@ -38,6 +38,12 @@ pub enum StreamingError {
     /// A subtitle file that cannot be served as WebVTT (with its name and why).
     #[error("{0}")]
     SubtitlesUnreadable(String),
+    /// The work was stopped on purpose (its file was deleted).
+    #[error("cancelled")]
+    Cancelled,
+    /// A segment that is not made yet (it may be soon).
+    #[error("the segment is being prepared; try again shortly")]
+    SegmentNotReady,
     /// A queued job that cannot be run.
     #[error("bad job: {0}")]
     BadJob(String),
@@ -63,6 +69,8 @@ impl StreamingError {
             StreamingError::NotReady => "rendition_not_ready",
             StreamingError::RenditionFailed(_) => "rendition_failed",
             StreamingError::SubtitlesUnreadable(_) => "subtitles_unreadable",
+            StreamingError::Cancelled => "cancelled",
+            StreamingError::SegmentNotReady => "segment_not_ready",
             StreamingError::BadJob(_) => "bad_job",
             StreamingError::Blob(e) => e.code(),
             StreamingError::Db(e) => e.code(),
@@ -94,13 +102,19 @@ impl StreamingError {
                 StatusCode::NOT_FOUND
             }
             StreamingError::SubtitlesUnreadable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            StreamingError::NotReady => {
+            StreamingError::NotReady | StreamingError::SegmentNotReady => {
                 return carrel_http::HttpError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     self.code(),
                     self.to_string(),
                 )
-                .with_retry_after(5);
+                .with_retry_after(
+                    if matches!(self, StreamingError::SegmentNotReady) {
+                        2
+                    } else {
+                        5
+                    },
+                );
             }
             _ => {
                 tracing::warn!(error = %self, "streaming request failed");

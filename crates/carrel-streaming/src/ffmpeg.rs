@@ -1,18 +1,17 @@
 //! One bounded ffmpeg run for the small renditions (subtitle tracks,
-//! poster, sprite): the limits of [`crate::probe::Limits`] (address space,
-//! CPU seconds, file size, no core dumps), a wall-clock kill, the `file`
-//! protocol only, every output checked against its bound afterwards, and
-//! the tail of stderr without server paths as the complaint.
+//! poster, sprite) through [`crate::tool::run`]: the child's limits
+//! (address space, CPU seconds, file size, no core dumps), a wall-clock
+//! kill, the `file` protocol only, every output checked against its bound
+//! afterwards, and the tail of stderr without server paths as the complaint.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::process::Command;
 
 use crate::error::{Result, StreamingError};
-use crate::probe::{Limits, STDERR_TAIL, complaint, read_tail};
 use crate::remux::RemuxConfig;
+use crate::tool::{self, Limits, Run, complaint};
 
 /// One ffmpeg run: `args` adds everything between the input and the end
 /// (outputs included, as `file:` URLs of `outputs`); each output may be at
@@ -31,43 +30,37 @@ pub(crate) async fn run(
         return Err(StreamingError::Empty);
     }
     let timeout = timeout_secs.max(1);
-    let limits = Limits {
-        memory_bytes: cfg.memory_bytes,
-        cpu_secs: timeout + 5,
-        // dash counts 512-byte blocks: twice the bound, a backstop to the check below.
-        file_blocks: max_output.saturating_mul(2) / 512 + 1,
+    let r = Run {
+        tool: &cfg.ffmpeg,
+        limits: Limits {
+            memory_bytes: cfg.memory_bytes,
+            cpu_secs: timeout + 5,
+            // Twice the bound: a backstop to the check below.
+            file_bytes: max_output.saturating_mul(2),
+        },
+        timeout: Duration::from_secs(timeout),
     };
-    let mut child = limits.command(&cfg.ffmpeg, Stdio::null(), |c| {
-        c.args(["-hide_banner", "-nostdin", "-v", "error"])
-            .args(["-protocol_whitelist", "file"])
-            .args(pre_input)
-            .arg("-i")
-            .arg(format!("file:{}", input.display()));
-        args(c);
-    })?;
-    let stderr = child.stderr.take().expect("piped stderr");
-    let waited = async { tokio::join!(read_tail(stderr, STDERR_TAIL), child.wait()) };
-    let (err, status) = match tokio::time::timeout(Duration::from_secs(timeout), waited).await {
-        Ok(r) => r,
-        Err(_) => {
-            let _ = child.start_kill();
-            return Err(StreamingError::TimedOut(timeout));
-        }
-    };
-    let status = status?;
-    let mut why = complaint(&err, input, "ffmpeg");
-    for o in outputs {
-        why = why.replace(&*o.to_string_lossy(), "the output");
-    }
-    if status.code() == Some(127) {
-        return Err(StreamingError::Tool {
-            tool: cfg.ffmpeg.clone(),
-            error: why,
-        });
-    }
-    if !status.success() {
+    let ended = tool::run(
+        &r,
+        |c| {
+            c.args(["-hide_banner", "-nostdin", "-v", "error"])
+                .args(["-protocol_whitelist", "file"])
+                .args(pre_input)
+                .arg("-i")
+                .arg(format!("file:{}", input.display()));
+            args(c);
+        },
+        tool::discard,
+        std::future::pending(),
+    )
+    .await?;
+    let mut paths: Vec<(&Path, &str)> = vec![(input, "the file")];
+    paths.extend(outputs.iter().map(|o| (o.as_path(), "the output")));
+    let why = complaint(&ended.stderr, &paths, "ffmpeg");
+    if !ended.status.success() {
         return Err(StreamingError::Unreadable(format!(
-            "ffmpeg could not read it ({status}): {why}"
+            "ffmpeg could not read it ({}): {why}",
+            ended.status
         )));
     }
     for o in outputs {

@@ -345,6 +345,18 @@ fn read_payload(r: &mut (impl Read + Seek), at: u64, h: &Header) -> Result<Vec<u
 
 /// Reads the layout of a fragmented MP4 of `file_len` bytes.
 pub fn read_layout(r: &mut (impl Read + Seek), file_len: u64) -> Result<Layout> {
+    read(r, file_len, false)?.ok_or_else(|| bad("no moov"))
+}
+
+/// Reads the layout of a fragmented MP4 that is still being written,
+/// from its first `file_len` bytes: the boxes written whole so far (a box
+/// that runs past `file_len` and a `moof` still without its `mdat` are not
+/// there yet). `None` before the `moov` is whole.
+pub fn read_growing_layout(r: &mut (impl Read + Seek), file_len: u64) -> Result<Option<Layout>> {
+    read(r, file_len, true)
+}
+
+fn read(r: &mut (impl Read + Seek), file_len: u64, growing: bool) -> Result<Option<Layout>> {
     let mut at = 0u64;
     let mut init_end = None;
     let mut tracks: Vec<Track> = Vec::new();
@@ -353,8 +365,18 @@ pub fn read_layout(r: &mut (impl Read + Seek), file_len: u64) -> Result<Layout> 
     let mut open: Option<(u64, f64)> = None;
     loop {
         r.seek(SeekFrom::Start(at))?;
-        let Some(h) = read_header(r, at, file_len)? else {
-            break;
+        let h = if growing {
+            match read_header(r, at, file_len) {
+                Ok(Some(h)) => h,
+                // Not written whole yet.
+                Ok(None) | Err(StreamingError::Unreadable(_)) => break,
+                Err(e) => return Err(e),
+            }
+        } else {
+            let Some(h) = read_header(r, at, file_len)? else {
+                break;
+            };
+            h
         };
         match &h.kind {
             b"moov" => {
@@ -401,33 +423,49 @@ pub fn read_layout(r: &mut (impl Read + Seek), file_len: u64) -> Result<Layout> 
         }
         at += h.size;
     }
-    if open.is_some() {
+    if open.is_some() && !growing {
         return Err(bad("the last moof has no mdat"));
     }
-    let init_end = init_end.ok_or_else(|| bad("no moov"))?;
+    let Some(init_end) = init_end else {
+        return if growing {
+            Ok(None)
+        } else {
+            Err(bad("no moov"))
+        };
+    };
     if segments.is_empty() {
+        if growing {
+            return Ok(Some(Layout {
+                init: ByteRange {
+                    offset: 0,
+                    length: init_end,
+                },
+                video_codec: tracks.iter().find_map(|t| t.codec.clone()),
+                segments,
+            }));
+        }
         return Err(bad("no fragments"));
     }
     if segments[0].range.offset != init_end {
         // Whatever lies between (free, sidx) goes with the init segment.
         let first = segments[0].range.offset;
-        return Ok(Layout {
+        return Ok(Some(Layout {
             init: ByteRange {
                 offset: 0,
                 length: first,
             },
             video_codec: tracks.iter().find_map(|t| t.codec.clone()),
             segments,
-        });
+        }));
     }
-    Ok(Layout {
+    Ok(Some(Layout {
         init: ByteRange {
             offset: 0,
             length: init_end,
         },
         video_codec: tracks.iter().find_map(|t| t.codec.clone()),
         segments,
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -498,6 +536,34 @@ pub(crate) mod tests {
 
     fn layout(b: &[u8]) -> Result<Layout> {
         read_layout(&mut Cursor::new(b), b.len() as u64)
+    }
+
+    #[test]
+    fn a_growing_file_shows_its_whole_fragments() {
+        let whole = sample(3, 5);
+        let full = read_layout(&mut Cursor::new(&whole), whole.len() as u64).unwrap();
+        assert_eq!(full.segments.len(), 3);
+        // Every prefix: the fragments whose mdat is whole, nothing more.
+        for cut in 0..=whole.len() {
+            let part = &whole[..cut];
+            let l = read_growing_layout(&mut Cursor::new(part), cut as u64).unwrap();
+            match l {
+                None => assert!((cut as u64) < full.init.length, "moov whole at {cut}"),
+                Some(l) => {
+                    assert_eq!(l.init, full.init);
+                    let whole_frags = full
+                        .segments
+                        .iter()
+                        .filter(|s| s.range.offset + s.range.length <= cut as u64)
+                        .count();
+                    assert_eq!(l.segments.len(), whole_frags, "at {cut}");
+                    assert_eq!(l.segments[..], full.segments[..whole_frags]);
+                }
+            }
+        }
+        // A finished file read as growing is the same layout.
+        let g = read_growing_layout(&mut Cursor::new(&whole), whole.len() as u64).unwrap();
+        assert_eq!(g, Some(full));
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! HLS playlists (RFC 8216) for renditions that are one fragmented MP4
 //! each: a media playlist of byte ranges into the file (`EXT-X-MAP` for
-//! the initialization segment, `EXT-X-BYTERANGE` per segment), and a master
-//! playlist naming the variants. Pure.
+//! the initialization segment, `EXT-X-BYTERANGE` per segment), the same
+//! rendition's playlist written before the file exists (one URI per
+//! segment, [`segment_playlist`], from durations planned from the probe),
+//! and a master playlist naming the variants. Pure.
 
 use std::fmt::Write;
 
-use crate::fmp4::Layout;
+use crate::fmp4::{ByteRange, Layout};
 
 /// One variant of the master playlist.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,6 +74,51 @@ pub fn media_playlist(uri: &str, layout: &Layout) -> String {
     }
     p.push_str("#EXT-X-ENDLIST\n");
     p
+}
+
+/// The media playlist of a rendition named `name` listed before it is
+/// made: the initialization segment at `{name}/init.mp4` and segment `n`
+/// (of the planned `durations`) at `{name}/{n}.m4s`, relative to the playlist.
+pub fn segment_playlist(name: &str, durations: &[f64]) -> String {
+    assert!(safe_uri(name), "playlist URIs are carrel's own");
+    let mut p = String::with_capacity(160 + durations.len() * 32);
+    p.push_str("#EXTM3U\n#EXT-X-VERSION:7\n");
+    let _ = writeln!(
+        p,
+        "#EXT-X-TARGETDURATION:{}",
+        target_duration(durations.iter().copied())
+    );
+    p.push_str("#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+    let _ = writeln!(p, "#EXT-X-MAP:URI=\"{name}/init.mp4\"");
+    for (n, d) in durations.iter().enumerate() {
+        let d = if d.is_finite() && *d > 0.0 { *d } else { 0.0 };
+        let _ = writeln!(p, "#EXTINF:{d:.6},\n{name}/{n}.m4s");
+    }
+    p.push_str("#EXT-X-ENDLIST\n");
+    p
+}
+
+/// The byte ranges a [`media_playlist`] names: its initialization segment
+/// and its media segments, in order. `None` if it is not such a playlist.
+pub fn byte_ranges(playlist: &str) -> Option<(ByteRange, Vec<ByteRange>)> {
+    let range = |s: &str| -> Option<ByteRange> {
+        let (l, o) = s.split_once('@')?;
+        Some(ByteRange {
+            length: l.parse().ok()?,
+            offset: o.parse().ok()?,
+        })
+    };
+    let mut init = None;
+    let mut segments = Vec::new();
+    for l in playlist.lines() {
+        if let Some(m) = l.strip_prefix("#EXT-X-MAP:") {
+            let b = m.split_once("BYTERANGE=\"")?.1.split_once('"')?.0;
+            init = Some(range(b)?);
+        } else if let Some(b) = l.strip_prefix("#EXT-X-BYTERANGE:") {
+            segments.push(range(b)?);
+        }
+    }
+    Some((init?, segments))
 }
 
 /// The master playlist naming `variants`.
@@ -316,6 +363,34 @@ mod tests {
             "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:30\n#EXT-X-MEDIA-SEQUENCE:0\n\
              #EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:30.020000,\n0.vtt\n#EXT-X-ENDLIST\n"
         );
+    }
+
+    #[test]
+    fn segment_playlist_lists_every_planned_segment() {
+        let p = segment_playlist("720p", &[2.0, 2.0, 1.5]);
+        let lines: Vec<&str> = p.lines().collect();
+        assert_eq!(lines[0], "#EXTM3U");
+        assert!(lines.contains(&"#EXT-X-TARGETDURATION:2"));
+        assert!(lines.contains(&"#EXT-X-PLAYLIST-TYPE:VOD"));
+        assert!(lines.contains(&"#EXT-X-MAP:URI=\"720p/init.mp4\""));
+        let uris: Vec<&str> = lines
+            .iter()
+            .copied()
+            .filter(|l| !l.starts_with('#'))
+            .collect();
+        assert_eq!(uris, ["720p/0.m4s", "720p/1.m4s", "720p/2.m4s"]);
+        assert!(lines.contains(&"#EXTINF:1.500000,"));
+        assert_eq!(*lines.last().unwrap(), "#EXT-X-ENDLIST");
+    }
+
+    #[test]
+    fn byte_ranges_read_back() {
+        let l = layout(&[2.0, 2.0, 1.0]);
+        let (init, segs) = byte_ranges(&media_playlist("a.mp4", &l)).unwrap();
+        assert_eq!(init, l.init);
+        assert_eq!(segs, l.segments.iter().map(|s| s.range).collect::<Vec<_>>());
+        assert!(byte_ranges("#EXTM3U\n").is_none());
+        assert!(byte_ranges("#EXT-X-MAP:URI=\"a\",BYTERANGE=\"x@1\"\n").is_none());
     }
 
     #[test]

@@ -20,6 +20,17 @@
 //! the share page's player. `info`, `decide`, `sniff`, `hls`, `subtitles`
 //! and the track list are pure.
 //!
+//! Every video also gets a
+//! `media.transcode` job: one ffmpeg run ([`transcode`]) makes its quality
+//! ladder ([`ladder`]: H.264/AAC rungs capped at the source's height, each
+//! one fragmented MP4 with keyframes on the segment boundaries), on workers
+//! of their own with bounded concurrency, first for a video someone is
+//! waiting for, cancelled when its file is deleted, its progress stored;
+//! its playlists are written from the probe, so [`web`] serves segments
+//! from the growing files while ffmpeg runs. Every tool runs through
+//! [`tool::run`] (limits, time bound, cancellation, stderr's tail).
+//! `info`, `decide`, `sniff`, `hls`, `ladder` and `subtitles` are pure.
+//!
 //! Only this crate spawns ffmpeg's tools. It sees hosted files only as blobs
 //! (by hash, through `BlobStore`), never through the hosting wing.
 
@@ -30,24 +41,30 @@ pub mod fmp4;
 pub mod hls;
 pub mod images;
 pub mod info;
+pub mod ladder;
 pub mod probe;
 pub mod remux;
 pub mod sniff;
 pub mod subtitles;
+pub mod tool;
 pub mod tracks;
+pub mod transcode;
 mod view;
 pub mod web;
 
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use carrel_blob::BlobStore;
 use carrel_core::ids::BlobHash;
 use carrel_core::media::MediaType;
 use carrel_core::time::Timestamp;
 use carrel_db::{
-    Database, JOB_MEDIA_IMAGES, JOB_MEDIA_PROBE, JOB_MEDIA_REMUX, JOB_MEDIA_SUBTITLES, Job, JobRun,
-    MediaProbe, MediaRendition, ProbeOutcome, RenditionFile, RenditionOutcome, run_next_job,
+    Database, JOB_MEDIA_IMAGES, JOB_MEDIA_PROBE, JOB_MEDIA_REMUX, JOB_MEDIA_SUBTITLES,
+    JOB_MEDIA_TRANSCODE, Job, JobRun, MediaProbe, MediaRendition, ProbeOutcome, RenditionFile,
+    RenditionOutcome, run_next_job,
 };
 use carrel_http::media::{
     FollowUp, HEAD_BYTES, MediaFacts, MediaView, ShareGate, Sidecar, StoredFile,
@@ -58,6 +75,7 @@ use crate::decide::{Decision, Target};
 use crate::error::{Result, StreamingError};
 use crate::probe::ProbeConfig;
 use crate::remux::RemuxConfig;
+use crate::transcode::{Live, TranscodeConfig};
 
 /// The name of the remuxed rendition (its playlist and file are `remux.m3u8` and `remux.mp4`).
 pub const REMUX: &str = "remux";
@@ -76,6 +94,8 @@ pub struct StreamingConfig {
     pub probe: ProbeConfig,
     /// How ffmpeg makes renditions (`[streaming.remux]`).
     pub remux: RemuxConfig,
+    /// How ffmpeg makes the quality ladder (`[streaming.transcode]`).
+    pub transcode: TranscodeConfig,
     /// Seconds between sweeps of renditions whose source's last file was deleted.
     pub sweep_secs: u32,
 }
@@ -85,6 +105,7 @@ impl Default for StreamingConfig {
         Self {
             probe: ProbeConfig::default(),
             remux: RemuxConfig::default(),
+            transcode: TranscodeConfig::default(),
             sweep_secs: 60,
         }
     }
@@ -97,6 +118,25 @@ pub struct Streaming {
     pub config: StreamingConfig,
     /// The hosting wing's share-link rules (set by the server).
     gate: OnceLock<Arc<dyn ShareGate>>,
+    /// Transcodes running in this process, by source hash.
+    live: Mutex<HashMap<BlobHash, Arc<Live>>>,
+    /// Wakes the probe worker (a stored file may have queued a probe).
+    wake_probe: tokio::sync::Notify,
+    /// Wakes the transcode workers (a transcode was queued or hastened).
+    wake_transcode: tokio::sync::Notify,
+}
+
+/// Whether a probed file gets the quality ladder: it has a video stream of known size.
+pub fn wants_ladder(info: &info::MediaInfo) -> bool {
+    !ladder::ladder(info).is_empty()
+}
+
+/// The rendition names of a file's ladder (`360p`, …).
+pub fn ladder_names(info: &info::MediaInfo) -> Vec<String> {
+    ladder::ladder(info)
+        .iter()
+        .map(ladder::Rung::name)
+        .collect()
 }
 
 /// Whether the probe's decision is a remux into MP4 (the one rendition this wing makes yet).
@@ -116,6 +156,9 @@ pub(crate) fn typed_as_media(t: &MediaType) -> bool {
 pub fn worth_probing(media_type: &MediaType, head: &[u8]) -> bool {
     sniff::sniff(head).is_some() || typed_as_media(media_type)
 }
+
+/// How far back a hastened job's due time goes (a century, in seconds).
+const HASTENED_BY_SECS: i64 = 100 * 365 * 86_400;
 
 /// Probe attempts that may time out (a busy machine) before a timeout is
 /// taken to be the file's doing and recorded.
@@ -137,6 +180,9 @@ impl Streaming {
             store,
             config,
             gate: OnceLock::new(),
+            live: Mutex::new(HashMap::new()),
+            wake_probe: tokio::sync::Notify::new(),
+            wake_transcode: tokio::sync::Notify::new(),
         })
     }
 
@@ -149,21 +195,47 @@ impl Streaming {
         self.gate.get()
     }
 
-    /// Runs this wing's due jobs, one at a time (a probe is heavy; the
-    /// queue is the bound on concurrency), every second until `shutdown`.
-    pub async fn run_worker(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        let mut ticks = 0u32;
+    /// Runs this wing's due jobs until `shutdown`: probes and remuxes one
+    /// at a time (each is short), and transcodes on workers of their own
+    /// (`transcode.concurrency`, default 1), so a long transcode never holds
+    /// up the probe of the next upload.
+    pub async fn run_worker(self: Arc<Self>, shutdown: tokio::sync::watch::Receiver<bool>) {
+        let workers: Vec<_> = (0..self.config.transcode.concurrency.max(1))
+            .map(|_| tokio::spawn(self.clone().run_transcodes(shutdown.clone())))
+            .collect();
+        self.run_probes(shutdown).await;
+        for w in workers {
+            let _ = w.await;
+        }
+    }
+
+    /// Probes and remuxes (and the sweep), every second and soon after a
+    /// stored file named a probe.
+    async fn run_probes(&self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let mut last_sweep = Instant::now();
+        // Quick looks left after a wake-up: the probe's job row commits
+        // with the file, just after the hosting wing asked what it needs.
+        let mut quick = 0u32;
         loop {
+            let wait = if quick > 0 {
+                quick -= 1;
+                Duration::from_millis(100)
+            } else {
+                Duration::from_secs(1)
+            };
             tokio::select! {
-                _ = tick.tick() => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.wake_probe.notified() => {
+                    quick = 5;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
                 _ = shutdown.changed() => break,
             }
-            ticks = ticks.wrapping_add(1);
-            if ticks.is_multiple_of(self.config.sweep_secs.max(1))
-                && let Err(e) = self.sweep_renditions().await
-            {
-                tracing::warn!(error = %e, "stray renditions could not be swept");
+            if last_sweep.elapsed() >= Duration::from_secs(self.config.sweep_secs.max(1) as u64) {
+                last_sweep = Instant::now();
+                if let Err(e) = self.sweep_renditions().await {
+                    tracing::warn!(error = %e, "stray renditions could not be swept");
+                }
             }
             loop {
                 let done = tokio::select! {
@@ -171,7 +243,7 @@ impl Streaming {
                     _ = shutdown.changed() => return,
                 };
                 match done {
-                    Ok(true) => {}
+                    Ok(true) => quick = 0,
                     Ok(false) => break,
                     Err(e) => {
                         tracing::warn!(error = %e, "the media job queue could not be read");
@@ -182,11 +254,61 @@ impl Streaming {
         }
     }
 
-    /// Claims and runs one due job of this wing; false when none was due.
+    /// One transcode worker: claims `media.transcode` jobs, every second
+    /// and when one is queued or hastened.
+    async fn run_transcodes(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let lease = Duration::from_secs(self.config.transcode.max_timeout_secs + 300);
+        let this = &*self;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = self.wake_transcode.notified() => {}
+                _ = shutdown.changed() => break,
+            }
+            loop {
+                let run = |job: Job| async move { this.run_job(&job).await };
+                let next = run_next_job(
+                    &*this.db,
+                    JOB_MEDIA_TRANSCODE,
+                    Timestamp::now(),
+                    lease,
+                    retry_delay,
+                    run,
+                );
+                // Shutting down drops the run: ffmpeg is killed, its files removed.
+                let done = tokio::select! {
+                    r = next => r,
+                    _ = shutdown.changed() => return,
+                };
+                match done {
+                    Ok(JobRun::NoneDue) => break,
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the transcode queue could not be read");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Claims and runs one due job of the main worker (a probe, a remux,
+    /// subtitle extraction or pictures: all but transcodes, which have
+    /// workers of their own); false when none was due.
     pub async fn run_one(&self, now: Timestamp) -> Result<bool> {
-        let run = |job: Job| async move { self.run_job(&job).await };
-        let ran = run_next_job(&*self.db, JOB_PREFIX, now, LEASE, retry_delay, run).await?;
-        Ok(ran != JobRun::NoneDue)
+        for kind in [
+            JOB_MEDIA_PROBE,
+            JOB_MEDIA_REMUX,
+            JOB_MEDIA_SUBTITLES,
+            JOB_MEDIA_IMAGES,
+        ] {
+            let run = |job: Job| async move { self.run_job(&job).await };
+            let ran = run_next_job(&*self.db, kind, now, LEASE, retry_delay, run).await?;
+            if ran != JobRun::NoneDue {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     async fn run_job(&self, job: &Job) -> Result<()> {
@@ -212,6 +334,15 @@ impl Streaming {
                 } else {
                     self.images_blob(&hash, job.attempts).await
                 }
+            }
+            JOB_MEDIA_TRANSCODE => {
+                let hash: BlobHash = job.payload.parse().map_err(|_| {
+                    StreamingError::BadJob(format!(
+                        "media.transcode with payload {:?}",
+                        job.payload
+                    ))
+                })?;
+                self.transcode_blob(&hash).await
             }
             other => Err(StreamingError::BadJob(format!("unknown kind {other:?}"))),
         }
@@ -257,7 +388,8 @@ impl Streaming {
 
     /// Queues what a probed blob needs and does not have yet (each job
     /// checks again): its remux when the decision is one, the extraction of
-    /// its subtitle tracks, its poster and seek thumbnails when it is video.
+    /// its subtitle tracks, its poster and seek thumbnails and its quality
+    /// ladder when it is video.
     async fn queue_renditions(&self, hash: &BlobHash, outcome: &ProbeOutcome) -> Result<()> {
         let ProbeOutcome::Media(j) = outcome else {
             return Ok(());
@@ -294,6 +426,17 @@ impl Streaming {
                 .enqueue_job(JOB_MEDIA_IMAGES, &hash.to_hex(), Timestamp::now())
                 .await?;
             tracing::info!(blob = %hash, "poster and thumbnails queued");
+        }
+        if wants_ladder(&info) && !self.ladder_settled(hash, &info).await? {
+            let payload = hash.to_hex();
+            let running = self.live.lock().expect("live lock").contains_key(hash);
+            if !running && !self.db.job_queued(JOB_MEDIA_TRANSCODE, &payload).await? {
+                self.db
+                    .enqueue_job(JOB_MEDIA_TRANSCODE, &payload, Timestamp::now())
+                    .await?;
+                tracing::info!(blob = %hash, "transcode queued");
+                self.wake_transcode.notify_one();
+            }
         }
         Ok(())
     }
@@ -518,6 +661,282 @@ impl Streaming {
         Ok(())
     }
 
+    /// Whether every rung of a blob's ladder is made or failed.
+    async fn ladder_settled(&self, hash: &BlobHash, info: &info::MediaInfo) -> Result<bool> {
+        for name in ladder_names(info) {
+            if self.db.media_rendition(hash, &name).await?.is_none() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Moves a blob's queued transcode to the front: someone is waiting to watch it.
+    pub(crate) async fn hasten(&self, hash: &BlobHash) {
+        match self
+            .db
+            .hasten_job(
+                JOB_MEDIA_TRANSCODE,
+                &hash.to_hex(),
+                // Before every job queued the ordinary way, after those
+                // hastened earlier: first asked, first made.
+                Timestamp(Timestamp::now().0 - HASTENED_BY_SECS),
+            )
+            .await
+        {
+            Ok(0) => {}
+            Ok(_) => {
+                tracing::info!(blob = %hash, "transcode hastened: someone is waiting");
+                self.wake_transcode.notify_one();
+            }
+            Err(e) => tracing::warn!(error = %e, "a transcode could not be hastened"),
+        }
+    }
+
+    /// Where a blob's ladder is: made, failed, running or queued.
+    pub(crate) async fn ladder_state(
+        &self,
+        hash: &BlobHash,
+        info: &info::MediaInfo,
+    ) -> view::LadderState {
+        let names = ladder_names(info);
+        let mut ready = Vec::new();
+        for n in &names {
+            match self.db.media_rendition(hash, n).await {
+                Ok(Some(r)) => match r.outcome {
+                    RenditionOutcome::Ready(_) => ready.push(n.clone()),
+                    RenditionOutcome::Failed(why) => return view::LadderState::Failed(why),
+                },
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "a rendition could not be read");
+                    return view::LadderState::Queued;
+                }
+            }
+        }
+        if ready.len() == names.len() {
+            return view::LadderState::Ready(ready);
+        }
+        let duration = ladder::planned_duration(info).or(info.duration_secs);
+        if let Some(l) = self.live(hash) {
+            return view::LadderState::Running(l.progress().fraction(duration));
+        }
+        match self.db.media_progress(hash).await {
+            Ok(Some(p)) => view::LadderState::Running(p),
+            _ => view::LadderState::Queued,
+        }
+    }
+
+    /// The transcode of `hash` running in this process, if any.
+    pub(crate) fn live(&self, hash: &BlobHash) -> Option<Arc<Live>> {
+        self.live.lock().expect("live lock").get(hash).cloned()
+    }
+
+    /// Transcodes a blob's video into its quality ladder, unless that was
+    /// done (the same bytes once) or it is gone. Cancelled, with its files
+    /// removed, when the blob's last file is deleted while it runs.
+    pub async fn transcode_blob(&self, hash: &BlobHash) -> Result<()> {
+        let Some(ProbeOutcome::Media(j)) = self.db.media_probe(hash).await?.map(|p| p.outcome)
+        else {
+            return Err(StreamingError::BadJob(
+                "media.transcode before a probe".into(),
+            ));
+        };
+        let info: info::MediaInfo = serde_json::from_str(&j)
+            .map_err(|e| StreamingError::BadJob(format!("stored probe unreadable: {e}")))?;
+        let rungs = ladder::ladder(&info);
+        if rungs.is_empty() {
+            return Ok(());
+        }
+        if self.ladder_settled(hash, &info).await? {
+            tracing::info!(blob = %hash, "already transcoded; the same bytes are transcoded once");
+            return Ok(());
+        }
+        if !self.store.exists(hash).await? || !self.db.blob_referenced(hash).await? {
+            tracing::info!(blob = %hash, "blob deleted before its transcode; nothing to do");
+            return Ok(());
+        }
+        let input = self
+            .store
+            .local_path(hash)
+            .ok_or(StreamingError::NoLocalFile)?;
+        let tag = format!("{}-{:016x}", hash.to_hex(), rand::random::<u64>());
+        let files: Vec<(String, PathBuf)> = rungs
+            .iter()
+            .map(|r| {
+                let name = r.name();
+                let path = self
+                    .store
+                    .staging_dir()
+                    .join(format!("transcode-{tag}-{name}.mp4"));
+                (name, path)
+            })
+            .collect();
+        let staged = Staged(files.iter().map(|(_, p)| p.clone()).collect());
+        let live = Arc::new(Live::new(files));
+        self.live
+            .lock()
+            .expect("live lock")
+            .insert(*hash, live.clone());
+        let _registered = Registered(self, *hash);
+        let duration = ladder::planned_duration(&info).or(info.duration_secs);
+        let started = Instant::now();
+        let v = info.video().expect("a ladder has video");
+        let pixels = v.width.unwrap_or(0) as u64 * v.height.unwrap_or(0) as u64;
+        let made = if pixels > ladder::MAX_SOURCE_PIXELS {
+            Err(StreamingError::Unreadable(format!(
+                "its declared size, {}x{}, is larger than carrel transcodes (8K)",
+                v.width.unwrap_or(0),
+                v.height.unwrap_or(0)
+            )))
+        } else {
+            // The file's deletion cancels; progress goes to the database every second.
+            let deleted = async {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    if matches!(self.db.blob_referenced(hash).await, Ok(false)) {
+                        break;
+                    }
+                }
+            };
+            let reporter = async {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    let done = live.progress().fraction(duration);
+                    if let Err(e) = self
+                        .db
+                        .put_media_progress(hash, Some(done), Timestamp::now())
+                        .await
+                    {
+                        tracing::warn!(error = %e, "transcode progress could not be stored");
+                    }
+                }
+            };
+            let run = transcode::transcode(
+                &self.config.transcode,
+                &input,
+                info.audio().is_some(),
+                &rungs,
+                duration,
+                ladder::planned_duration(&info),
+                &live,
+                deleted,
+            );
+            tokio::select! {
+                r = run => r,
+                _ = reporter => unreachable!("the reporter never ends"),
+            }
+        };
+        let made = match made {
+            Ok(()) => self.store_ladder(hash, &rungs, &live, &info).await,
+            Err(e) => Err(e),
+        };
+        let _ = self
+            .db
+            .put_media_progress(hash, None, Timestamp::now())
+            .await;
+        let outcomes: Vec<(String, RenditionOutcome)> = match made {
+            Ok(files) => {
+                tracing::info!(blob = %hash, secs = started.elapsed().as_secs_f64(), rungs = files.len(), "transcoded");
+                files
+                    .into_iter()
+                    .map(|(n, f)| (n, RenditionOutcome::Ready(f)))
+                    .collect()
+            }
+            Err(StreamingError::Cancelled) => {
+                tracing::info!(blob = %hash, "transcode cancelled: the file was deleted");
+                return Ok(());
+            }
+            Err(e) if e.is_the_files() => {
+                let why = e.to_string();
+                tracing::info!(blob = %hash, %why, "transcode failed");
+                rungs
+                    .iter()
+                    .map(|r| (r.name(), RenditionOutcome::Failed(why.clone())))
+                    .collect()
+            }
+            Err(e) => return Err(e),
+        };
+        for (name, outcome) in outcomes {
+            self.db
+                .put_media_rendition(&MediaRendition {
+                    source: *hash,
+                    name,
+                    outcome,
+                    made_at: Timestamp::now(),
+                })
+                .await?;
+        }
+        drop(staged);
+        Ok(())
+    }
+
+    /// Reads each finished rung's fragments, checks it covers the declared
+    /// duration, stores it as a blob: (name, file) per rung.
+    async fn store_ladder(
+        &self,
+        hash: &BlobHash,
+        rungs: &[ladder::Rung],
+        live: &Live,
+        info: &info::MediaInfo,
+    ) -> Result<Vec<(String, RenditionFile)>> {
+        let audio = info.audio().is_some();
+        let mut laid = Vec::new();
+        for (r, (name, path)) in rungs.iter().zip(&live.files) {
+            let p = path.clone();
+            let (layout, size) = tokio::task::spawn_blocking(move || -> Result<_> {
+                let mut f = std::fs::File::open(&p)?;
+                let len = f.metadata()?.len();
+                Ok((
+                    fmp4::read_layout(&mut std::io::BufReader::new(&mut f), len)?,
+                    len,
+                ))
+            })
+            .await
+            .map_err(|e| StreamingError::Io(std::io::Error::other(e)))??;
+            let total: f64 = layout.segments.iter().map(|s| s.duration).sum();
+            if let Some(d) = ladder::planned_duration(info)
+                && total < d - (d * 0.05).max(1.0)
+            {
+                return Err(StreamingError::Unreadable(format!(
+                    "the video ends at {total:.1} s of the {d:.1} s it declares (a truncated file?)"
+                )));
+            }
+            laid.push((r, name.clone(), path.clone(), layout, size));
+        }
+        let mut out = Vec::new();
+        for (r, name, path, layout, size) in laid {
+            let playlist = hls::media_playlist(&format!("{name}.mp4"), &layout);
+            let peak = layout
+                .segments
+                .iter()
+                .filter(|s| s.duration > 0.5)
+                .map(|s| (s.range.length as f64 * 8.0 / s.duration) as i64)
+                .max()
+                .unwrap_or(0)
+                .max(r.bandwidth(audio) as i64);
+            let codecs = match (&layout.video_codec, audio) {
+                (Some(v), true) => format!("{v},mp4a.40.2"),
+                (Some(v), false) => v.clone(),
+                (None, _) => r.codecs(audio),
+            };
+            let ingested = self.store.ingest(&path, None).await?;
+            tracing::info!(blob = %hash, rendition = %name, file = %ingested.hash, size, "rung stored");
+            out.push((
+                name,
+                RenditionFile {
+                    blob: ingested.hash,
+                    size: ingested.size as i64,
+                    playlist,
+                    bandwidth: peak.max(1),
+                    resolution: Some(r.resolution()),
+                    codecs,
+                },
+            ));
+        }
+        Ok(out)
+    }
+
     /// Remuxes a blob into its fragmented MP4 rendition and HLS playlist,
     /// unless it has one or is gone. `attempt` counts from 1.
     pub async fn remux_blob(&self, hash: &BlobHash, attempt: i64) -> Result<()> {
@@ -663,6 +1082,8 @@ impl Streaming {
 impl MediaFacts for Streaming {
     fn follow_ups(&self, file: &StoredFile<'_>) -> Vec<FollowUp> {
         if worth_probing(file.media_type, file.head) {
+            // The job commits with the file, just after this: look soon.
+            self.wake_probe.notify_one();
             vec![FollowUp {
                 kind: JOB_MEDIA_PROBE.into(),
                 payload: file.blob.to_hex(),
@@ -715,10 +1136,42 @@ impl MediaFacts for Streaming {
                 if !v.unreadable {
                     view::with_extras(&mut v, info.as_ref(), &renditions, sidecars);
                 }
+                if let Some(info) = &info
+                    && wants_ladder(info)
+                {
+                    let state = self.ladder_state(blob, info).await;
+                    if state == view::LadderState::Queued {
+                        // Someone is looking at it: it goes first.
+                        self.hasten(blob).await;
+                    }
+                    let direct = decide::decide(info) == Decision::DirectPlay;
+                    view::with_ladder(&mut v, &state, direct);
+                }
                 Some(v)
             }
             _ => None,
         }
+    }
+}
+
+/// Files removed when dropped (a transcode's outputs, whatever became of it;
+/// those already moved into the blob store are gone from here anyway).
+struct Staged(Vec<PathBuf>);
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// A running transcode's entry, removed when dropped.
+struct Registered<'a>(&'a Streaming, BlobHash);
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.0.live.lock().expect("live lock").remove(&self.1);
     }
 }
 

@@ -3,14 +3,13 @@
 //! [`MIN_FRAGMENT_SECS`] apart), bounded like the probe: a wall-clock kill,
 //! limits the child sets on itself (address space, CPU seconds, file size,
 //! no core dumps), ffmpeg's own `-fs` output bound, and the last
-//! [`crate::probe::STDERR_TAIL`] bytes of its complaints kept.
+//! [`crate::tool::STDERR_TAIL`] bytes of its complaints kept.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use crate::error::{Result, StreamingError};
-use crate::probe::{Limits, STDERR_TAIL, complaint, read_tail};
+use crate::tool::{self, Limits, Run, complaint};
 
 /// The shortest fragment (a segment of the playlist), in seconds.
 pub const MIN_FRAGMENT_SECS: u32 = 2;
@@ -56,54 +55,52 @@ pub async fn remux(cfg: &RemuxConfig, input: &Path, output: &Path) -> Result<()>
         return Err(StreamingError::Empty);
     }
     let max_out = cfg.max_output(size);
-    // `ulimit -f` counts 512-byte blocks in dash (1024 in bash): twice
-    // ffmpeg's own `-fs`, a backstop.
-    let limits = Limits {
-        memory_bytes: cfg.memory_bytes,
-        cpu_secs: cfg.timeout_secs.max(1) + 5,
-        file_blocks: max_out.saturating_mul(2) / 512 + 1,
+    // ffmpeg's own `-fs` bounds the output; the child's file size limit
+    // (twice that) is a backstop.
+    let r = Run {
+        tool: &cfg.ffmpeg,
+        limits: Limits {
+            memory_bytes: cfg.memory_bytes,
+            cpu_secs: cfg.timeout_secs.max(1) + 5,
+            file_bytes: max_out.saturating_mul(2),
+        },
+        timeout: Duration::from_secs(cfg.timeout_secs.max(1)),
     };
-    let mut child = limits.command(&cfg.ffmpeg, Stdio::null(), |c| {
-        c.args(["-hide_banner", "-nostdin", "-v", "error"])
-            .args(["-protocol_whitelist", "file"])
-            .arg("-i")
-            .arg(format!("file:{}", input.display()))
-            .args([
-                "-map", "0:v:0?", "-map", "0:a:0?", "-c", "copy", "-sn", "-dn",
-            ])
-            .args(["-map_metadata", "-1", "-map_chapters", "-1"])
-            .args([
-                "-movflags",
-                "+frag_keyframe+empty_moov+default_base_moof",
-                "-min_frag_duration",
-            ])
-            .arg((MIN_FRAGMENT_SECS as u64 * 1_000_000).to_string())
-            .arg("-fs")
-            .arg(max_out.to_string())
-            .args(["-f", "mp4", "-y"])
-            .arg(format!("file:{}", output.display()));
-    })?;
-    let stderr = child.stderr.take().expect("piped stderr");
-    let run = async { tokio::join!(read_tail(stderr, STDERR_TAIL), child.wait()) };
-    let (err, status) =
-        match tokio::time::timeout(Duration::from_secs(cfg.timeout_secs.max(1)), run).await {
-            Ok(r) => r,
-            Err(_) => {
-                let _ = child.start_kill();
-                return Err(StreamingError::TimedOut(cfg.timeout_secs.max(1)));
-            }
-        };
-    let status = status?;
-    let err = complaint(&err, input, "ffmpeg").replace(&*output.to_string_lossy(), "the output");
-    if status.code() == Some(127) {
-        return Err(StreamingError::Tool {
-            tool: cfg.ffmpeg.clone(),
-            error: err,
-        });
-    }
-    if !status.success() {
+    let ended = tool::run(
+        &r,
+        |c| {
+            c.args(["-hide_banner", "-nostdin", "-v", "error"])
+                .args(["-protocol_whitelist", "file"])
+                .arg("-i")
+                .arg(format!("file:{}", input.display()))
+                .args([
+                    "-map", "0:v:0?", "-map", "0:a:0?", "-c", "copy", "-sn", "-dn",
+                ])
+                .args(["-map_metadata", "-1", "-map_chapters", "-1"])
+                .args([
+                    "-movflags",
+                    "+frag_keyframe+empty_moov+default_base_moof",
+                    "-min_frag_duration",
+                ])
+                .arg((MIN_FRAGMENT_SECS as u64 * 1_000_000).to_string())
+                .arg("-fs")
+                .arg(max_out.to_string())
+                .args(["-f", "mp4", "-y"])
+                .arg(format!("file:{}", output.display()));
+        },
+        tool::discard,
+        std::future::pending(),
+    )
+    .await?;
+    let err = complaint(
+        &ended.stderr,
+        &[(input, "the file"), (output, "the output")],
+        "ffmpeg",
+    );
+    if !ended.status.success() {
         return Err(StreamingError::Unreadable(format!(
-            "ffmpeg could not repackage it ({status}): {err}"
+            "ffmpeg could not repackage it ({}): {err}",
+            ended.status
         )));
     }
     let written = tokio::fs::metadata(output).await?.len();

@@ -313,6 +313,67 @@ pub fn with_extras(
     }
 }
 
+/// Where a file's quality ladder is.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LadderState {
+    /// Waiting for a transcode worker.
+    Queued,
+    /// Being transcoded: the fraction done.
+    Running(f64),
+    /// Made: the rungs' names, lowest first.
+    Ready(Vec<String>),
+    /// Could not be made (ffmpeg's complaint).
+    Failed(String),
+}
+
+impl LadderState {
+    pub fn is_ready(&self) -> bool {
+        matches!(self, LadderState::Ready(_))
+    }
+}
+
+/// Adds what became of a video's quality ladder: its state (and progress)
+/// on the page and in the JSON (`ladder`), the HLS master playlist once
+/// playable. A file browsers cannot play as it is plays its top rung.
+pub fn with_ladder(v: &mut MediaView, s: &LadderState, direct: bool) {
+    let (state, fact) = match s {
+        LadderState::Queued => ("queued", "waiting to be transcoded…".to_owned()),
+        LadderState::Running(p) => (
+            "transcoding",
+            format!(
+                "transcoding… {:.0}% (HLS at hls/master.m3u8 plays already)",
+                p * 100.0
+            ),
+        ),
+        LadderState::Ready(names) => {
+            if !direct
+                && v.play.is_none()
+                && let Some(top) = names.last()
+            {
+                v.play = Some(format!("hls/{top}.mp4"));
+                v.verdict = "transcoded for browsers".into();
+            }
+            (
+                "ready",
+                format!("{} — HLS at hls/master.m3u8", names.join(", ")),
+            )
+        }
+        LadderState::Failed(why) => ("failed", format!("could not be transcoded: {why}")),
+    };
+    v.facts.push(("Qualities".into(), fact));
+    if let Some(o) = v.json.as_object_mut() {
+        let mut l = json!({ "state": state });
+        match s {
+            LadderState::Running(p) => l["progress"] = json!((p * 1000.0).round() / 1000.0),
+            LadderState::Ready(names) => l["renditions"] = json!(names),
+            LadderState::Failed(why) => l["error"] = json!(why),
+            LadderState::Queued => {}
+        }
+        o.insert("ladder".into(), l);
+        o.entry("hls").or_insert(json!("hls/master.m3u8"));
+    }
+}
+
 /// A stored probe as shown.
 pub fn of_probe(p: &MediaProbe) -> MediaView {
     match &p.outcome {
