@@ -437,3 +437,66 @@ def test_library_downloads_count_against_the_plan(make_server):
     time.sleep(0.1)
     today = requests.get(f"{srv.url}/api/me", headers=auth).json()["usage"]["downloaded_today"]
     assert today == len(body), today
+
+
+def test_streams_count_against_the_plan_and_a_view_counts_once(make_server, tmp_path):
+    """HLS under a share link follows the link's and the plan's rules: a
+    player's master playlist (or a rendition's file from its first byte)
+    counts as one download of the link, its segments not again; a link at its
+    download limit starts no new view; the rendition's bytes count toward the
+    viewer's daily volume like a download's."""
+    from test_transcode import ladder_done, sid_of
+    clip = tmp_path / "clip.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=s=640x360:d=4:r=25",
+                    "-f", "lavfi", "-i", "sine=d=4", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
+                    "-shortest", str(clip)], check=True)
+    srv = make_server(env=plans_env(anonymous="metered", metered={"daily_download": 2_000_000}))
+    url, up = put(srv, "clip.mp4", clip.read_bytes())
+    auth = {"Authorization": f"Bearer {up['manage_token']}"}
+    m = ladder_done(srv, url, up)
+    assert m["ladder"]["state"] == "ready", m
+    sid = sid_of(url)
+    r = requests.patch(f"{srv.url}/api/shares/{sid}", json={"max_downloads": 3}, headers=auth, timeout=10)
+    assert r.status_code == 200, r.text
+
+    def downloads():
+        return requests.get(f"{srv.url}/api/shares/{sid}", headers=auth, timeout=10).json()["downloads"]
+
+    # One view: the master playlist counts once; the rung's playlist and segments do not.
+    assert requests.get(f"{url}/hls/master.m3u8", timeout=10).status_code == 200
+    assert downloads() == 1
+    playlist = requests.get(f"{url}/hls/360p.m3u8", timeout=10)
+    assert playlist.status_code == 200
+    seg = requests.get(f"{url}/hls/360p/0.m4s", timeout=30)
+    assert seg.status_code == 200 and len(seg.content) > 0
+    assert requests.head(f"{url}/hls/360p.mp4", timeout=10).status_code == 200
+    assert downloads() == 1
+    # The rung's whole file from its first byte is a view; a later range of it is not.
+    whole = requests.get(f"{url}/hls/360p.mp4", timeout=30)
+    assert whole.status_code == 200
+    part = requests.get(f"{url}/hls/360p.mp4", headers={"Range": "bytes=100-"}, timeout=30)
+    assert part.status_code == 206
+    assert downloads() == 2
+    assert requests.get(f"{url}/hls/master.m3u8", timeout=10).status_code == 200
+    assert downloads() == 3
+    # At its limit, the link starts no new view.
+    r = requests.get(f"{url}/hls/master.m3u8", timeout=10)
+    assert r.status_code in (403, 410), r.text
+    assert downloads() == 3
+
+    # The bytes count toward the day's volume: with half a rung's bytes
+    # left for the day, a download starts and ends whole (as a file's does),
+    # and the next is refused with 429 and Retry-After.
+    srv2 = make_server(env=plans_env(anonymous="metered", metered={"daily_download": len(whole.content) // 2}))
+    url2, up2 = put(srv2, "clip.mp4", clip.read_bytes())
+    assert ladder_done(srv2, url2, up2)["ladder"]["state"] == "ready"
+    size = int(requests.head(f"{url2}/hls/360p.mp4", timeout=10).headers["Content-Length"])
+    r = requests.get(f"{url2}/hls/360p.mp4", timeout=30)
+    assert r.status_code == 200 and len(r.content) == size
+    for u in (f"{url2}/hls/360p.mp4", f"{url2}/hls/360p/0.m4s"):
+        r = requests.get(u, timeout=10)
+        assert r.status_code == 429, (u, r.status_code, r.text)
+        assert r.json()["error"]["code"] == "daily_volume_exceeded"
+        assert 0 < int(r.headers["Retry-After"]) <= 86_400
+    # Playlists are not metered: a player is told why, not left without its list.
+    assert requests.get(f"{url2}/hls/master.m3u8", timeout=10).status_code == 200

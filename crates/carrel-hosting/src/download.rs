@@ -247,6 +247,22 @@ impl carrel_http::media::ShareGate for Hosting {
         };
         r.await.map_err(HostingError::into_http)
     }
+
+    fn tap(
+        &self,
+        who: &Who,
+        ip: IpAddr,
+    ) -> std::result::Result<Arc<carrel_http::meter::Tap>, carrel_http::HttpError> {
+        self.download_tap(who, ip).map_err(HostingError::into_http)
+    }
+
+    async fn count_view(&self, share: &str) -> std::result::Result<(), carrel_http::HttpError> {
+        let r = async {
+            let share = self.open_share(share).await?;
+            self.count_download(&share).await
+        };
+        r.await.map_err(HostingError::into_http)
+    }
 }
 
 /// `?download=1` (any value) forces an attachment even for previewable types.

@@ -114,6 +114,21 @@ pub trait ShareGate: Send + Sync + 'static {
     /// The sidecar subtitles of a shared file (by name, sorted by name), for
     /// a request that [`ShareGate::shared_file`] let through.
     async fn sidecars(&self, file: &SharedFile) -> Result<Vec<Sidecar>, HttpError>;
+
+    /// Starts metering a stream's media bytes to `who` at `ip` under their
+    /// plan (daily volume, speed, downloads at once), as a download of the
+    /// shared file is metered; a refusal says why (429 with `Retry-After`).
+    fn tap(
+        &self,
+        who: &crate::auth::Who,
+        ip: IpAddr,
+    ) -> Result<std::sync::Arc<crate::meter::Tap>, HttpError>;
+
+    /// Counts a new view of a shared file (a player's master playlist, or a
+    /// rendition's whole file from its first byte) as one download of the
+    /// link, or refuses it when the link's download limit is reached; the
+    /// view's segments are not counted again.
+    async fn count_view(&self, share: &str) -> Result<(), HttpError>;
 }
 
 #[async_trait::async_trait]

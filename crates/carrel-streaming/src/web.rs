@@ -40,6 +40,7 @@ use carrel_core::ids::BlobHash;
 use carrel_core::media::MediaType;
 use carrel_core::time::Timestamp;
 use carrel_db::{ProbeOutcome, RenditionFile, RenditionOutcome};
+use carrel_http::auth::Who;
 use carrel_http::media::SharedFile;
 use carrel_http::serve;
 use carrel_http::serve::read_head;
@@ -103,6 +104,7 @@ async fn hls(
     State(s): State<Arc<Streaming>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path((id, file)): Path<(String, String)>,
+    who: Who,
     req: Request,
 ) -> Response {
     let (method, headers) = (req.method(), req.headers());
@@ -192,7 +194,67 @@ async fn hls(
         }
     };
     let r: Result<Response> = r.await;
-    r.unwrap_or_else(|e| e.into_http().into_response())
+    let res = r.unwrap_or_else(|e| e.into_http().into_response());
+    let media = file.ends_with(".mp4");
+    let rules = Rules {
+        counts_view: file == "master.m3u8" || (media && from_first_byte(&res)),
+        metered: media,
+    };
+    rules
+        .apply(&**gate, &id, method, &who, peer.ip(), res)
+        .await
+}
+
+/// What the link's and the plan's rules ask of a successful GET under the
+/// share link: a new view (a player's master playlist, or a rendition's
+/// file from its first byte) counts as one download of the link, as a
+/// download does, and a rendition's bytes (files and segments) are metered
+/// under the viewer's plan. Playlists, subtitles and pictures are small and
+/// not metered.
+struct Rules {
+    counts_view: bool,
+    metered: bool,
+}
+
+impl Rules {
+    async fn apply(
+        self,
+        gate: &dyn carrel_http::media::ShareGate,
+        id: &str,
+        method: &Method,
+        who: &Who,
+        ip: std::net::IpAddr,
+        mut res: Response,
+    ) -> Response {
+        if *method != Method::GET || !res.status().is_success() {
+            return res;
+        }
+        let tap = if self.metered {
+            match gate.tap(who, ip) {
+                Ok(t) => Some(t),
+                Err(e) => return e.into_response(),
+            }
+        } else {
+            None
+        };
+        if self.counts_view
+            && let Err(e) = gate.count_view(id).await
+        {
+            return e.into_response();
+        }
+        if let Some(t) = tap {
+            carrel_http::meter::meter(&mut res, t);
+        }
+        res
+    }
+}
+
+/// Whether a response sends a file from its first byte (whole, or a range from 0).
+fn from_first_byte(res: &Response) -> bool {
+    match res.headers().get(header::CONTENT_RANGE) {
+        None => res.status() == axum::http::StatusCode::OK,
+        Some(v) => v.to_str().is_ok_and(|v| v.starts_with("bytes 0-")),
+    }
 }
 
 /// A rendition's file, when it is made.
@@ -645,6 +707,7 @@ async fn segment(
     State(s): State<Arc<Streaming>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path((id, rung, seg)): Path<(String, String, String)>,
+    who: Who,
     req: Request,
 ) -> Response {
     let (method, headers) = (req.method(), req.headers());
@@ -716,7 +779,14 @@ async fn segment(
         }
     }
     .await;
-    r.unwrap_or_else(|e| e.into_http().into_response())
+    let res = r.unwrap_or_else(|e| e.into_http().into_response());
+    let rules = Rules {
+        counts_view: false,
+        metered: true,
+    };
+    rules
+        .apply(&**gate, &id, method, &who, peer.ip(), res)
+        .await
 }
 
 /// Looks for a segment: in the finished rendition, else in the file being written.
