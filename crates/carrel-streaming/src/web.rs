@@ -100,6 +100,25 @@ fn playlist(method: &Method, body: String) -> Response {
     res
 }
 
+/// The shared file a request under `/s/{id}/` names, by the link's rules
+/// (the hosting wing's gate): a locked or closed link says so first,
+/// whatever the file asked for.
+async fn shared(
+    s: &Streaming,
+    id: &str,
+    headers: &HeaderMap,
+    ip: std::net::IpAddr,
+) -> std::result::Result<(Arc<dyn carrel_http::media::ShareGate>, SharedFile), Response> {
+    let gate = s
+        .gate()
+        .ok_or_else(|| StreamingError::NoRendition.into_http().into_response())?;
+    let shared = gate
+        .shared_file(id, headers, ip)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    Ok((gate.clone(), shared))
+}
+
 async fn hls(
     State(s): State<Arc<Streaming>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -108,13 +127,9 @@ async fn hls(
     req: Request,
 ) -> Response {
     let (method, headers) = (req.method(), req.headers());
-    let Some(gate) = s.gate() else {
-        return StreamingError::NoRendition.into_http().into_response();
-    };
-    // The link's rules first: a locked or closed link says so, whatever the file.
-    let shared = match gate.shared_file(&id, headers, peer.ip()).await {
-        Ok(f) => f,
-        Err(e) => return e.into_response(),
+    let (gate, shared) = match shared(&s, &id, headers, peer.ip()).await {
+        Ok(g) => g,
+        Err(r) => return r,
     };
     let r = async {
         let info = probed(&s, &shared.blob).await?;
@@ -200,9 +215,7 @@ async fn hls(
         counts_view: file == "master.m3u8" || (media && from_first_byte(&res)),
         metered: media,
     };
-    rules
-        .apply(&**gate, &id, method, &who, peer.ip(), res)
-        .await
+    rules.apply(&*gate, &id, method, &who, peer.ip(), res).await
 }
 
 /// What the link's and the plan's rules ask of a successful GET under the
@@ -403,12 +416,9 @@ async fn subs(
     req: Request,
 ) -> Response {
     let (method, headers) = (req.method(), req.headers());
-    let Some(gate) = s.gate() else {
-        return StreamingError::NoRendition.into_http().into_response();
-    };
-    let shared = match gate.shared_file(&id, headers, peer.ip()).await {
-        Ok(f) => f,
-        Err(e) => return e.into_response(),
+    let (_, shared) = match shared(&s, &id, headers, peer.ip()).await {
+        Ok(g) => g,
+        Err(r) => return r,
     };
     let (vtt, n) = match (
         TrackIndex::parse_file(&file, "vtt"),
@@ -489,12 +499,9 @@ async fn pictures(
     req: Request,
 ) -> Response {
     let (method, headers) = (req.method(), req.headers());
-    let Some(gate) = s.gate() else {
-        return StreamingError::NoRendition.into_http().into_response();
-    };
-    let shared = match gate.shared_file(&id, headers, peer.ip()).await {
-        Ok(f) => f,
-        Err(e) => return e.into_response(),
+    let (_, shared) = match shared(&s, &id, headers, peer.ip()).await {
+        Ok(g) => g,
+        Err(r) => return r,
     };
     let r = async {
         let (name, ty) = match file.as_str() {
@@ -711,12 +718,9 @@ async fn segment(
     req: Request,
 ) -> Response {
     let (method, headers) = (req.method(), req.headers());
-    let Some(gate) = s.gate() else {
-        return StreamingError::NoRendition.into_http().into_response();
-    };
-    let shared = match gate.shared_file(&id, headers, peer.ip()).await {
-        Ok(f) => f,
-        Err(e) => return e.into_response(),
+    let (gate, shared) = match shared(&s, &id, headers, peer.ip()).await {
+        Ok(g) => g,
+        Err(r) => return r,
     };
     let r: Result<Response> = async {
         let part = Part::parse(&seg).ok_or(StreamingError::NoRendition)?;
@@ -784,9 +788,7 @@ async fn segment(
         counts_view: false,
         metered: true,
     };
-    rules
-        .apply(&**gate, &id, method, &who, peer.ip(), res)
-        .await
+    rules.apply(&*gate, &id, method, &who, peer.ip(), res).await
 }
 
 /// Looks for a segment: in the finished rendition, else in the file being written.

@@ -1,7 +1,9 @@
 //! The probe and the decision on the real media of `../shared/corpus/media`
 //! (real ffprobe), broken and hostile inputs, and SubRip files as they come.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 
 use carrel_streaming::decide::{Decision, Target, decide};
 use carrel_streaming::error::StreamingError;
@@ -9,27 +11,7 @@ use carrel_streaming::info::{Container, MediaInfo};
 use carrel_streaming::probe::{ProbeConfig, probe};
 use carrel_streaming::sniff::sniff;
 use carrel_streaming::subtitles::srt_to_vtt;
-
-fn corpus(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus/media")
-        .join(rel)
-}
-
-fn have_ffprobe() -> bool {
-    let ok = std::process::Command::new("ffprobe")
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CARREL_REQUIRE_FFPROBE").is_none(),
-            "ffprobe is required (scripts/install-test-deps)"
-        );
-        eprintln!("SKIPPING: no ffprobe (scripts/install-test-deps installs it)");
-    }
-    ok
-}
+use common::{corpus, have};
 
 async fn probe_path(path: &Path) -> Result<MediaInfo, StreamingError> {
     let head: Vec<u8> = std::fs::read(path)
@@ -60,7 +42,7 @@ type Case = (&'static str, Container, Decision, Option<(u32, u32)>);
 
 #[tokio::test]
 async fn real_media_gets_the_right_decision() {
-    if !have_ffprobe() {
+    if !have("ffprobe", "moviepy/smpte-2997.mp4") {
         return;
     }
     let cases: &[Case] = &[
@@ -176,7 +158,7 @@ async fn real_media_gets_the_right_decision() {
 
 #[tokio::test]
 async fn broken_and_disguised_files_fail_clearly() {
-    if !have_ffprobe() {
+    if !have("ffprobe", "moviepy/smpte-2997.mp4") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -246,7 +228,7 @@ fn ffmpeg(args: &[&str]) -> bool {
 
 #[tokio::test]
 async fn files_made_with_ffmpeg_get_the_right_decision() {
-    if !have_ffprobe() {
+    if !have("ffprobe", "moviepy/smpte-2997.mp4") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -309,7 +291,7 @@ async fn files_made_with_ffmpeg_get_the_right_decision() {
 
 #[tokio::test]
 async fn a_stream_that_never_ends_is_cut_off() {
-    if !have_ffprobe() {
+    if !have("ffprobe", "moviepy/smpte-2997.mp4") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

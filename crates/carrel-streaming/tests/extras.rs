@@ -4,39 +4,16 @@
 //! track is skipped with a reason; noise fails as the file's fault without
 //! server paths.
 
-use std::path::PathBuf;
+mod common;
 
 use carrel_streaming::images::{self, SpritePlan};
 use carrel_streaming::remux::RemuxConfig;
 use carrel_streaming::tracks;
-
-fn corpus(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus/media")
-        .join(rel)
-}
-
-/// Whether ffmpeg and the corpus are here; where they must be
-/// (`CARREL_REQUIRE_FFPROBE`, as `./test` sets it), their absence fails.
-fn have_ffmpeg() -> bool {
-    let ok = std::process::Command::new("ffmpeg")
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-        && corpus("derived/bbb_0_30_with_3_subs.mkv").exists();
-    if !ok {
-        assert!(
-            std::env::var_os("CARREL_REQUIRE_FFPROBE").is_none(),
-            "ffmpeg and ../shared/corpus/media are required (scripts/install-test-deps)"
-        );
-        eprintln!("SKIPPING: no ffmpeg or no media corpus here");
-    }
-    ok
-}
+use common::{corpus, have};
 
 #[tokio::test]
 async fn three_embedded_tracks_become_webvtt() {
-    if !have_ffmpeg() {
+    if !have("ffmpeg", "derived/bbb_0_30_with_3_subs.mkv") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -72,7 +49,7 @@ async fn three_embedded_tracks_become_webvtt() {
 
 #[tokio::test]
 async fn poster_and_sprite_of_the_planned_sizes() {
-    if !have_ffmpeg() {
+    if !have("ffmpeg", "derived/bbb_0_30_with_3_subs.mkv") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -8,21 +8,17 @@
 //! remux does); without ffmpeg those cases fail when `CARREL_REQUIRE_FFPROBE`
 //! is set (as `./test` sets it) and are skipped with a message otherwise.
 
+mod common;
+
 use std::io::Cursor;
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use carrel_streaming::fmp4::read_layout;
 use carrel_streaming::info::parse_ffprobe;
 use carrel_streaming::sniff::sniff;
 use carrel_streaming::subtitles::{parse_srt, srt_to_vtt};
+use common::corpus;
 use proptest::prelude::*;
-
-fn corpus(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus/media")
-        .join(rel)
-}
 
 /// A real fragmented MP4 (ffmpeg's stream copy of a corpus file, fragments
 /// at keyframes), or None (with a message) where ffmpeg is missing.

@@ -2,38 +2,15 @@
 //! reader (segments contiguous, durations adding up to the source's), and
 //! inputs ffmpeg cannot remux failing as the file's fault.
 
-use std::path::PathBuf;
+mod common;
 
 use carrel_streaming::fmp4::read_layout;
 use carrel_streaming::remux::{RemuxConfig, remux};
-
-fn corpus(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus/media")
-        .join(rel)
-}
-
-/// Whether ffmpeg and the corpus are here; where they must be
-/// (`CARREL_REQUIRE_FFPROBE`, as `./test` sets it), their absence fails.
-fn have_ffmpeg() -> bool {
-    let ok = std::process::Command::new("ffmpeg")
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-        && corpus("moviepy/smpte-2997.mp4").exists();
-    if !ok {
-        assert!(
-            std::env::var_os("CARREL_REQUIRE_FFPROBE").is_none(),
-            "ffmpeg and ../shared/corpus/media are required (scripts/install-test-deps)"
-        );
-        eprintln!("SKIPPING: no ffmpeg or no media corpus here");
-    }
-    ok
-}
+use common::{corpus, have};
 
 #[tokio::test]
 async fn a_real_file_remuxes_into_keyframe_fragments() {
-    if !have_ffmpeg() {
+    if !have("ffmpeg", "moviepy/smpte-2997.mp4") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -63,7 +40,7 @@ async fn a_real_file_remuxes_into_keyframe_fragments() {
 
 #[tokio::test]
 async fn noise_and_empty_files_fail_as_the_files_fault() {
-    if !have_ffmpeg() {
+    if !have("ffmpeg", "moviepy/smpte-2997.mp4") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

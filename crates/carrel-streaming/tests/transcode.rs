@@ -5,7 +5,9 @@
 //! growing files show whole fragments only, and a cancelled or timed-out
 //! run is killed.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use carrel_streaming::error::StreamingError;
@@ -13,27 +15,7 @@ use carrel_streaming::fmp4::{read_growing_layout, read_layout};
 use carrel_streaming::ladder;
 use carrel_streaming::probe::{ProbeConfig, probe};
 use carrel_streaming::transcode::{Live, TranscodeConfig, transcode};
-
-fn corpus(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus/media")
-        .join(rel)
-}
-
-fn have_ffmpeg() -> bool {
-    let ok = std::process::Command::new("ffmpeg")
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CARREL_REQUIRE_FFPROBE").is_none(),
-            "ffmpeg is required (scripts/install-test-deps)"
-        );
-        eprintln!("SKIPPING: no ffmpeg");
-    }
-    ok && corpus("moviepy/smpte-2997.mp4").exists()
-}
+use common::{corpus, have};
 
 fn live_in(dir: &Path, rungs: &[ladder::Rung]) -> Live {
     Live::new(
@@ -46,7 +28,7 @@ fn live_in(dir: &Path, rungs: &[ladder::Rung]) -> Live {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_1080p_source_gets_four_rungs_on_the_planned_segments() {
-    if !have_ffmpeg() {
+    if !have("ffmpeg", "moviepy/smpte-2997.mp4") {
         return;
     }
     let src = corpus("moviepy/smpte-2997.mp4");
@@ -117,7 +99,7 @@ async fn the_1080p_source_gets_four_rungs_on_the_planned_segments() {
 
 #[tokio::test]
 async fn a_transcode_is_killed_when_cancelled_or_out_of_time() {
-    if !have_ffmpeg() {
+    if !have("ffmpeg", "moviepy/smpte-2997.mp4") {
         return;
     }
     let src = corpus("moviepy/smpte-2997.mp4");
