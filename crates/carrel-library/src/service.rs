@@ -60,6 +60,15 @@ pub struct PendingCommit {
 }
 
 impl PendingCommit {
+    /// One with nothing to commit.
+    fn done() -> Self {
+        let (_, wait) = tokio::sync::oneshot::channel();
+        Self {
+            wait,
+            ended: Some(Ok(())),
+        }
+    }
+
     /// Whether it has ended (successfully or not); [`PendingCommit::wait`] says which.
     pub fn is_done(&mut self) -> bool {
         use tokio::sync::oneshot::error::TryRecvError;
@@ -244,7 +253,7 @@ impl Library {
         self.writes
             .send(IndexJob::Upsert(docs))
             .await
-            .map_err(|_| LibraryError::Internal("the search index writer stopped".into()))
+            .map_err(|_| writer_stopped())
     }
 
     /// Runs `f` on the index writer thread after every change sent before.
@@ -252,13 +261,21 @@ impl Library {
         &self,
         f: impl FnOnce(&SearchIndex) -> Result<(), carrel_search::SearchError> + Send + 'static,
     ) -> Result<(), LibraryError> {
+        self.start_on_writer(f).await?.wait().await
+    }
+
+    /// Sends `f` to the writer thread (after every change sent before) and
+    /// returns at once: its outcome comes with the [`PendingCommit`].
+    async fn start_on_writer(
+        &self,
+        f: impl FnOnce(&SearchIndex) -> Result<(), carrel_search::SearchError> + Send + 'static,
+    ) -> Result<PendingCommit, LibraryError> {
         let (done, wait) = tokio::sync::oneshot::channel();
-        let stopped = || LibraryError::Internal("the search index writer stopped".into());
         self.writes
             .send(IndexJob::Run(Box::new(f), done))
             .await
-            .map_err(|_| stopped())?;
-        wait.await.map_err(|_| stopped())?
+            .map_err(|_| writer_stopped())?;
+        Ok(PendingCommit { wait, ended: None })
     }
 
     /// Stores records (any number, in batches, one transaction) and indexes
@@ -342,16 +359,11 @@ impl Library {
     /// after goes on being indexed into the next one. A bulk import goes on
     /// storing while the index commits (see `run_import`).
     pub async fn start_commit(&self) -> Result<PendingCommit, LibraryError> {
-        let (done, wait) = tokio::sync::oneshot::channel();
         if self.dirty.swap(false, Ordering::AcqRel) {
-            self.writes
-                .send(IndexJob::Run(Box::new(|i| i.commit()), done))
-                .await
-                .map_err(|_| LibraryError::Internal("the search index writer stopped".into()))?;
+            self.start_on_writer(|i| i.commit()).await
         } else {
-            let _ = done.send(Ok(()));
+            Ok(PendingCommit::done())
         }
-        Ok(PendingCommit { wait, ended: None })
     }
 
     /// Background merges of the index off (a bulk import) or on: see

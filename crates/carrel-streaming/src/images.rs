@@ -69,14 +69,7 @@ impl SpritePlan {
 }
 
 fn timestamp(secs: f64) -> String {
-    let ms = (secs.max(0.0) * 1000.0).round() as u64;
-    format!(
-        "{:02}:{:02}:{:02}.{:03}",
-        ms / 3_600_000,
-        ms / 60_000 % 60,
-        ms / 1000 % 60,
-        ms % 1000
-    )
+    crate::subtitles::timestamp((secs.max(0.0) * 1000.0).round() as u64)
 }
 
 /// The WebVTT thumbnail track of a sprite at `sprite_uri` whose tiles are

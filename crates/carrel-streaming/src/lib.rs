@@ -883,17 +883,7 @@ impl Streaming {
         let audio = info.audio().is_some();
         let mut laid = Vec::new();
         for (r, (name, path)) in rungs.iter().zip(&live.files) {
-            let p = path.clone();
-            let (layout, size) = tokio::task::spawn_blocking(move || -> Result<_> {
-                let mut f = std::fs::File::open(&p)?;
-                let len = f.metadata()?.len();
-                Ok((
-                    fmp4::read_layout(&mut std::io::BufReader::new(&mut f), len)?,
-                    len,
-                ))
-            })
-            .await
-            .map_err(|e| StreamingError::Io(std::io::Error::other(e)))??;
+            let (layout, size) = layout_of(path.clone()).await?;
             let total: f64 = layout.segments.iter().map(|s| s.duration).sum();
             if let Some(d) = ladder::planned_duration(info)
                 && total < d - (d * 0.05).max(1.0)
@@ -992,18 +982,7 @@ impl Streaming {
         ));
         let made = async {
             remux::remux(&self.config.remux, &input, &staged).await?;
-            let path = staged.clone();
-            let (layout, size) = tokio::task::spawn_blocking(move || -> Result<_> {
-                let mut f = std::fs::File::open(&path)?;
-                let len = f.metadata()?.len();
-                Ok((
-                    fmp4::read_layout(&mut std::io::BufReader::new(&mut f), len)?,
-                    len,
-                ))
-            })
-            .await
-            .map_err(|e| StreamingError::Io(std::io::Error::other(e)))??;
-            Ok::<_, StreamingError>((layout, size))
+            layout_of(staged.clone()).await
         }
         .await;
         let (layout, size) = match made {
@@ -1152,6 +1131,20 @@ impl MediaFacts for Streaming {
             _ => None,
         }
     }
+}
+
+/// Reads a finished fragmented MP4's layout and size (on the blocking pool).
+async fn layout_of(path: PathBuf) -> Result<(fmp4::Layout, u64)> {
+    tokio::task::spawn_blocking(move || -> Result<_> {
+        let mut f = std::fs::File::open(&path)?;
+        let len = f.metadata()?.len();
+        Ok((
+            fmp4::read_layout(&mut std::io::BufReader::new(&mut f), len)?,
+            len,
+        ))
+    })
+    .await
+    .map_err(|e| StreamingError::Io(std::io::Error::other(e)))?
 }
 
 /// Files removed when dropped (a transcode's outputs, whatever became of it;

@@ -198,7 +198,8 @@ fn push(cues: &mut Vec<Cue>, start_ms: u64, end_ms: u64, text: Vec<String>) -> R
     Ok(())
 }
 
-fn timestamp(ms: u64) -> String {
+/// A WebVTT timestamp (`hh:mm:ss.mmm`) of `ms` milliseconds.
+pub(crate) fn timestamp(ms: u64) -> String {
     format!(
         "{:02}:{:02}:{:02}.{:03}",
         ms / 3_600_000,
