@@ -946,6 +946,18 @@ macro_rules! impl_database {
                 .transpose()
             }
 
+            async fn renew_job(&self, job: &Job, lease_until: Timestamp) -> Result<bool> {
+                let r = sqlx::query(
+                    "UPDATE jobs SET locked_until = $1 WHERE id = $2 AND attempts = $3 AND locked_until IS NOT NULL",
+                )
+                .bind(lease_until.0)
+                .bind(job.id.0)
+                .bind(job.attempts)
+                .execute(&self.pool)
+                .await?;
+                Ok(r.rows_affected() == 1)
+            }
+
             async fn finish_job(&self, id: JobId) -> Result<()> {
                 sqlx::query("DELETE FROM jobs WHERE id = $1").bind(id.0).execute(&self.pool).await?;
                 Ok(())

@@ -245,6 +245,11 @@ pub trait JobRepo {
         now: Timestamp,
         lease_until: Timestamp,
     ) -> Result<Option<Job>>;
+    /// Extends the lease of a job its worker is still running, to
+    /// `lease_until`: false when the worker no longer holds it (its lease
+    /// ran out and another worker claimed it, or the job is gone). The
+    /// claim's attempt count tells the holder from a later claimant.
+    async fn renew_job(&self, job: &Job, lease_until: Timestamp) -> Result<bool>;
     /// Removes a job that is done.
     async fn finish_job(&self, id: JobId) -> Result<()>;
     /// Frees a job to run again at `run_after`, recording why it failed.
@@ -267,12 +272,19 @@ pub enum JobRun {
     Finished,
     /// The job failed; it runs again later.
     Failed,
+    /// The job's lease could not be renewed (another worker holds it now):
+    /// its run was dropped, and the job is left to that worker.
+    Lost,
 }
 
 /// A wing's worker step: claims the next due job whose kind starts with
 /// `kind_prefix` (leased for `lease`), runs it, and finishes it, or, when it
 /// fails, frees it to run again after `retry_delay(attempts)` with the error
-/// recorded (and logged).
+/// recorded (and logged). While it runs, its lease is renewed every third
+/// of `lease` (a heartbeat), so a lease can be short (a crashed worker's
+/// job is taken again soon) however long the job runs; a job whose lease
+/// was lost meanwhile is dropped (its future with it) and left to the worker
+/// that claimed it since.
 pub async fn run_next_job<D, E, Fut>(
     db: &D,
     kind_prefix: &str,
@@ -290,7 +302,27 @@ where
         return Ok(JobRun::NoneDue);
     };
     let (id, attempts, kind) = (job.id, job.attempts, job.kind.clone());
-    match run(job).await {
+    let held = job.clone();
+    let heartbeat = async {
+        let every = (lease / 3).max(std::time::Duration::from_millis(100));
+        loop {
+            tokio::time::sleep(every).await;
+            match db.renew_job(&held, Timestamp::now().plus(lease)).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                // The database may be back before the lease runs out.
+                Err(e) => tracing::warn!(job = id.0, %kind, error = %e, "lease not renewed"),
+            }
+        }
+    };
+    let ran = tokio::select! {
+        r = run(job) => r,
+        () = heartbeat => {
+            tracing::warn!(job = id.0, %kind, attempts, "lease lost to another worker; run dropped");
+            return Ok(JobRun::Lost);
+        }
+    };
+    match ran {
         Ok(()) => {
             db.finish_job(id).await?;
             Ok(JobRun::Finished)

@@ -266,6 +266,27 @@ async fn job_queue_on_every_backend() {
         );
         let j2 = db.claim_job("", t, lease(t)).await.unwrap().unwrap();
         assert_eq!(j2.id, second, "{b:?}: a leased job is not claimed twice");
+        // `second`'s worker renews its lease (a heartbeat): not taken when the first lease ends.
+        let beat = t.plus(Duration::from_secs(20));
+        assert!(db.renew_job(&j2, lease(beat)).await.unwrap(), "{b:?}");
+        let past_first = t.plus(Duration::from_secs(40));
+        let taken = db
+            .claim_job("", past_first, lease(past_first))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            taken.id, first,
+            "{b:?}: the renewed job is still held; the other one's lease ran out"
+        );
+        // `first`'s old worker wakes up: its lease is someone else's now.
+        assert!(!db.renew_job(&j, lease(past_first)).await.unwrap(), "{b:?}");
+        assert!(db.renew_job(&taken, lease(past_first)).await.unwrap(), "{b:?}");
+        db.retry_job(taken.id, t, "given back").await.unwrap();
+        assert!(
+            !db.renew_job(&taken, lease(past_first)).await.unwrap(),
+            "{b:?}: a job given back is no longer held"
+        );
         assert!(
             db.claim_job("", t, lease(t)).await.unwrap().is_none(),
             "{b:?}: `later` is not due"
@@ -278,7 +299,7 @@ async fn job_queue_on_every_backend() {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!((again.id, again.attempts), (first, 2), "{b:?}");
+        assert_eq!((again.id, again.attempts), (first, 3), "{b:?}");
         db.retry_job(
             again.id,
             after.plus(Duration::from_secs(1000)),
@@ -294,7 +315,7 @@ async fn job_queue_on_every_backend() {
         assert!(db.claim_job("", far, lease(far)).await.unwrap().is_none());
         let end = t.plus(Duration::from_secs(2000));
         let j = db.claim_job("", end, lease(end)).await.unwrap().unwrap();
-        assert_eq!((j.id, j.attempts), (first, 3), "{b:?}");
+        assert_eq!((j.id, j.attempts), (first, 4), "{b:?}");
         db.finish_job(j.id).await.unwrap();
         assert_eq!(db.pending_jobs().await.unwrap(), 0, "{b:?}");
     }

@@ -45,7 +45,7 @@ impl Hosting {
             match run_next_job(&*self.db, JOB_PREFIX, now, LEASE, retry_delay, run).await? {
                 JobRun::NoneDue => break,
                 JobRun::Finished => done += 1,
-                JobRun::Failed => {}
+                JobRun::Failed | JobRun::Lost => {}
             }
         }
         Ok(done)

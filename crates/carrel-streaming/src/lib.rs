@@ -20,16 +20,20 @@
 //! the share page's player. `info`, `decide`, `sniff`, `hls`, `subtitles`
 //! and the track list are pure.
 //!
-//! Every video also gets a
-//! `media.transcode` job: one ffmpeg run ([`transcode`]) makes its quality
-//! ladder ([`ladder`]: H.264/AAC rungs capped at the source's height, each
-//! one fragmented MP4 with keyframes on the segment boundaries), on workers
-//! of their own with bounded concurrency, first for a video someone is
-//! waiting for, cancelled when its file is deleted, its progress stored;
-//! its playlists are written from the probe, so [`web`] serves segments
-//! from the growing files while ffmpeg runs. Every tool runs through
-//! [`tool::run`] (limits, time bound, cancellation, stderr's tail).
-//! `info`, `decide`, `sniff`, `hls`, `ladder` and `subtitles` are pure.
+//! Every video also gets a `media.transcode` job: one ffmpeg run
+//! ([`transcode`]) makes its quality ladder ([`ladder`]: H.264/AAC rungs
+//! capped at the source's height, each one fragmented MP4 with keyframes on
+//! the segment boundaries), on workers of their own with bounded
+//! concurrency, first for a video someone is waiting for, cancelled when
+//! its file is deleted, its progress stored, its job's lease short and
+//! renewed while ffmpeg runs; its playlists are written from the probe, so
+//! [`web`] serves segments from the growing files while ffmpeg runs. Audio
+//! that browsers do not decode gets an audio ladder the same way (AAC
+//! rungs capped at the source's bit rate), listed once made. The share
+//! page's player offers the made rungs in a quality menu
+//! (`static/player.js`). Every tool runs through [`tool::run`] (limits,
+//! time bound, cancellation, stderr's tail). `info`, `decide`, `sniff`,
+//! `hls`, `ladder` and `subtitles` are pure.
 //!
 //! Only this crate spawns ffmpeg's tools. It sees hosted files only as blobs
 //! (by hash, through `BlobStore`), never through the hosting wing.
@@ -80,11 +84,11 @@ use crate::transcode::{Live, TranscodeConfig};
 /// The name of the remuxed rendition (its playlist and file are `remux.m3u8` and `remux.mp4`).
 pub const REMUX: &str = "remux";
 
-/// The namespace of this wing's job kinds (what its worker claims).
-pub const JOB_PREFIX: &str = "media.";
-/// How long a claimed job is reserved for its worker (well above a probe's
-/// and a remux's time bounds).
-const LEASE: Duration = Duration::from_secs(900);
+/// How long a claimed probe, remux, subtitle or picture job is reserved for
+/// its worker; renewed every third of it while the job runs
+/// ([`carrel_db::run_next_job`]'s heartbeat), so a crashed worker's job is
+/// taken again within two minutes.
+const LEASE: Duration = Duration::from_secs(120);
 
 /// The wing's configuration (`[streaming]` in the settings).
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -257,7 +261,8 @@ impl Streaming {
     /// One transcode worker: claims `media.transcode` jobs, every second
     /// and when one is queued or hastened.
     async fn run_transcodes(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-        let lease = Duration::from_secs(self.config.transcode.max_timeout_secs + 300);
+        // Short, and renewed while ffmpeg runs: a crashed worker's transcode is taken again soon.
+        let lease = Duration::from_secs(self.config.transcode.lease_secs.max(1));
         let this = &*self;
         loop {
             tokio::select! {

@@ -40,6 +40,10 @@ pub struct TranscodeConfig {
     pub max_output_bytes: u64,
     /// How long a request for a segment not written yet waits for it, in seconds.
     pub segment_wait_secs: u64,
+    /// Seconds a claimed transcode job is reserved for its worker; renewed
+    /// every third of it while ffmpeg runs, so a crashed worker's job is
+    /// taken again within this.
+    pub lease_secs: u64,
 }
 
 impl Default for TranscodeConfig {
@@ -53,6 +57,7 @@ impl Default for TranscodeConfig {
             memory_bytes: 3 << 30,
             max_output_bytes: 16 << 30,
             segment_wait_secs: 10,
+            lease_secs: 60,
         }
     }
 }
