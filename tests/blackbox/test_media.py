@@ -65,14 +65,21 @@ CASES = [
     ("chaplin.mp4", "moviepy/chaplin.mp4", "direct_play", {"container": "mp4", "video_codec": "h264"}),
     ("smpte.mp4", "moviepy/smpte-2997.mp4", "direct_play",
      {"container": "mp4", "video_codec": "h264", "audio_codec": "aac", "width": 1920, "height": 1080}),
-    ("three subs.mkv", "derived/bbb_0_30_with_3_subs.mkv", "remux",
-     {"container": "matroska", "target": "webm", "video_codec": "vp8", "subtitles": 3}),
+    # VP8/Vorbis in Matroska: carrel repackages only into MP4, which does not carry them.
+    ("three subs.mkv", "derived/bbb_0_30_with_3_subs.mkv", "transcode",
+     {"container": "matroska", "target": "mp4", "video_codec": "vp8", "subtitles": 3,
+      "transcode_video": False, "transcode_audio": False}),
     ("no_duration.webm", "moviepy/no_duration.webm", "direct_play",
      {"container": "webm", "video_codec": "vp9", "audio_codec": "opus", "duration_secs": None}),
     ("cover.mp3", "moviepy/with-attached-pic.mp3", "direct_play",
      {"container": "mp3", "audio_codec": "mp3", "video_codec": None, "cover_art": True}),
     ("holiday.png", "moviepy/chaplin.mp4", "direct_play", {"container": "mp4", "video_codec": "h264"}),
 ]
+
+
+# Files whose container duration is not how long they play: the MKV's
+# video and audio are 30 s; ffprobe's format duration (201 s) is its last subtitle's.
+PLAYS_FOR = {"three subs.mkv": 30.0}
 
 
 def test_real_media_is_probed_and_decided(server):
@@ -84,7 +91,7 @@ def test_real_media_is_probed_and_decided(server):
         assert m["decision"] == decision, f"{name}: {m['decision']} ({m['verdict']})"
         for k, v in facts.items():
             assert m[k] == v, f"{name}: {k} = {m[k]!r}, expected {v!r}"
-        theirs = ffprobe_duration(corpus(rel))
+        theirs = PLAYS_FOR.get(name) or ffprobe_duration(corpus(rel))
         if theirs is None:
             assert m["duration_secs"] is None, name
         else:
@@ -95,6 +102,13 @@ def test_real_media_is_probed_and_decided(server):
     smpte = next(u for u in uploads if u[0] == "smpte.mp4")
     page = requests.get(smpte[4]).text
     assert "1920×1080" in page and "H.264" in page and "AAC" in page, page
+    # The MKV plays for 30 s, not for its last subtitle's 3:21; and the page says what it plays.
+    mkv = next(u for u in uploads if u[0] == "three subs.mkv")
+    page = requests.get(mkv[4]).text
+    assert "<dt>Duration</dt><dd>0:30.0</dd>" in page and "3:21" not in page, page
+    why = ("browsers decode VP8 and Vorbis, but not in Matroska, and MP4 (what carrel repackages into) "
+           "does not carry them: the page plays the quality ladder, re-encoded into H.264 and AAC in MP4")
+    assert f"<dt>Why</dt><dd>{why}</dd>" in page and "WebM" not in page, page
     assert requests.get(f"{server.url}/healthz").status_code == 200
 
 
@@ -166,7 +180,8 @@ def test_media_pages_in_chromium(server, backend):
     assert all(not x["errors"] for x in res), res
     smpte, mkv, mp3, empty_page = (x["media"] for x in res)
     assert "plays directly" in smpte and "1920×1080" in smpte and "H.264" in smpte and "Duration" in smpte, smpte
-    assert "will be repackaged" in mkv and "SubRip (eng), SubRip (eng), SubRip (fre)" in mkv, mkv
+    assert "needs transcoding" in mkv and "SubRip (eng), SubRip (eng), SubRip (fre)" in mkv, mkv
+    assert "0:30.0" in mkv and "copied into" not in mkv and "WebM" not in mkv, mkv
     assert "Cover art" in mp3 and "MP3, stereo, 44.1 kHz" in mp3, mp3
     assert "could not read: the file is empty" in empty_page, empty_page
     for i in range(len(urls)):

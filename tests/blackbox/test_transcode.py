@@ -163,7 +163,7 @@ def test_1080p_ladder_starts_before_the_transcode_ends(server):
 def test_vp8_sources_get_a_ladder_capped_at_720p(server, path, name):
     url, j = put(server, name, read(path))
     m = ladder_done(server, url, j)
-    assert m["decision"] == ("direct_play" if name.endswith(".webm") else "remux"), m
+    assert m["decision"] == ("direct_play" if name.endswith(".webm") else "transcode"), m
     assert m["ladder"] == {"state": "ready", "renditions": ["360p", "480p", "720p"]}, m
     # The MKV's format duration is its last subtitle's (201 s): the ladder has the video's 30 s.
     check_ladder_over_http(f"{url}/hls", ["360p", "480p", "720p"], 30.0)
@@ -321,3 +321,105 @@ def test_a_transcode_over_its_memory_bound_fails_with_ffmpegs_words(make_server)
     assert requests.get(f"{url}/hls/360p/0.m4s").status_code == 404
     assert not ffmpeg_children(server) and not staged_transcodes(server)
     assert requests.get(f"{server.url}/healthz").status_code == 200
+
+
+QUALITY_SCRIPT = os.path.join(ROOT, "tests", "js", "quality_switch.mjs")
+
+
+def test_the_players_quality_menu_switches_and_keeps_playing(server, tmp_path):
+    # A 720p H.264/AAC MP4 (plays directly): once its ladder is made, the page's menu offers
+    # Auto, the original and the three rungs, each one MP4 the <video> plays whole.
+    path = tmp_path / "clock.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25:duration=24",
+                    "-f", "lavfi", "-i", "sine=frequency=440:duration=24", "-c:v", "libx264", "-preset", "ultrafast",
+                    "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(path)], check=True)
+    url, j = put(server, "clock.mp4", read(path))
+    page = requests.get(url).text
+    assert 'class="quality"' not in page, "no menu before the ladder is made"
+    m = ladder_done(server, url, j)
+    assert m["ladder"] == {"state": "ready", "renditions": ["360p", "480p", "720p"]}, m
+    page = requests.get(url).text
+    assert re.search(r'<option value="/d/[^"]+" data-label="Original" data-width="1280" data-height="720">', page), page
+    assert '<div class="qualities" hidden>' in page and "/static/player.js" in page, page
+
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    shot = os.path.join(ARTIFACTS, f"quality-{server.backend}.png")
+    r = subprocess.run(["node", QUALITY_SCRIPT, shot, url, "360p"], capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["errors"] == [], res
+    # Auto: the highest rung not taller than the picture is shown (in device pixels).
+    def auto_pick(width, dpr):
+        shown = width * 720 / 1280 * dpr
+        return max([h for h in (360, 480, 720) if h <= shown + 1], default=360)
+    want = auto_pick(res["width"], res["dpr"])
+    assert res["auto"]["height"] == want and res["auto"]["label"] == f"{want}p", res
+    assert res["auto"]["src"].endswith(f"/hls/{want}p.mp4"), res
+    assert res["menu"] == [f"Auto ({want}p)", "Original", "720p", "480p", "360p"], res
+    assert want != 360, "the switch below must change the picture's height"
+    # Switched to 360p: the picture is 360 lines high, and it plays on from where it was.
+    low, original = res["switches"]
+    assert low["src"].endswith("/hls/360p.mp4") and low["height"] == 360, low
+    assert low["before"] > 1.5 and abs(low["resumed"] - low["before"]) < 1.0, low
+    assert low["after"] > low["resumed"] + 0.8 and not low["paused"], low
+    assert res["shownQuality"] == "640×360", res
+    # The original, likewise.
+    assert "/d/" in original["src"] and original["height"] == 720, original
+    assert abs(original["resumed"] - original["before"]) < 1.0 and original["after"] > original["resumed"] + 0.8, original
+    # Twice the pixels: Auto picks a taller rung.
+    assert res["autoAt2x"]["label"] == f"{auto_pick(res['autoAt2x']['width'], 2)}p", res
+    assert res["autoAt2x"]["height"] == auto_pick(res["autoAt2x"]["width"], 2), res
+    assert os.path.getsize(shot) > 20_000
+
+
+def ffprobe_format_duration(path_or_url):
+    r = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path_or_url],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return float(r.stdout.strip())
+
+
+@pytest.mark.parametrize("name,codec,label,rungs", [
+    # Lossless stereo noise, far above 192 kb/s: every rung.
+    ("noise.m4a", ["-c:a", "alac"], "ALAC", ["64k", "128k", "192k"]),
+    # AC-3 at 96 kb/s: the rungs above the source's bit rate are left out.
+    ("talk.mp4", ["-c:a", "ac3", "-b:a", "96k"], "AC-3", ["64k"]),
+])
+def test_audio_browsers_do_not_play_gets_an_audio_ladder(server, tmp_path, name, codec, label, rungs):
+    path = tmp_path / name
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "anoisesrc=d=13.5:c=pink:a=0.4:r=44100",
+                    "-ac", "2", *codec, str(path)], check=True)
+    url, j = put(server, name, read(path))
+    m = ladder_done(server, url, j)
+    assert m["decision"] == "transcode" and m["transcode_audio"] and m["video_codec"] is None, m
+    assert m["ladder"] == {"state": "ready", "renditions": rungs}, m
+    base = f"{url}/hls"
+    master = requests.get(f"{base}/master.m3u8")
+    assert master.status_code == 200 and master.headers["Content-Type"] == "application/vnd.apple.mpegurl"
+    lines = master.text.splitlines()
+    inf = [(l, lines[i + 1]) for i, l in enumerate(lines) if l.startswith("#EXT-X-STREAM-INF:")]
+    assert [u for _, u in inf] == [f"{n}.m3u8" for n in rungs], master.text
+    for l, _ in inf:
+        assert 'CODECS="mp4a.40.2"' in l and "RESOLUTION" not in l, l
+    # Over HTTP: the master's duration is the source's; every rendition decodes cleanly.
+    assert abs(ffprobe_format_duration(f"{base}/master.m3u8") - ffprobe_format_duration(str(path))) < 0.5
+    for n in rungs:
+        d = subprocess.run(["ffmpeg", "-v", "error", "-i", f"{base}/{n}.m3u8", "-f", "null", "-"],
+                           capture_output=True, text=True, timeout=120)
+        assert d.returncode == 0 and d.stderr.strip() == "", (n, d.stderr)
+        whole = requests.get(f"{base}/{n}.mp4")
+        assert whole.status_code == 200 and whole.headers["Content-Type"] == "audio/mp4", whole.headers
+        kbps = int(n[:-1])
+        assert 0.6 < len(whole.content) * 8 / 1000 / 13.5 / kbps < 1.5, (n, len(whole.content))
+        s = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type,codec_name,channels",
+                            "-of", "csv=p=0", f"{base}/{n}.mp4"], capture_output=True, text=True, timeout=60)
+        assert s.stdout.strip() == "audio,aac,2", (n, s.stdout, s.stderr)
+    # The page: an <audio> playing the best rung, with the menu of rungs, and why.
+    page = requests.get(url).text
+    top = rungs[-1]
+    assert re.search(rf'<audio controls preload="metadata" src="/s/[^"]+/hls/{top}\.mp4">', page), page
+    assert "<video" not in page
+    for n in rungs:
+        assert f'data-label="{n}" data-rung>' in page, page
+    why = f"browsers do not decode its audio ({label}): the page plays the audio ladder, re-encoded into AAC in MP4"
+    assert f"<dt>Why</dt><dd>{why}</dd>" in page, page

@@ -46,7 +46,10 @@ const PAGE_CSS: &str = r#"
 .small { font-size:.85rem; }
 .media h2 { margin-top:0; font-size:1.2rem; }
 .player { position:relative; }
-.player video { width:100%; display:block; }
+.player video { width:100%; display:block; background:#000; border-radius:8px; }
+.player audio { width:100%; display:block; }
+.qualities { display:flex; align-items:center; gap:.6rem; margin-top:.5rem; font-size:.9rem; color:var(--muted); }
+.qualities select { font-size:.9rem; padding:.25rem .5rem; margin-left:.3rem; border:1px solid var(--line); border-radius:8px; background:var(--bg); color:var(--fg); }
 .seekbar { position:relative; height:14px; margin-top:.4rem; background:var(--line); border-radius:7px; cursor:pointer; }
 .seekfill { height:100%; width:0; background:var(--accent); border-radius:7px; pointer-events:none; }
 .seektip { position:absolute; bottom:20px; transform:translateX(-50%); background:#000; color:#fff; border-radius:6px; padding:3px; text-align:center; font-size:.8rem; pointer-events:none; box-shadow:0 2px 8px rgba(0,0,0,.4); }
@@ -100,16 +103,20 @@ struct FilePage {
     has_player: bool,
 }
 
-/// A `<video>` with the streaming wing's extras: poster, subtitle tracks
-/// (the first shown by default) and, with a thumbnail track, a seek bar
-/// whose hover shows the frame there (`/static/player.js`). `src` and the
-/// extras' paths (below `base`, the share link) are carrel's own.
-fn video_player(src: &str, base: &str, p: &carrel_http::media::Player) -> String {
+/// A `<video>` (or, for a file without picture, an `<audio>`) with the
+/// streaming wing's extras: poster, subtitle tracks (the first shown by
+/// default), with a thumbnail track a seek bar whose hover shows the frame
+/// there, and with a made ladder a quality menu ("Auto", then each file
+/// best first; `/static/player.js` shows it and swaps the source). `src`
+/// and the extras' paths (below `base`, the share link; `direct`, the
+/// original's link) are carrel's own.
+fn media_player(src: &str, base: &str, direct: &str, p: &carrel_http::media::Player) -> String {
+    let tag = if p.audio_only { "audio" } else { "video" };
     let mut v = format!(
-        "<video controls preload=\"metadata\" src=\"{}\"",
+        "<{tag} controls preload=\"metadata\" src=\"{}\"",
         escape(src)
     );
-    if let Some(poster) = &p.poster {
+    if let Some(poster) = p.poster.as_ref().filter(|_| !p.audio_only) {
         v.push_str(&format!(" poster=\"{base}/{}\"", escape(poster)));
     }
     v.push('>');
@@ -127,17 +134,48 @@ fn video_player(src: &str, base: &str, p: &carrel_http::media::Player) -> String
         }
         v.push('>');
     }
-    v.push_str("</video>");
-    match &p.thumbnails {
-        Some(t) => format!(
-            "<div class=\"player\" data-thumbs=\"{base}/{}\">{v}\
-             <div class=\"seekbar\" title=\"Seek\"><div class=\"seekfill\"></div>\
-             <div class=\"seektip\" hidden><div class=\"seekimg\"></div><span class=\"seektime\"></span></div></div>\
-             </div><script src=\"/static/player.js\" defer></script>",
-            escape(t)
-        ),
-        None => format!("<div class=\"player\">{v}</div>"),
+    v.push_str(&format!("</{tag}>"));
+    let mut attrs = String::new();
+    let mut extras = String::new();
+    if let Some(t) = &p.thumbnails {
+        attrs.push_str(&format!(" data-thumbs=\"{base}/{}\"", escape(t)));
+        extras.push_str(
+            "<div class=\"seekbar\" title=\"Seek\"><div class=\"seekfill\"></div>\
+             <div class=\"seektip\" hidden><div class=\"seekimg\"></div><span class=\"seektime\"></span></div></div>",
+        );
     }
+    if !p.qualities.is_empty() {
+        // Hidden until the script runs: without it, the menu could not switch.
+        extras.push_str(
+            "<div class=\"qualities\" hidden><label>Quality \
+             <select class=\"quality\" aria-label=\"Quality\"><option value=\"auto\" selected>Auto</option>",
+        );
+        for q in &p.qualities {
+            let url = match &q.src {
+                Some(s) => format!("{base}/{s}"),
+                None => direct.to_owned(),
+            };
+            extras.push_str(&format!(
+                "<option value=\"{}\" data-label=\"{}\"",
+                escape(&url),
+                escape(&q.label)
+            ));
+            if let Some((w, h)) = q.size {
+                extras.push_str(&format!(" data-width=\"{w}\" data-height=\"{h}\""));
+            }
+            if q.rung {
+                extras.push_str(" data-rung");
+            }
+            extras.push_str(&format!(">{}</option>", escape(&q.label)));
+        }
+        extras.push_str("</select></label> <span class=\"qualitynow muted small\"></span></div>");
+    }
+    let script = if extras.is_empty() {
+        ""
+    } else {
+        "<script src=\"/static/player.js\" defer></script>"
+    };
+    format!("<div class=\"player\"{attrs}>{v}{extras}</div>{script}")
 }
 
 struct Row {
@@ -226,14 +264,14 @@ async fn landing(
                     String::new()
                 } else if let Some(p) = play {
                     // A rendition the browser plays (the original's container is not one it does).
-                    video_player(&format!("{base}/{p}"), &base, &player)
+                    media_player(&format!("{base}/{p}"), &base, &direct, &player)
                 } else {
                     match f.media_type.presentation() {
                         Presentation::Inline(Preview::Image) => {
                             format!("<img src=\"{direct}\" alt=\"{}\">", escape(f.name.as_str()))
                         }
                         Presentation::Inline(Preview::Video) => {
-                            video_player(&direct, &base, &player)
+                            media_player(&direct, &base, &direct, &player)
                         }
                         Presentation::Inline(Preview::Audio) => format!(
                             "<audio controls preload=\"metadata\" src=\"{direct}\"></audio>"
@@ -246,7 +284,7 @@ async fn landing(
                     }
                 };
                 let page = FilePage {
-                    has_player: preview.contains("<video"),
+                    has_player: preview.contains("class=\"player\""),
                     media_verdict: media.as_ref().map(|m| m.verdict.clone()),
                     media_facts: media.map(|m| m.facts).unwrap_or_default(),
                     name: f.name.to_string(),

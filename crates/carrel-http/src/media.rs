@@ -63,6 +63,25 @@ pub struct Player {
     pub tracks: Vec<PlayerTrack>,
     /// The WebVTT thumbnail track (`media/thumbs.vtt`), when made.
     pub thumbnails: Option<String>,
+    /// The quality menu, best first (empty: no menu): files that each play
+    /// whole, among which the menu's "Auto" picks by the player's size.
+    pub qualities: Vec<PlayerQuality>,
+    /// The file has no picture: an `<audio>` player, not a `<video>`.
+    pub audio_only: bool,
+}
+
+/// One choice of the player's quality menu.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlayerQuality {
+    /// What the menu says: `720p`, `128k`, `Original`.
+    pub label: String,
+    /// The file, as a path below the share link (`hls/720p.mp4`); `None`
+    /// for the original file as uploaded (its direct link).
+    pub src: Option<String>,
+    /// The picture's size (none for audio).
+    pub size: Option<(u32, u32)>,
+    /// A rung of the ladder (what "Auto" picks among), not the original.
+    pub rung: bool,
 }
 
 /// One subtitle track of the player.

@@ -1,7 +1,10 @@
 //! How a browser gets to play a file (after Jellyfin's direct play / remux /
-//! transcode): as it is, repackaged into a container it reads without
-//! touching the streams, or re-encoded. Pure: a function of what the probe
-//! found. Subtitles do not enter into it (they are converted to WebVTT apart).
+//! transcode): as it is, repackaged into MP4 without touching the streams,
+//! or re-encoded (the quality ladder). Only what carrel does is decided:
+//! streams browsers decode in a container they do not play (VP8 in
+//! Matroska) are re-encoded when MP4 cannot carry them, since carrel
+//! repackages only into MP4. Pure: a function of what the probe found.
+//! Subtitles do not enter into it (they are converted to WebVTT apart).
 
 use serde::{Deserialize, Serialize};
 
@@ -11,10 +14,8 @@ use crate::info::{Container, MediaInfo, Stream};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Target {
-    /// MP4 (fragmented, for HLS): H.264 with AAC or MP3.
+    /// MP4 (fragmented, for HLS): H.264 with AAC or MP3 copied; the ladder's H.264/AAC.
     Mp4,
-    /// WebM: VP8, VP9 or AV1 with Vorbis or Opus.
-    Webm,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,7 +25,10 @@ pub enum Decision {
     DirectPlay,
     /// The streams are fine; the container is not: copy them into `to`.
     Remux { to: Target },
-    /// Some streams must be re-encoded (`video`, `audio`, or both) into `to`.
+    /// Re-encoded into `to` (the quality ladder, or the audio ladder):
+    /// `video` and `audio` say which of the streams browsers do not decode
+    /// at all (neither: they do, but not in this container, and `to` cannot
+    /// carry them).
     Transcode {
         to: Target,
         video: bool,
@@ -74,19 +78,30 @@ fn video_ok(s: &Stream) -> bool {
     }
 }
 
-fn fits(target: Target, video: Option<&Stream>, audio: Option<&Stream>) -> (bool, bool) {
-    let v = video.is_none_or(|v| {
-        video_ok(v)
-            && match target {
-                Target::Mp4 => v.codec == "h264",
-                Target::Webm => matches!(v.codec.as_str(), "vp8" | "vp9" | "av1"),
-            }
-    });
-    let a = audio.is_none_or(|a| match target {
-        Target::Mp4 => matches!(a.codec.as_str(), "aac" | "mp3"),
-        Target::Webm => matches!(a.codec.as_str(), "vorbis" | "opus"),
-    });
-    (v, a)
+/// Whether browsers decode a video stream at all (in some container).
+fn video_decoded(s: &Stream) -> bool {
+    video_ok(s) && matches!(s.codec.as_str(), "h264" | "vp8" | "vp9" | "av1")
+}
+
+/// Whether browsers decode an audio stream at all (in some container).
+fn audio_decoded(s: &Stream) -> bool {
+    matches!(
+        s.codec.as_str(),
+        "aac" | "mp3" | "vorbis" | "opus" | "flac" | "pcm_u8" | "pcm_s16le" | "pcm_f32le"
+    )
+}
+
+/// Whether the streams can be copied into MP4 as they are: H.264 (that
+/// browsers decode) with AAC or MP3.
+fn fits_mp4(video: Option<&Stream>, audio: Option<&Stream>) -> bool {
+    video.is_none_or(|v| video_ok(v) && v.codec == "h264")
+        && audio.is_none_or(|a| matches!(a.codec.as_str(), "aac" | "mp3"))
+}
+
+/// Whether a file with video plays as it is in a WebM container.
+fn webm_direct(video: Option<&Stream>, audio: Option<&Stream>) -> bool {
+    video.is_none_or(|v| video_ok(v) && matches!(v.codec.as_str(), "vp8" | "vp9" | "av1"))
+        && audio.is_none_or(|a| matches!(a.codec.as_str(), "vorbis" | "opus"))
 }
 
 /// Whether browsers play an audio-only file in this container as it is.
@@ -109,28 +124,20 @@ pub fn decide(info: &MediaInfo) -> Decision {
     let (video, audio) = (info.video(), info.audio());
     let direct = match (video, info.container) {
         (None, c) => audio.is_some_and(|a| audio_direct(c, &a.codec)),
-        (Some(_), Container::Mp4 | Container::Mov) => {
-            fits(Target::Mp4, video, audio) == (true, true)
-        }
-        (Some(_), Container::Webm) => fits(Target::Webm, video, audio) == (true, true),
+        (Some(_), Container::Mp4 | Container::Mov) => fits_mp4(video, audio),
+        (Some(_), Container::Webm) => webm_direct(video, audio),
         (Some(_), _) => false,
     };
     if direct {
         return Decision::DirectPlay;
     }
-    // Repackage or encode into the target that keeps the most streams as
-    // they are; on a tie, MP4 (what HLS carries).
-    let [mp4, webm] = [Target::Mp4, Target::Webm].map(|t| (t, fits(t, video, audio)));
-    let kept = |(_, (v, a)): (Target, (bool, bool))| v as u8 + a as u8;
-    let (to, (v, a)) = if kept(webm) > kept(mp4) { webm } else { mp4 };
-    if v && a {
-        Decision::Remux { to }
-    } else {
-        Decision::Transcode {
-            to,
-            video: !v,
-            audio: !a,
-        }
+    if fits_mp4(video, audio) {
+        return Decision::Remux { to: Target::Mp4 };
+    }
+    Decision::Transcode {
+        to: Target::Mp4,
+        video: video.is_some_and(|v| !video_decoded(v)),
+        audio: audio.is_some_and(|a| !audio_decoded(a)),
     }
 }
 
@@ -180,7 +187,6 @@ mod tests {
 
     const DIRECT: Decision = Decision::DirectPlay;
     const REMUX_MP4: Decision = Decision::Remux { to: Target::Mp4 };
-    const REMUX_WEBM: Decision = Decision::Remux { to: Target::Webm };
     const fn tx(to: Target, video: bool, audio: bool) -> Decision {
         Decision::Transcode { to, video, audio }
     }
@@ -188,7 +194,7 @@ mod tests {
     #[test]
     fn table() {
         use Container::*;
-        use Target::{Mp4 as M, Webm as W};
+        use Target::Mp4 as M;
         let cases: &[(Container, Option<&str>, Option<&str>, Decision)] = &[
             // Video that plays as it is.
             (Mp4, Some("h264"), Some("aac"), DIRECT),
@@ -199,18 +205,19 @@ mod tests {
             (Webm, Some("vp9"), Some("opus"), DIRECT),
             (Webm, Some("av1"), Some("opus"), DIRECT),
             (Webm, Some("vp9"), None, DIRECT),
-            // Fine streams in the wrong container.
+            // Fine streams in the wrong container: copied into MP4 when it
+            // carries them, else re-encoded (carrel makes no WebM).
             (Matroska, Some("h264"), Some("aac"), REMUX_MP4),
-            (Matroska, Some("vp8"), Some("vorbis"), REMUX_WEBM),
-            (Matroska, Some("vp9"), Some("opus"), REMUX_WEBM),
+            (Matroska, Some("vp8"), Some("vorbis"), tx(M, false, false)),
+            (Matroska, Some("vp9"), Some("opus"), tx(M, false, false)),
             (Other, Some("h264"), Some("mp3"), REMUX_MP4),
-            (Mp4, Some("vp9"), Some("opus"), REMUX_WEBM),
+            (Mp4, Some("vp9"), Some("opus"), tx(M, false, false)),
             (Webm, Some("h264"), Some("aac"), REMUX_MP4),
             // Streams browsers do not decode.
             (Matroska, Some("hevc"), Some("aac"), tx(M, true, false)),
             (Mp4, Some("h264"), Some("ac3"), tx(M, false, true)),
             (Matroska, Some("h264"), Some("dts"), tx(M, false, true)),
-            (Webm, Some("vp9"), Some("ac3"), tx(W, false, true)),
+            (Webm, Some("vp9"), Some("ac3"), tx(M, false, true)),
             (Other, Some("mpeg4"), Some("mp3"), tx(M, true, false)),
             (Other, Some("wmv2"), Some("wmav2"), tx(M, true, true)),
             (Mp4, Some("hevc"), Some("eac3"), tx(M, true, true)),
@@ -223,7 +230,7 @@ mod tests {
             (Ogg, None, Some("opus"), DIRECT),
             (Webm, None, Some("opus"), DIRECT),
             (Wav, None, Some("pcm_s16le"), DIRECT),
-            (Matroska, None, Some("opus"), REMUX_WEBM),
+            (Matroska, None, Some("opus"), tx(M, false, false)),
             (Matroska, None, Some("aac"), REMUX_MP4),
             (Wav, None, Some("pcm_s24le"), tx(M, false, true)),
             (Mp4, None, Some("alac"), tx(M, false, true)),

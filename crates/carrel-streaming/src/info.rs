@@ -221,6 +221,24 @@ fn image_or_text(format_name: &str) -> bool {
         )
 }
 
+/// How long the file plays: the container's duration, unless its audio and
+/// video streams record their own and end more than half a second before it
+/// (a Matroska file's duration is its last packet's, a subtitle's perhaps):
+/// then the longest of them.
+fn playing_time(format: Option<f64>, streams: &[Stream]) -> Option<f64> {
+    let format = format.filter(|d| *d > 0.0);
+    let av = streams
+        .iter()
+        .filter(|s| matches!(s.kind, StreamKind::Video | StreamKind::Audio))
+        .filter_map(|s| s.duration_secs)
+        .fold(None, |m: Option<f64>, d| Some(m.map_or(d, |m| m.max(d))));
+    match (format, av) {
+        (Some(f), Some(a)) if f > a + 0.5 => Some(a),
+        (Some(f), _) => Some(f),
+        (None, a) => a,
+    }
+}
+
 /// Parses ffprobe's report. `sniffed` is the container the file's bytes
 /// start with (it tells WebM from Matroska).
 pub fn parse_ffprobe(json: &[u8], sniffed: Option<&Sniffed>) -> Result<MediaInfo> {
@@ -284,7 +302,7 @@ pub fn parse_ffprobe(json: &[u8], sniffed: Option<&Sniffed>) -> Result<MediaInfo
         container: container(&format_name, sniffed),
         format_long_name: text(&format["format_long_name"]),
         format_name,
-        duration_secs: number(&format["duration"]).filter(|d| *d > 0.0),
+        duration_secs: playing_time(number(&format["duration"]), &streams),
         bit_rate: count(&format["bit_rate"]),
         streams_dropped: all.len().saturating_sub(MAX_STREAMS) as u32,
         streams,
@@ -305,6 +323,26 @@ mod tests {
         {"index":0,"codec_name":"mp3","codec_type":"audio","sample_rate":"44100","channels":2,"disposition":{"default":0,"attached_pic":0},"tags":{"encoder":"Lavf"}},
         {"index":1,"codec_name":"mjpeg","profile":"Baseline","codec_type":"video","width":1618,"height":1381,"r_frame_rate":"90000/1","avg_frame_rate":"0/0","disposition":{"default":0,"attached_pic":1},"tags":{"comment":"Cover (front)"}}],
         "format":{"format_name":"mp3","format_long_name":"MP2/3 (MPEG audio layer 2/3)","duration":"1.018776","bit_rate":"11997047","probe_score":50}}"#;
+
+    #[test]
+    fn duration_is_the_audio_and_videos_not_a_subtitles() {
+        // The corpus's MKV: 30 s of VP8/Vorbis, its last subtitle ending at 3:21.
+        let j = br#"{"streams":[
+            {"index":0,"codec_name":"vp8","codec_type":"video","width":1280,"height":720,"disposition":{"default":1},"tags":{"DURATION":"00:00:30.000000000"}},
+            {"index":1,"codec_name":"vorbis","codec_type":"audio","disposition":{"default":1},"tags":{"DURATION":"00:00:30.003000000"}},
+            {"index":2,"codec_name":"subrip","codec_type":"subtitle","disposition":{"default":0},"tags":{"DURATION":"00:03:21.000000000"}}],
+            "format":{"format_name":"matroska,webm","duration":"201.000000"}}"#;
+        let i = parse_ffprobe(j, None).unwrap();
+        assert_eq!(i.duration_secs, Some(30.003));
+        // Streams a little shorter than the container (an MP4's edit lists): the container's.
+        let j = br#"{"streams":[{"index":0,"codec_name":"h264","codec_type":"video","width":64,"height":64,"duration":"10.000000","disposition":{"default":1}}],
+            "format":{"format_name":"mov,mp4,m4a,3gp,3g2,mj2","duration":"10.040000"}}"#;
+        assert_eq!(parse_ffprobe(j, None).unwrap().duration_secs, Some(10.04));
+        // No container duration: the streams'.
+        let j = br#"{"streams":[{"index":0,"codec_name":"opus","codec_type":"audio","duration":"3.5","disposition":{"default":1}}],
+            "format":{"format_name":"ogg"}}"#;
+        assert_eq!(parse_ffprobe(j, None).unwrap().duration_secs, Some(3.5));
+    }
 
     #[test]
     fn cover_art_is_not_video() {

@@ -12,9 +12,18 @@
 //! others: muxed with the video rather than a separate `EXT-X-MEDIA` audio
 //! group because a separate group would leave every rendition file silent
 //! when played or downloaded by itself.
+//!
+//! Audio alone that browsers do not decode (ALAC, WMA, AC-3, 24-bit PCM…)
+//! gets an audio ladder instead: AAC at 64, 128 and 192 kb/s (`64k`,
+//! `128k`, `192k`), those above the source's bit rate left out, each one
+//! fragmented MP4 of 2 s fragments that plays whole in `<audio>`. Its
+//! fragments are cut by duration, not at forced keyframes, so they are
+//! not quite [`SEGMENT_SECS`] long and its playlists are listed only once
+//! made ([`up_front`]); audio encodes at many times real time.
 
 use std::path::Path;
 
+use crate::decide::Decision;
 use crate::info::MediaInfo;
 
 /// The length of a segment (a fragment of every rendition), in seconds.
@@ -35,7 +44,12 @@ pub struct Rung {
     pub audio_kbps: u32,
     /// H.264 level × 10 (31 for 3.1).
     pub level: u8,
+    /// Whether it has video (else it is a rung of the audio ladder, of size 0×0).
+    pub video: bool,
 }
+
+/// The audio ladder's bit rates, kb/s.
+const AUDIO_RUNGS: [u32; 3] = [64, 128, 192];
 
 /// The ladder's rungs: (height, video kb/s, audio kb/s).
 const RUNGS: [(u32, u32, u32); 4] = [
@@ -46,14 +60,19 @@ const RUNGS: [(u32, u32, u32); 4] = [
 ];
 
 impl Rung {
-    /// Its name in URLs and the database: `720p`.
+    /// Its name in URLs and the database: `720p`, or `128k` on the audio ladder.
     pub fn name(&self) -> String {
-        format!("{}p", self.height)
+        if self.video {
+            format!("{}p", self.height)
+        } else {
+            format!("{}k", self.audio_kbps)
+        }
     }
 
     /// Peak bits per second of video and audio, for `BANDWIDTH` (the
     /// encoder's `maxrate` and the audio, with the container's overhead).
     pub fn bandwidth(&self, audio: bool) -> u64 {
+        let audio = audio || !self.video;
         let kbps = self.maxrate_kbps() as u64 + if audio { self.audio_kbps as u64 } else { 0 };
         kbps * 1000 * 105 / 100
     }
@@ -64,30 +83,71 @@ impl Rung {
 
     /// RFC 6381 codecs: H.264 High at its level, and AAC-LC.
     pub fn codecs(&self, audio: bool) -> String {
+        if !self.video {
+            return "mp4a.40.2".into();
+        }
         let v = format!("avc1.6400{:02x}", self.level);
         if audio { format!("{v},mp4a.40.2") } else { v }
     }
 
-    /// `WIDTHxHEIGHT`.
-    pub fn resolution(&self) -> String {
-        format!("{}x{}", self.width, self.height)
+    /// `WIDTHxHEIGHT` (none on the audio ladder).
+    pub fn resolution(&self) -> Option<String> {
+        self.video
+            .then(|| format!("{}x{}", self.width, self.height))
     }
 }
 
-/// Whether a rendition name is one a ladder can have (`360p`, `1080p`):
-/// digits then `p`, so names from URLs can be matched safely.
+/// Whether a rendition name is one a ladder can have (`360p`, `1080p`, or
+/// `128k` on the audio ladder): digits then `p` or `k`, so names from URLs
+/// can be matched safely.
 pub fn is_rung_name(name: &str) -> bool {
-    name.strip_suffix('p').is_some_and(|h| {
-        (1..=4).contains(&h.len()) && h.bytes().all(|b| b.is_ascii_digit()) && !h.starts_with('0')
-    })
+    name.strip_suffix('p')
+        .or_else(|| name.strip_suffix('k'))
+        .is_some_and(|h| {
+            (1..=4).contains(&h.len())
+                && h.bytes().all(|b| b.is_ascii_digit())
+                && !h.starts_with('0')
+        })
+}
+
+/// The audio ladder of an audio-only file browsers do not play (nor carrel
+/// repackages): the AAC rates at or below the source's bit rate (the
+/// lowest always; all of them when the bit rate is not known).
+fn audio_ladder(info: &MediaInfo) -> Vec<Rung> {
+    let Some(a) = info.audio() else {
+        return Vec::new();
+    };
+    if !matches!(crate::decide::decide(info), Decision::Transcode { .. }) {
+        return Vec::new();
+    }
+    let source = a.bit_rate.or(info.bit_rate).map(|b| b / 1000);
+    AUDIO_RUNGS
+        .iter()
+        .enumerate()
+        .filter(|&(i, &k)| i == 0 || source.is_none_or(|s| k as u64 <= s))
+        .map(|(_, &audio_kbps)| Rung {
+            width: 0,
+            height: 0,
+            video_kbps: 0,
+            audio_kbps,
+            level: 0,
+            video: false,
+        })
+        .collect()
+}
+
+/// Whether a file's ladder is the audio ladder.
+pub fn is_audio_ladder(info: &MediaInfo) -> bool {
+    ladder(info).first().is_some_and(|r| !r.video)
 }
 
 /// The ladder for a probed file: the rungs at or below the video's height
 /// (a video smaller than the lowest rung gets one rung at its own height);
-/// empty without a video stream of known size.
+/// for audio alone, the audio ladder when browsers cannot play it as it is
+/// or repackaged; empty without a video stream of known size.
 pub fn ladder(info: &MediaInfo) -> Vec<Rung> {
     let Some(v) = info.video() else {
-        return Vec::new();
+        return audio_ladder(info);
     };
     let (Some(w), Some(h)) = (v.width, v.height) else {
         return Vec::new();
@@ -119,6 +179,7 @@ pub fn ladder(info: &MediaInfo) -> Vec<Rung> {
             video_kbps,
             audio_kbps,
             level: level(height),
+            video: true,
         })
         .collect();
     if out.is_empty() {
@@ -130,6 +191,7 @@ pub fn ladder(info: &MediaInfo) -> Vec<Rung> {
             video_kbps,
             audio_kbps,
             level: level(height),
+            video: true,
         });
     }
     out
@@ -146,6 +208,16 @@ pub fn planned_duration(info: &MediaInfo) -> Option<f64> {
         return None;
     }
     Some(d)
+}
+
+/// The duration a ladder's playlists are listed from before its files are
+/// made: [`planned_duration`] for video (whose fragments start at forced
+/// keyframes on the plan's boundaries); never for the audio ladder.
+pub fn up_front(info: &MediaInfo) -> Option<f64> {
+    if info.video().is_none() {
+        return None;
+    }
+    planned_duration(info)
 }
 
 /// The segments' durations for a rendition of `duration` seconds: whole
@@ -202,6 +274,10 @@ pub fn ffmpeg_args(
     .map(String::from)
     .to_vec();
     a.extend(["-i".into(), format!("file:{}", input.display())]);
+    if rungs.iter().all(|(r, _, _)| !r.video) {
+        audio_args(&mut a, rungs, limit_secs);
+        return a;
+    }
     let mut graph = format!("[0:v:0]split={}", rungs.len());
     for i in 0..rungs.len() {
         graph.push_str(&format!("[s{i}]"));
@@ -293,6 +369,52 @@ pub fn ffmpeg_args(
     a
 }
 
+/// The outputs of the audio ladder: AAC in fragmented MP4, a fragment
+/// every [`SEGMENT_SECS`] (every AAC frame is a keyframe: fragments are cut
+/// by duration).
+fn audio_args(a: &mut Vec<String>, rungs: &[(Rung, &Path, u64)], limit_secs: Option<f64>) {
+    for (r, out, max) in rungs {
+        a.extend(["-map".into(), "0:a:0".into()]);
+        if let Some(t) = limit_secs {
+            a.extend(["-t".into(), format!("{t:.3}")]);
+        }
+        a.extend([
+            "-c:a".into(),
+            "aac".into(),
+            "-b:a".into(),
+            format!("{}k", r.audio_kbps),
+            "-ac".into(),
+            "2".into(),
+        ]);
+        a.extend(
+            [
+                "-vn",
+                "-sn",
+                "-dn",
+                "-map_metadata",
+                "-1",
+                "-map_chapters",
+                "-1",
+                "-movflags",
+                "+empty_moov+default_base_moof",
+                "-frag_duration",
+            ]
+            .map(String::from),
+        );
+        a.extend([
+            (SEGMENT_SECS as u64 * 1_000_000).to_string(),
+            "-flush_packets".into(),
+            "1".into(),
+            "-fs".into(),
+            max.to_string(),
+            "-f".into(),
+            "mp4".into(),
+            "-y".into(),
+            format!("file:{}", out.display()),
+        ]);
+    }
+}
+
 /// ffmpeg's `-progress` output so far: the media time reached, in seconds
 /// (`out_time_us`, else `out_time_ms`, which ffmpeg also gives in µs), and
 /// whether it said `progress=end`.
@@ -375,6 +497,57 @@ mod tests {
         }
     }
 
+    fn audio_only(container: Container, codec: &str, kbps: Option<u64>) -> MediaInfo {
+        let mut i = video(2, 2, 25.0, false, "mov,mp4,m4a,3gp,3g2,mj2");
+        i.container = container;
+        i.streams.remove(0);
+        i.streams[0].codec = codec.into();
+        i.streams[0].bit_rate = kbps.map(|k| k * 1000);
+        i
+    }
+
+    #[test]
+    fn audio_browsers_do_not_play_gets_an_audio_ladder() {
+        let names = |i: &MediaInfo| ladder(i).iter().map(Rung::name).collect::<Vec<_>>();
+        let alac = audio_only(Container::Mp4, "alac", Some(700));
+        assert_eq!(names(&alac), ["64k", "128k", "192k"]);
+        assert!(is_audio_ladder(&alac) && up_front(&alac).is_none());
+        assert_eq!(names(&audio_only(Container::Mp4, "ac3", Some(96))), ["64k"]);
+        assert_eq!(
+            names(&audio_only(Container::Other, "wmav2", Some(128))),
+            ["64k", "128k"]
+        );
+        assert_eq!(
+            names(&audio_only(Container::Wav, "pcm_s24le", None)),
+            ["64k", "128k", "192k"]
+        );
+        // Played as they are, or repackaged: no ladder.
+        assert!(ladder(&audio_only(Container::Mp3, "mp3", Some(320))).is_empty());
+        assert!(ladder(&audio_only(Container::Matroska, "aac", Some(320))).is_empty());
+        let r = &ladder(&alac)[1];
+        assert_eq!((r.codecs(true), r.resolution()), ("mp4a.40.2".into(), None));
+        assert!(r.bandwidth(false) >= 128_000);
+        let out = std::path::PathBuf::from("/tmp/o-128k.mp4");
+        let a = ffmpeg_args(
+            Path::new("/in"),
+            true,
+            &[(r.clone(), out.as_path(), 1000)],
+            Some(12.0),
+            None,
+        );
+        let s = a.join(" ");
+        assert!(s.contains("-map 0:a:0 -t 12.000 -c:a aac -b:a 128k"), "{s}");
+        assert!(
+            s.contains("-frag_duration 2000000") && s.contains("-vn"),
+            "{s}"
+        );
+        assert!(
+            !s.contains("libx264") && !s.contains("-filter_complex"),
+            "{s}"
+        );
+        assert!(s.ends_with("-f mp4 -y file:/tmp/o-128k.mp4"), "{s}");
+    }
+
     #[test]
     fn ladder_is_capped_at_the_source() {
         let names = |i: &MediaInfo| ladder(i).iter().map(Rung::name).collect::<Vec<_>>();
@@ -398,7 +571,7 @@ mod tests {
         // Widths keep the aspect ratio and are even.
         let l = ladder(&video(1920, 1080, 25.0, false, "mp4"));
         assert_eq!(
-            l.iter().map(Rung::resolution).collect::<Vec<_>>(),
+            l.iter().filter_map(Rung::resolution).collect::<Vec<_>>(),
             ["640x360", "854x480", "1280x720", "1920x1080"]
         );
         assert!(ladder(&video(0, 0, 25.0, false, "mp4")).is_empty());
@@ -463,7 +636,21 @@ mod tests {
     #[test]
     fn rung_names() {
         assert!(is_rung_name("360p") && is_rung_name("1080p") && is_rung_name("240p"));
-        for bad in ["p", "0p", "12345p", "360", "../p", "360p.m3u8", "36 0p", ""] {
+        assert!(is_rung_name("64k") && is_rung_name("192k"));
+        for bad in [
+            "p",
+            "0p",
+            "k",
+            "0k",
+            "128kp",
+            "12345k",
+            "12345p",
+            "360",
+            "../p",
+            "360p.m3u8",
+            "36 0p",
+            "",
+        ] {
             assert!(!is_rung_name(bad), "{bad}");
         }
     }

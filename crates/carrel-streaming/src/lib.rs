@@ -130,7 +130,8 @@ pub struct Streaming {
     wake_transcode: tokio::sync::Notify,
 }
 
-/// Whether a probed file gets the quality ladder: it has a video stream of known size.
+/// Whether a probed file gets the quality ladder (it has a video stream of
+/// known size) or the audio ladder (audio browsers do not play).
 pub fn wants_ladder(info: &info::MediaInfo) -> bool {
     !ladder::ladder(info).is_empty()
 }
@@ -786,13 +787,13 @@ impl Streaming {
         let _registered = Registered(self, *hash);
         let duration = ladder::planned_duration(&info).or(info.duration_secs);
         let started = Instant::now();
-        let v = info.video().expect("a ladder has video");
-        let pixels = v.width.unwrap_or(0) as u64 * v.height.unwrap_or(0) as u64;
-        let made = if pixels > ladder::MAX_SOURCE_PIXELS {
+        let size = info.video().map_or((0, 0), |v| {
+            (v.width.unwrap_or(0) as u64, v.height.unwrap_or(0) as u64)
+        });
+        let made = if size.0 * size.1 > ladder::MAX_SOURCE_PIXELS {
             Err(StreamingError::Unreadable(format!(
                 "its declared size, {}x{}, is larger than carrel transcodes (8K)",
-                v.width.unwrap_or(0),
-                v.height.unwrap_or(0)
+                size.0, size.1
             )))
         } else {
             // The file's deletion cancels; progress goes to the database every second.
@@ -924,7 +925,7 @@ impl Streaming {
                     size: ingested.size as i64,
                     playlist,
                     bandwidth: peak.max(1),
-                    resolution: Some(r.resolution()),
+                    resolution: r.resolution(),
                     codecs,
                 },
             ));
@@ -1129,7 +1130,7 @@ impl MediaFacts for Streaming {
                         self.hasten(blob).await;
                     }
                     let direct = decide::decide(info) == Decision::DirectPlay;
-                    view::with_ladder(&mut v, &state, direct);
+                    view::with_ladder(&mut v, &state, direct, info);
                 }
                 Some(v)
             }

@@ -1,7 +1,7 @@
 //! What share pages and the JSON API show of a probed file.
 
 use carrel_db::{MediaProbe, MediaRendition, ProbeOutcome, RenditionOutcome};
-use carrel_http::media::{MediaView, Player, PlayerTrack, Sidecar};
+use carrel_http::media::{MediaView, Player, PlayerQuality, PlayerTrack, Sidecar};
 use serde_json::json;
 
 use crate::decide::{Decision, decide};
@@ -58,6 +58,11 @@ fn codec_label(codec: &str) -> String {
         "opus" => "Opus".into(),
         "vorbis" => "Vorbis".into(),
         "flac" => "FLAC".into(),
+        "alac" => "ALAC".into(),
+        "ac3" => "AC-3".into(),
+        "eac3" => "E-AC-3".into(),
+        "dts" => "DTS".into(),
+        "wmav1" | "wmav2" | "wmapro" => "WMA".into(),
         "subrip" => "SubRip".into(),
         "webvtt" => "WebVTT".into(),
         c if c.starts_with("pcm_") => format!("PCM ({})", &c[4..]),
@@ -101,8 +106,10 @@ fn audio_line(a: &Stream) -> String {
     s
 }
 
-/// Why the decision is what it is, in a few words.
-fn decision_reason(d: Decision) -> String {
+/// Why the decision is what it is, and what the page plays, in a few words.
+fn decision_reason(d: Decision, info: &MediaInfo) -> String {
+    let label = |s: Option<&Stream>| s.map_or_else(String::new, |s| codec_label(&s.codec));
+    let (v, a) = (label(info.video()), label(info.audio()));
     match d {
         Decision::DirectPlay => "browsers play this container and these codecs as they are".into(),
         Decision::Remux { to } => format!(
@@ -110,15 +117,31 @@ fn decision_reason(d: Decision) -> String {
             target(to)
         ),
         Decision::Transcode { to, video, audio } => {
-            let which = match (video, audio) {
-                (true, true) => "the video and the audio are",
-                (true, false) => "the video is",
-                _ => "the audio is",
+            let why = match (video, audio) {
+                (true, true) => {
+                    format!("browsers do not decode its video ({v}) or its audio ({a})")
+                }
+                (true, false) => format!("browsers do not decode its video ({v})"),
+                (false, true) => format!("browsers do not decode its audio ({a})"),
+                (false, false) => {
+                    let codecs = [v, a]
+                        .into_iter()
+                        .filter(|c| !c.is_empty())
+                        .collect::<Vec<_>>()
+                        .join(" and ");
+                    format!(
+                        "browsers decode {codecs}, but not in {}, and {} (what carrel repackages into) does not carry them",
+                        info.container.label(),
+                        target(to)
+                    )
+                }
             };
-            format!(
-                "browsers do not decode it: {which} re-encoded into {}",
-                target(to)
-            )
+            let what = if info.video().is_some() {
+                "the page plays the quality ladder, re-encoded into H.264 and AAC"
+            } else {
+                "the page plays the audio ladder, re-encoded into AAC"
+            };
+            format!("{why}: {what} in {}", target(to))
         }
     }
 }
@@ -126,7 +149,6 @@ fn decision_reason(d: Decision) -> String {
 fn target(t: crate::decide::Target) -> &'static str {
     match t {
         crate::decide::Target::Mp4 => "MP4",
-        crate::decide::Target::Webm => "WebM",
     }
 }
 
@@ -165,7 +187,7 @@ fn ready(info: &MediaInfo) -> MediaView {
     if let Some(b) = info.bit_rate {
         facts.push(("Bit rate".into(), format!("{} kb/s", b / 1000)));
     }
-    facts.push(("Why".into(), decision_reason(d)));
+    facts.push(("Why".into(), decision_reason(d, info)));
     let (to, tv, ta) = match d {
         Decision::DirectPlay => (None, false, false),
         Decision::Remux { to } => (Some(to), false, false),
@@ -332,12 +354,28 @@ impl LadderState {
     }
 }
 
-/// Adds what became of a video's quality ladder: its state (and progress)
-/// on the page and in the JSON (`ladder`), the HLS master playlist once
-/// playable. A file browsers cannot play as it is plays its top rung.
-pub fn with_ladder(v: &mut MediaView, s: &LadderState, direct: bool) {
+/// Adds what became of a file's quality ladder (or audio ladder): its
+/// state (and progress) on the page and in the JSON (`ladder`), the HLS
+/// master playlist once playable. A file browsers cannot play as it is
+/// plays its top rung. Once the ladder is made, the player gets its
+/// quality menu: every rung (best first), and the original ("Original")
+/// when browsers play it as it is or its remux is ready.
+///
+/// Only a made ladder is offered. The menu swaps the player's source to a
+/// rung's one MP4 (browsers without HLS play nothing else), and a rung's
+/// MP4 is served only once whole: while ffmpeg writes it, its `moov` says
+/// nothing of the fragments still to come, so a `<video src>` of the
+/// growing file would end where the transcode was. Every rung comes out
+/// of one ffmpeg run and is made at the same time, so the menu appears
+/// whole when the ladder is ready (the page shows the progress until then;
+/// HLS players get the rungs' segments as they are made).
+pub fn with_ladder(v: &mut MediaView, s: &LadderState, direct: bool, info: &MediaInfo) {
+    let audio_only = info.video().is_none();
     let (state, fact) = match s {
         LadderState::Queued => ("queued", "waiting to be transcoded…".to_owned()),
+        LadderState::Running(p) if audio_only => {
+            ("transcoding", format!("transcoding… {:.0}%", p * 100.0))
+        }
         LadderState::Running(p) => (
             "transcoding",
             format!(
@@ -353,6 +391,8 @@ pub fn with_ladder(v: &mut MediaView, s: &LadderState, direct: bool) {
                 v.play = Some(format!("hls/{top}.mp4"));
                 v.verdict = "transcoded for browsers".into();
             }
+            v.player.audio_only = audio_only;
+            v.player.qualities = qualities(names, direct, v.play.as_deref(), info);
             (
                 "ready",
                 format!("{} — HLS at hls/master.m3u8", names.join(", ")),
@@ -372,6 +412,42 @@ pub fn with_ladder(v: &mut MediaView, s: &LadderState, direct: bool) {
         o.insert("ladder".into(), l);
         o.entry("hls").or_insert(json!("hls/master.m3u8"));
     }
+}
+
+/// The quality menu of a made ladder, best first: the original (when it
+/// plays: as it is, or its remux), then the rungs from the top.
+fn qualities(
+    names: &[String],
+    direct: bool,
+    play: Option<&str>,
+    info: &MediaInfo,
+) -> Vec<PlayerQuality> {
+    let source = info.video().and_then(|v| Some((v.width?, v.height?)));
+    let rungs = crate::ladder::ladder(info);
+    let mut out = Vec::new();
+    let original = match play {
+        _ if direct => Some(None),
+        Some(p) if p.ends_with(&format!("{}.mp4", crate::REMUX)) => Some(Some(p.to_owned())),
+        _ => None,
+    };
+    if let Some(src) = original {
+        out.push(PlayerQuality {
+            label: "Original".into(),
+            src,
+            size: source,
+            rung: false,
+        });
+    }
+    for n in names.iter().rev() {
+        let r = rungs.iter().find(|r| r.name() == *n);
+        out.push(PlayerQuality {
+            label: n.clone(),
+            src: Some(format!("hls/{n}.mp4")),
+            size: r.filter(|r| r.video).map(|r| (r.width, r.height)),
+            rung: true,
+        });
+    }
+    out
 }
 
 /// A stored probe as shown.

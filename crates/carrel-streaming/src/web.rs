@@ -205,7 +205,19 @@ async fn hls(
                 Ok(playlist(method, with_subtitles(&master, &subs)))
             }
             "remux.m3u8" => Ok(playlist(method, f.playlist)),
-            _ => Ok(whole_file(&s, &shared, &f, rendition.made_at, method, headers).await),
+            _ => {
+                let audio_only = info.as_ref().is_some_and(|i| i.video().is_none());
+                Ok(whole_file(
+                    &s,
+                    &shared,
+                    &f,
+                    rendition.made_at,
+                    audio_only,
+                    method,
+                    headers,
+                )
+                .await)
+            }
         }
     };
     let r: Result<Response> = r.await;
@@ -543,17 +555,24 @@ async fn player_js() -> Response {
     r
 }
 
-/// A rendition's whole file, with ranges (named after the shared file).
+/// A rendition's whole file, with ranges (named after the shared file;
+/// `audio/mp4` and `.m4a` when it has no video).
 async fn whole_file(
     s: &Streaming,
     shared: &SharedFile,
     f: &RenditionFile,
     made_at: Timestamp,
+    audio_only: bool,
     method: &Method,
     headers: &HeaderMap,
 ) -> Response {
+    let (ext, ty) = if audio_only {
+        ("m4a", "audio/mp4")
+    } else {
+        ("mp4", "video/mp4")
+    };
     let name = format!(
-        "{}.mp4",
+        "{}.{ext}",
         shared
             .name
             .rsplit_once('.')
@@ -564,7 +583,7 @@ async fn whole_file(
         f.size as u64,
         made_at.to_system_time(),
         &name,
-        &MediaType::new("video/mp4").expect("a valid type"),
+        &MediaType::new(ty).expect("a valid type"),
         false,
     );
     let plan = match serve::plan(method, headers, &content) {
@@ -607,7 +626,7 @@ async fn ladder_master(
                 Variant {
                     uri: format!("{name}.m3u8"),
                     bandwidth: r.bandwidth(audio),
-                    resolution: Some(r.resolution()),
+                    resolution: r.resolution(),
                     codecs: r.codecs(audio),
                 }
             }
@@ -617,7 +636,7 @@ async fn ladder_master(
     variants.extend(top);
     if waiting {
         s.hasten(blob).await;
-        if ladder::planned_duration(info).is_none() {
+        if ladder::up_front(info).is_none() {
             // Its segments cannot be listed before they exist.
             return Err(StreamingError::NotReady);
         }
@@ -644,12 +663,13 @@ async fn rung_file(
             RenditionOutcome::Failed(why) => Err(StreamingError::RenditionFailed(why)),
             RenditionOutcome::Ready(f) if ext == "m3u8" => Ok(playlist(method, f.playlist)),
             RenditionOutcome::Ready(f) => {
-                Ok(whole_file(s, shared, &f, r.made_at, method, headers).await)
+                let audio_only = info.video().is_none();
+                Ok(whole_file(s, shared, &f, r.made_at, audio_only, method, headers).await)
             }
         },
         (None, "m3u8") => {
             s.hasten(&shared.blob).await;
-            match ladder::planned_duration(info) {
+            match ladder::up_front(info) {
                 Some(d) => Ok(playlist(
                     method,
                     segment_playlist(name, &ladder::segment_plan(d)),
