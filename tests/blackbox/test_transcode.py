@@ -344,7 +344,7 @@ def test_the_players_quality_menu_switches_and_keeps_playing(server, tmp_path):
 
     os.makedirs(ARTIFACTS, exist_ok=True)
     shot = os.path.join(ARTIFACTS, f"quality-{server.backend}.png")
-    r = subprocess.run(["node", QUALITY_SCRIPT, shot, url, "360p"], capture_output=True, text=True, timeout=180)
+    r = subprocess.run(["node", QUALITY_SCRIPT, shot, url, "720p"], capture_output=True, text=True, timeout=180)
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     assert res["errors"] == [], res
@@ -356,13 +356,13 @@ def test_the_players_quality_menu_switches_and_keeps_playing(server, tmp_path):
     assert res["auto"]["height"] == want and res["auto"]["label"] == f"{want}p", res
     assert res["auto"]["src"].endswith(f"/hls/{want}p.mp4"), res
     assert res["menu"] == [f"Auto ({want}p)", "Original", "720p", "480p", "360p"], res
-    assert want != 360, "the switch below must change the picture's height"
-    # Switched to 360p: the picture is 360 lines high, and it plays on from where it was.
-    low, original = res["switches"]
-    assert low["src"].endswith("/hls/360p.mp4") and low["height"] == 360, low
-    assert low["before"] > 1.5 and abs(low["resumed"] - low["before"]) < 1.0, low
-    assert low["after"] > low["resumed"] + 0.8 and not low["paused"], low
-    assert res["shownQuality"] == "640×360", res
+    assert want != 720, "the switch below must change the picture's height"
+    # Switched to 720p: the picture is 720 lines high, and it plays on from where it was.
+    high, original = res["switches"]
+    assert high["src"].endswith("/hls/720p.mp4") and high["height"] == 720, high
+    assert high["before"] > 1.5 and abs(high["resumed"] - high["before"]) < 1.0, high
+    assert high["after"] > high["resumed"] + 0.8 and not high["paused"], high
+    assert res["shownQuality"] == "1280×720", res
     # The original, likewise.
     assert "/d/" in original["src"] and original["height"] == 720, original
     assert abs(original["resumed"] - original["before"]) < 1.0 and original["after"] > original["resumed"] + 0.8, original
