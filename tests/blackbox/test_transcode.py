@@ -413,7 +413,7 @@ def test_audio_browsers_do_not_play_gets_an_audio_ladder(server, tmp_path, name,
         assert 0.6 < len(whole.content) * 8 / 1000 / 13.5 / kbps < 1.5, (n, len(whole.content))
         s = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type,codec_name,channels",
                             "-of", "csv=p=0", f"{base}/{n}.mp4"], capture_output=True, text=True, timeout=60)
-        assert s.stdout.strip() == "audio,aac,2", (n, s.stdout, s.stderr)
+        assert s.stdout.strip() == "aac,audio,2", (n, s.stdout, s.stderr)
     # The page: an <audio> playing the best rung, with the menu of rungs, and why.
     page = requests.get(url).text
     top = rungs[-1]
