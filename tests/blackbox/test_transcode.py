@@ -423,3 +423,36 @@ def test_audio_browsers_do_not_play_gets_an_audio_ladder(server, tmp_path, name,
         assert f'data-label="{n}" data-rung>' in page, page
     why = f"browsers do not decode its audio ({label}): the page plays the audio ladder, re-encoded into AAC in MP4"
     assert f"<dt>Why</dt><dd>{why}</dd>" in page, page
+
+
+def test_a_crashed_workers_transcode_is_taken_again_soon(make_server, tmp_path):
+    # Two transcode workers and a 2 s lease, renewed while ffmpeg runs: a transcode
+    # longer than the lease is not taken by the other worker; after a crash
+    # (kill -9), the restarted server takes it again once the lease runs out.
+    server = make_server(env={"CARREL_STREAMING__TRANSCODE__LEASE_SECS": "2",
+                              "CARREL_STREAMING__TRANSCODE__CONCURRENCY": "2"})
+    url, j = put(server, "busy.mp4", tiny_video(tmp_path / "busy.mp4", 40, "1280x720"))
+    t = time.monotonic()
+    while (media(server, url, j).get("ladder") or {}).get("state") != "transcoding":
+        assert time.monotonic() - t < 60
+        time.sleep(0.2)
+    time.sleep(7)  # more than three leases
+    assert (media(server, url, j).get("ladder") or {}).get("state") == "transcoding", "the transcode ended too soon"
+    log = plain_log(server)
+    assert log.count("transcode command") == 1 and "lease lost" not in log, log[-3000:]
+    assert len(ffmpeg_children(server)) == 1
+
+    running = ffmpeg_children(server)
+    server.restart_after_kill()
+    for pid in running:  # the crashed server's ffmpeg, orphaned
+        try:
+            os.kill(int(pid), 9)
+        except ProcessLookupError:
+            pass
+    restarted = time.monotonic()
+    while plain_log(server).count("transcode command") < 2:
+        assert time.monotonic() - restarted < 10, "the crashed worker's transcode was not taken again"
+        time.sleep(0.2)
+    m = ladder_done(server, url, j)
+    assert m["ladder"] == {"state": "ready", "renditions": ["360p", "480p", "720p"]}, m
+    assert plain_log(server).count("transcode command") == 2
