@@ -5,23 +5,18 @@
 // Prints JSON: {poster, tracks: [{label, srclang, src, default}], cue, cueAt,
 //   preview: {shown, image, position, size}, download, errors: [..]}
 //   node player_page.mjs SHOT_PREFIX URL
-import { launch } from "./browser.mjs";
+import { run } from "./browser.mjs";
 
 const [shot, url] = process.argv.slice(2);
-const browser = await launch();
-const errors = [];
-let out = {};
-try {
-  const page = await browser.newPage({ viewport: { width: 1000, height: 1100 } });
-  page.on("response", (r) => { if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`); });
-  page.on("pageerror", (e) => errors.push(String(e)));
+await run(async ({ browser, out, watch }) => {
+  const page = watch(await browser.newPage({ viewport: { width: 1000, height: 1100 } }));
   await page.goto(url);
   const video = page.locator("video");
   await video.waitFor({ timeout: 10000 });
-  out = await video.evaluate((v) => ({
+  Object.assign(out, await video.evaluate((v) => ({
     poster: v.poster,
     tracks: [...v.querySelectorAll("track")].map((t) => ({ label: t.label, srclang: t.srclang, src: t.src, default: t.default })),
-  }));
+  })));
   out.download = await page.locator("#download-original").getAttribute("href");
   // The poster before playing.
   await video.scrollIntoViewIfNeeded();
@@ -69,10 +64,4 @@ try {
     });
     await page.screenshot({ path: `${shot}-preview.png`, fullPage: true });
   }
-} catch (e) {
-  errors.push(String(e));
-} finally {
-  await browser.close();
-}
-out.errors = errors;
-console.log(JSON.stringify(out));
+});

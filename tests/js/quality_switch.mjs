@@ -8,17 +8,14 @@
 // Prints JSON: {menu: [labels], width, dpr, auto: {label, height, src},
 //   switches: [{to, before, resumed, after, height, src}], autoAt2x, errors: [..]}
 //   node quality_switch.mjs SCREENSHOT URL SWITCH_TO
-import { launch } from "./browser.mjs";
+import { run } from "./browser.mjs";
 
 const [shot, url, switchTo] = process.argv.slice(2);
-const browser = await launch();
-const errors = [];
-const out = { switches: [] };
 
 // Switches the menu to `label` and follows the player until it plays the
 // new file: where it was when switched, where it went on from, and where
 // it is 1.5 s later.
-async function switchTo_(page, label) {
+async function switchQuality(page, label, out) {
   const video = page.locator("video");
   const before = await video.evaluate((v) => v.currentTime);
   const oldSrc = await video.evaluate((v) => v.currentSrc);
@@ -38,10 +35,9 @@ async function switchTo_(page, label) {
   return r;
 }
 
-try {
-  const page = await browser.newPage({ viewport: { width: 1000, height: 1000 } });
-  page.on("response", (r) => { if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`); });
-  page.on("pageerror", (e) => errors.push(String(e)));
+await run(async ({ browser, out, watch }) => {
+  out.switches = [];
+  const page = watch(await browser.newPage({ viewport: { width: 1000, height: 1000 } }));
   await page.goto(url);
   const video = page.locator("video");
   await video.waitFor({ timeout: 10000 });
@@ -55,20 +51,19 @@ try {
     label: v.closest(".player").dataset.quality, height: v.videoHeight, src: v.currentSrc, time: v.currentTime,
   }));
   out.menu = await page.locator("select.quality option").allTextContents();
-  await switchTo_(page, switchTo);
+  await switchQuality(page, switchTo, out);
   await video.evaluate((v) => v.pause());
   await video.scrollIntoViewIfNeeded();
   out.shownQuality = await page.locator(".qualitynow").textContent();
   await page.screenshot({ path: shot, fullPage: true });
   if (out.menu.includes("Original")) {
     await video.evaluate(async (v) => { await v.play(); });
-    await switchTo_(page, "Original");
+    await switchQuality(page, "Original", out);
   }
   await page.close();
   // The same page on a screen of twice the pixels: "Auto" picks by device pixels.
   const ctx = await browser.newContext({ viewport: { width: 1000, height: 1000 }, deviceScaleFactor: 2 });
-  const hi = await ctx.newPage();
-  hi.on("pageerror", (e) => errors.push(String(e)));
+  const hi = watch(await ctx.newPage());
   await hi.goto(url);
   await hi.locator(".qualities").waitFor({ state: "visible", timeout: 10000 });
   await hi.waitForFunction(() => document.querySelector("video").readyState >= 1, null, { timeout: 20000 });
@@ -76,10 +71,4 @@ try {
     label: v.closest(".player").dataset.quality, height: v.videoHeight, width: v.clientWidth,
   }));
   await ctx.close();
-} catch (e) {
-  errors.push(String(e));
-} finally {
-  await browser.close();
-}
-out.errors = errors;
-console.log(JSON.stringify(out));
+});
