@@ -214,10 +214,7 @@ pub fn planned_duration(info: &MediaInfo) -> Option<f64> {
 /// made: [`planned_duration`] for video (whose fragments start at forced
 /// keyframes on the plan's boundaries); never for the audio ladder.
 pub fn up_front(info: &MediaInfo) -> Option<f64> {
-    if info.video().is_none() {
-        return None;
-    }
-    planned_duration(info)
+    info.video().and_then(|_| planned_duration(info))
 }
 
 /// The segments' durations for a rendition of `duration` seconds: whole
