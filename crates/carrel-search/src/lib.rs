@@ -17,12 +17,16 @@
 //! | `year` | i64, indexed + fast (absent when unknown) | year filter, sort, decades |
 //! | `kind`, `has_file` | u64 / bool, indexed + fast | filters and facets |
 //! | `language`, `format` | raw strings, lower case, indexed + fast | filters and facets |
-//! | `author_exact`, `subject_exact`, `identifier` | raw strings, indexed | exact filters; identifier lookups (lower case) |
+//! | `author_exact`, `subject_exact` | raw strings, indexed | exact filters |
+//! | `identifier` | u64 key of the lower-cased identifier, indexed | identifier lookups |
 //! | `title_key_hi`, `title_key_lo` | u64, fast | title sort: first 16 bytes of the folded title without its leading article |
-//! | `title_exact` | raw folded title without its leading article | exact-title boost |
+//! | `title_exact` | u64 key of the folded title without its leading article | exact-title boost |
 //! | `title`, `authors` (+ aliases) | folded words, freqs + positions | BM25; phrase boost |
 //! | `subtitle`, `series`, `subjects`, `publisher`, `description` | folded words, freqs | BM25 |
 //! | `prefix` | 2–4 character prefixes of the words of title, authors (not aliases) and series; docs only | search as you type |
+//!
+//! The u64 keys (`schema::exact_key`) stand for strings only ever compared
+//! whole: a bulk import spends far less on them than on the strings.
 //!
 //! Nothing is stored: hits are read from fast fields. [`SCHEMA_VERSION`] is
 //! written beside the index; an index of another version opens as

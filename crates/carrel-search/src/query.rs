@@ -20,7 +20,9 @@ use tantivy::{Searcher, Term};
 use crate::SearchError;
 use crate::analysis::{EDGE_MAX, EDGE_MIN, is_cjk, tokens};
 use crate::columns::Columns;
-use crate::schema::{Fields, kind_code, normalize_code, normalize_identifier, title_key};
+use crate::schema::{
+    Fields, identifier_term, kind_code, normalize_code, title_exact_term, title_key,
+};
 use crate::union::{BoundedPhrase, PhraseBonus, UnionQuery};
 
 /// Only this much of a query's text is read.
@@ -315,11 +317,12 @@ impl Builder<'_> {
     }
 
     fn const_term(field: Field, text: &str, score: f32) -> Box<dyn TQuery> {
+        Self::const_query(Term::from_field_text(field, text), score)
+    }
+
+    fn const_query(term: Term, score: f32) -> Box<dyn TQuery> {
         Box::new(ConstScoreQuery::new(
-            Box::new(TermQuery::new(
-                Term::from_field_text(field, text),
-                IndexRecordOption::Basic,
-            )),
+            Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
             score,
         ))
     }
@@ -519,8 +522,9 @@ impl Builder<'_> {
         }
         if !words.last_is_prefix {
             let title = title_key(&words.all.join(" "));
-            best.push(Self::const_term(self.f.title_exact, &title, TITLE_EXACT));
-            best_selective.push(Self::const_term(self.f.title_exact, &title, TITLE_EXACT));
+            let exact = title_exact_term(self.f, &title);
+            best.push(Self::const_query(exact.clone(), TITLE_EXACT));
+            best_selective.push(Self::const_query(exact, TITLE_EXACT));
         }
         // A phrase scorer asked about one record scans on to the next that
         // has the phrase: pairs of frequent words ("of the", "the life")
@@ -580,10 +584,7 @@ impl Builder<'_> {
             Ok(checks && self.searcher.doc_freq(t)? * DENSE_SHARE >= self.searcher.num_docs())
         };
         if let Some(id) = identifier {
-            must(term(Term::from_field_text(
-                f.identifier,
-                &normalize_identifier(id),
-            )));
+            must(term(identifier_term(f, id)));
         }
         if let Some(k) = filters.kind {
             let t = Term::from_field_u64(f.kind, kind_code(k));
