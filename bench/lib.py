@@ -70,10 +70,14 @@ def warm(path):
 class Carrel:
     """The real server (release build) on port 0 with its own data directory."""
 
-    def __init__(self, name="carrel", env=None):
+    def __init__(self, name="carrel", env=None, data_from=None):
+        """`data_from`: a stopped server's data directory to start from (a copy of it)."""
         self.data = os.path.join(WORK, name)
         shutil.rmtree(self.data, ignore_errors=True)
-        os.makedirs(self.data)
+        if data_from:
+            shutil.copytree(data_from, self.data)
+        else:
+            os.makedirs(self.data)
         # Anonymous downloads on the `unlimited` plan unless `env` says otherwise
         # (the default free plan caps speed, which would be measured instead).
         e = {**os.environ, "CARREL_LOG": "warn", "CARREL_PLANS__ANONYMOUS": "unlimited", **(env or {})}
