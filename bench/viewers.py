@@ -24,16 +24,20 @@ measured with wrk, each at several numbers of connections (viewers):
 carrel serves both through the share link (`/s/{id}/hls/{rung}.mp4`: link
 rules, probe and rendition lookup, metering, and a view counted for every
 range from byte 0, which (a) asks for once per pass over the file); nginx
-serves the same file with the same ranges. Rounds are interleaved (every
-server, kind and connection count in turn); medians are printed with each
-server's ratio to the better nginx (lower is better for latency), against
-the file host's download targets (0.95x for (a), as a large download; 0.90x
-for (b), as small downloads). Every range is first checked to come back as
+serves the same file with the same ranges, and so does carrel through a
+download link (`carrel-download`: the same bytes uploaded as a file, served
+by `/d/{id}` as in the file host's benchmarks; --no-download-link leaves
+it out), which tells the streaming route's cost from the download path's.
+Rounds are interleaved (every server, kind and connection count in turn);
+medians are printed with each server's ratio to the better nginx (lower is
+better for latency), against the file host's download targets (0.95x for
+(a), as a large download; 0.90x for (b), as small downloads). Every range is first checked to come back as
 206 with the file's bytes from every server.
 
     bench/viewers.py [--rounds 5] [--seconds 5] [--connections 1,16,64]
                      [--rung 1080p] [--chunk-mib 2] [--enforced] [--loop 6]
                      [--source PATH] [--only whole|hls] [--with-init]
+                     [--no-download-link]
 
 With --enforced, a second carrel (a copy of the same data) serves under a
 plan that sets every download limit without reaching any
@@ -212,6 +216,8 @@ def main():
                     help="upload the source this many times over, streams copied (default 6: a 60 s video)")
     ap.add_argument("--only", choices=["whole", "hls"], help="measure one way of watching only")
     ap.add_argument("--with-init", action="store_true", help="HLS requests cycle through the init segment too")
+    ap.add_argument("--no-download-link", action="store_true",
+                    help="leave out carrel serving the same bytes as an upload through /d/{id}")
     ap.add_argument("--enforced", action="store_true",
                     help="add a second carrel whose anonymous plan sets every download limit (none reached)")
     a = ap.parse_args()
@@ -257,11 +263,15 @@ def main():
             data = curl(f"{base}/{a.rung}.mp4")
             init, segs = playlist_ranges(curl(f"{base}/{a.rung}.m3u8", text=True), a.rung)
             served[name] = (f"{base}/{a.rung}.mp4", data, init, segs)
-        url0, data, init, segs = served["carrel"]
+        _, data, init, segs = served["carrel"]
         path = os.path.join(files, f"{a.rung}.mp4")
         with open(path, "wb") as w:
             w.write(data)
         assert all(v[1:] == (data, init, segs) for v in served.values()), "the carrels serve different bytes"
+        if not a.no_download_link:
+            # The same bytes as an ordinary upload, through its download link
+            # (`/d/{id}`): what the file host's benchmarks measure.
+            served["carrel-download"] = (carrels[0][1].put(path)[0], data, init, segs)
         n = lib.Nginx(files)
         stops.append(n.stop)
         for k, u in n.urls.items():
@@ -324,10 +334,14 @@ def main():
         row = [kind, c, show(m["carrel"]), f"{best[1]} {show(best[0])}", f"{m['carrel'] / best[0]:.2f}x"]
         if "carrel-enforced" in m:
             row += [f"{m['carrel-enforced'] / best[0]:.2f}x", f"{m['carrel-enforced'] / m['carrel']:.3f}"]
+        if "carrel-download" in m:
+            row += [f"{m['carrel-download'] / best[0]:.2f}x", f"{m['carrel'] / m['carrel-download']:.2f}"]
         rows.append(row)
     header = ["kind", "conns", "carrel", "better nginx", "ratio"]
     if a.enforced:
         header += ["enforced ratio", "enforced/carrel"]
+    if not a.no_download_link:
+        header += ["/d/ ratio", "carrel//d/"]
     lib.table(rows, header)
 
 
