@@ -37,12 +37,17 @@ better for latency), against the file host's download targets (0.95x for
     bench/viewers.py [--rounds 5] [--seconds 5] [--connections 1,16,64]
                      [--rung 1080p] [--chunk-mib 2] [--enforced] [--loop 6]
                      [--source PATH] [--only whole|hls] [--with-init]
-                     [--no-download-link]
+                     [--no-download-link] [--baseline-bin PATH]
+                     [--segment-bytes N]
 
 With --enforced, a second carrel (a copy of the same data) serves under a
 plan that sets every download limit without reaching any
 (lib.ENFORCED_PLAN), so the cost of the plan's enforcement on viewers is its
-ratio to the first. Needs wrk, curl, ffmpeg and nginx (the last is
+ratio to the first. With --baseline-bin, one more carrel (a copy of the
+same data) runs another build, in the same interleaved rounds: a change's
+before and after on a noisy machine. --segment-bytes N cuts every HLS range
+to its first N bytes, so (b) measures the cost of a request rather than of
+its bytes. Needs wrk, curl, ffmpeg and nginx (the last is
 installed by peer-nginx). CARREL_BIN picks the binary (default
 target/release/carrel, built by `cargo build --release` otherwise).
 A source with real picture content: --source
@@ -218,6 +223,9 @@ def main():
     ap.add_argument("--with-init", action="store_true", help="HLS requests cycle through the init segment too")
     ap.add_argument("--no-download-link", action="store_true",
                     help="leave out carrel serving the same bytes as an upload through /d/{id}")
+    ap.add_argument("--baseline-bin", help="another carrel binary to measure beside CARREL_BIN (before/after)")
+    ap.add_argument("--segment-bytes", type=int, default=0,
+                    help="cut every HLS range to its first N bytes (per-request cost; default whole segments)")
     ap.add_argument("--enforced", action="store_true",
                     help="add a second carrel whose anonymous plan sets every download limit (none reached)")
     a = ap.parse_args()
@@ -255,7 +263,11 @@ def main():
         if a.enforced:
             carrels.append(("carrel-enforced", lib.Carrel("carrel-viewers-enforced", env=lib.ENFORCED_PLAN,
                                                           data_from=src.data)))
-            stops.append(carrels[1][1].stop)
+            stops.append(carrels[-1][1].stop)
+        if a.baseline_bin:
+            carrels.append(("carrel-baseline", lib.Carrel("carrel-viewers-baseline", data_from=src.data,
+                                                          bin=a.baseline_bin)))
+            stops.append(carrels[-1][1].stop)
         # What each carrel serves: its rung's file and playlist, fetched over HTTP.
         served = {}
         for name, c in carrels:
@@ -282,7 +294,10 @@ def main():
         scripts = {}
         for name, (url, d, i, s) in served.items():
             path_q = "/" + url.split("/", 3)[3]
-            rs = {"whole": chunk_ranges(len(d), chunk), "hls": ([i] if a.with_init else []) + s}
+            hls = ([i] if a.with_init else []) + s
+            if a.segment_bytes > 0:
+                hls = [(o, min(n, a.segment_bytes)) for o, n in hls]
+            rs = {"whole": chunk_ranges(len(d), chunk), "hls": hls}
             for kind in kinds:
                 check_ranges(url, d, rs[kind])
                 scripts[name, kind] = lua_script(path_q, rs[kind], work, f"{name}-{kind}")
@@ -323,7 +338,8 @@ def main():
             summary.append(("whole", c, m, gbps))
         if "hls" in kinds:
             m = med("hls", c, "rps")
-            lib.report_vs_nginx(f"(b) HLS segment ranges of {a.rung}.mp4{' (with init)' if a.with_init else ''}, "
+            lib.report_vs_nginx(f"(b) HLS segment ranges of {a.rung}.mp4{' (with init)' if a.with_init else ''}"
+                                f"{f' cut to {a.segment_bytes} bytes' if a.segment_bytes else ''}, "
                                 f"{c} connections", m, rps, 0.90)
             report_latency(f"(b) latency, {c} connections", med("hls", c, "p50_us"), med("hls", c, "p99_us"))
             summary.append(("hls", c, m, rps))
@@ -334,12 +350,16 @@ def main():
         row = [kind, c, show(m["carrel"]), f"{best[1]} {show(best[0])}", f"{m['carrel'] / best[0]:.2f}x"]
         if "carrel-enforced" in m:
             row += [f"{m['carrel-enforced'] / best[0]:.2f}x", f"{m['carrel-enforced'] / m['carrel']:.3f}"]
+        if "carrel-baseline" in m:
+            row += [f"{m['carrel-baseline'] / best[0]:.2f}x", f"{m['carrel'] / m['carrel-baseline']:.2f}"]
         if "carrel-download" in m:
             row += [f"{m['carrel-download'] / best[0]:.2f}x", f"{m['carrel'] / m['carrel-download']:.2f}"]
         rows.append(row)
     header = ["kind", "conns", "carrel", "better nginx", "ratio"]
     if a.enforced:
         header += ["enforced ratio", "enforced/carrel"]
+    if a.baseline_bin:
+        header += ["baseline ratio", "carrel/baseline"]
     if not a.no_download_link:
         header += ["/d/ ratio", "carrel//d/"]
     lib.table(rows, header)
