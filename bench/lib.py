@@ -70,15 +70,20 @@ def warm(path):
 class Carrel:
     """The real server (release build) on port 0 with its own data directory."""
 
-    def __init__(self, name="carrel", env=None):
+    def __init__(self, name="carrel", env=None, data_from=None, bin=None):
+        """`data_from`: a stopped server's data directory to start from (a copy of it);
+        `bin`: another carrel binary than BIN (an older build to compare with)."""
         self.data = os.path.join(WORK, name)
         shutil.rmtree(self.data, ignore_errors=True)
-        os.makedirs(self.data)
+        if data_from:
+            shutil.copytree(data_from, self.data)
+        else:
+            os.makedirs(self.data)
         # Anonymous downloads on the `unlimited` plan unless `env` says otherwise
         # (the default free plan caps speed, which would be measured instead).
         e = {**os.environ, "CARREL_LOG": "warn", "CARREL_PLANS__ANONYMOUS": "unlimited", **(env or {})}
         self.log = open(os.path.join(WORK, f"{name}.log"), "ab")
-        self.proc = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0", "--data", self.data],
+        self.proc = subprocess.Popen([bin or BIN, "serve", "--listen", "127.0.0.1:0", "--data", self.data],
                                      stdout=subprocess.PIPE, stderr=self.log, env=e)
         line = self.proc.stdout.readline().decode()
         m = re.search(r"listening on (http://\S+)", line)

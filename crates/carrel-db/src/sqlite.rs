@@ -32,6 +32,13 @@ impl SqliteDatabase {
             .pragma("temp_store", "memory");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // No liveness ping before each use: a SQLite connection is a
+            // file handle in this process, never dropped by a peer, so
+            // sqlx's default ping was only an extra round trip to the
+            // connection's worker thread (a futex hand-off each way) before
+            // every query. PostgreSQL's pool keeps its ping: a server or
+            // proxy can close an idle connection.
+            .test_before_acquire(false)
             .connect_with(opts)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;

@@ -46,6 +46,7 @@ pub mod hls;
 pub mod images;
 pub mod info;
 pub mod ladder;
+mod memo;
 pub mod probe;
 pub mod remux;
 pub mod sniff;
@@ -122,6 +123,8 @@ pub struct Streaming {
     pub config: StreamingConfig,
     /// The hosting wing's share-link rules (set by the server).
     gate: OnceLock<Arc<dyn ShareGate>>,
+    /// Probes and made renditions the share-link routes read, in memory.
+    memo: memo::Memo,
     /// Transcodes running in this process, by source hash.
     live: Mutex<HashMap<BlobHash, Arc<Live>>>,
     /// Wakes the probe worker (a stored file may have queued a probe).
@@ -185,6 +188,7 @@ impl Streaming {
             store,
             config,
             gate: OnceLock::new(),
+            memo: memo::Memo::new(),
             live: Mutex::new(HashMap::new()),
             wake_probe: tokio::sync::Notify::new(),
             wake_transcode: tokio::sync::Notify::new(),
@@ -389,6 +393,7 @@ impl Streaming {
                 probed_at: Timestamp::now(),
             })
             .await?;
+        self.memo.forget_probe(hash);
         self.queue_renditions(hash, &outcome).await
     }
 
@@ -468,34 +473,32 @@ impl Streaming {
         let ingested = self.store.ingest(staged, None).await;
         let _ = tokio::fs::remove_file(staged).await;
         let ingested = ingested?;
-        self.db
-            .put_media_rendition(&MediaRendition {
-                source: *source,
-                name: name.into(),
-                outcome: RenditionOutcome::Ready(RenditionFile {
-                    blob: ingested.hash,
-                    size: ingested.size as i64,
-                    playlist: String::new(),
-                    bandwidth: 0,
-                    resolution,
-                    codecs: String::new(),
-                }),
-                made_at: Timestamp::now(),
-            })
-            .await?;
+        self.put_rendition(&MediaRendition {
+            source: *source,
+            name: name.into(),
+            outcome: RenditionOutcome::Ready(RenditionFile {
+                blob: ingested.hash,
+                size: ingested.size as i64,
+                playlist: String::new(),
+                bandwidth: 0,
+                resolution,
+                codecs: String::new(),
+            }),
+            made_at: Timestamp::now(),
+        })
+        .await?;
         Ok(())
     }
 
     async fn rendition_failed(&self, source: &BlobHash, name: &str, why: &str) -> Result<()> {
         tracing::info!(blob = %source, rendition = name, %why, "rendition not made");
-        self.db
-            .put_media_rendition(&MediaRendition {
-                source: *source,
-                name: name.into(),
-                outcome: RenditionOutcome::Failed(why.into()),
-                made_at: Timestamp::now(),
-            })
-            .await?;
+        self.put_rendition(&MediaRendition {
+            source: *source,
+            name: name.into(),
+            outcome: RenditionOutcome::Failed(why.into()),
+            made_at: Timestamp::now(),
+        })
+        .await?;
         Ok(())
     }
 
@@ -864,14 +867,13 @@ impl Streaming {
             Err(e) => return Err(e),
         };
         for (name, outcome) in outcomes {
-            self.db
-                .put_media_rendition(&MediaRendition {
-                    source: *hash,
-                    name,
-                    outcome,
-                    made_at: Timestamp::now(),
-                })
-                .await?;
+            self.put_rendition(&MediaRendition {
+                source: *hash,
+                name,
+                outcome,
+                made_at: Timestamp::now(),
+            })
+            .await?;
         }
         drop(staged);
         Ok(())
@@ -964,14 +966,13 @@ impl Streaming {
             }
             RenditionOutcome::Failed(why) => tracing::info!(blob = %hash, %why, "remux failed"),
         }
-        self.db
-            .put_media_rendition(&MediaRendition {
-                source: *hash,
-                name: REMUX.into(),
-                outcome,
-                made_at: Timestamp::now(),
-            })
-            .await?;
+        self.put_rendition(&MediaRendition {
+            source: *hash,
+            name: REMUX.into(),
+            outcome,
+            made_at: Timestamp::now(),
+        })
+        .await?;
         Ok(())
     }
 
@@ -1032,7 +1033,7 @@ impl Streaming {
     pub async fn sweep_renditions(&self) -> Result<usize> {
         let stray = self.db.stray_renditions(100).await?;
         for (source, name, blob) in &stray {
-            self.db.delete_media_rendition(source, name).await?;
+            self.delete_rendition(source, name).await?;
             if let Some(b) = blob
                 && !self.db.blob_referenced(b).await?
             {

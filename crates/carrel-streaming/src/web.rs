@@ -39,7 +39,7 @@ use axum::routing::get;
 use carrel_core::ids::BlobHash;
 use carrel_core::media::MediaType;
 use carrel_core::time::Timestamp;
-use carrel_db::{ProbeOutcome, RenditionFile, RenditionOutcome};
+use carrel_db::{RenditionFile, RenditionOutcome};
 use carrel_http::auth::Who;
 use carrel_http::media::SharedFile;
 use carrel_http::serve;
@@ -48,11 +48,12 @@ use carrel_http::serve::read_head;
 use crate::error::{Result, StreamingError};
 use crate::fmp4::{ByteRange, read_growing_layout};
 use crate::hls::{
-    SubtitleRendition, Variant, byte_ranges, master_playlist, segment_playlist, subtitle_playlist,
+    SubtitleRendition, Variant, master_playlist, segment_playlist, subtitle_playlist,
     with_subtitles,
 };
 use crate::info::MediaInfo;
 use crate::ladder::{self, is_rung_name};
+use crate::memo::{Probe, Rendition};
 use crate::tracks::{Track, TrackIndex, TrackSource};
 use crate::transcode::Live;
 use crate::{REMUX, Streaming, images, ladder_names, tracks};
@@ -132,17 +133,17 @@ async fn hls(
         Err(r) => return r,
     };
     let r = async {
-        let info = probed(&s, &shared.blob).await?;
+        let probe = s.probe(&shared.blob).await?;
+        let info = probe.info();
         if let Some((name, "m3u8" | "mp4")) = file.rsplit_once('.')
             && is_rung_name(name)
-            && info.is_none()
+            && !probe.is_known()
             && crate::typed_as_media(&shared.media_type)
-            && s.db.media_probe(&shared.blob).await?.is_none()
         {
             // Not probed yet: its ladder is not known yet.
             return Err(StreamingError::NotReady);
         }
-        if let Some(info) = info.as_ref().filter(|i| crate::wants_ladder(i)) {
+        if let Some(info) = info.filter(|i| crate::wants_ladder(i)) {
             // A remuxed file's master is the remux alone until its ladder is
             // made, then the ladder with the remux (the original quality) above it.
             if file == "master.m3u8" && !crate::needs_remux(info) {
@@ -150,7 +151,7 @@ async fn hls(
                 return ladder_master(&s, &shared.blob, info, method, None, &subs).await;
             }
             if file == "master.m3u8"
-                && let Some(remux) = ready(s.db.media_rendition(&shared.blob, REMUX).await?)
+                && let Some(remux) = ready(s.rendition(&shared.blob, REMUX).await?)
                 && s.ladder_state(&shared.blob, info).await.is_ready()
             {
                 let top = Variant {
@@ -172,16 +173,13 @@ async fn hls(
         if !matches!(file.as_str(), "master.m3u8" | "remux.m3u8" | "remux.mp4") {
             return Err(StreamingError::NoRendition);
         }
-        let rendition = s.db.media_rendition(&shared.blob, REMUX).await?;
+        let rendition = s.rendition(&shared.blob, REMUX).await?;
         let Some(rendition) = rendition else {
             // Coming, or never: a file probed and not to be remuxed has none.
-            let probe = s.db.media_probe(&shared.blob).await?;
-            let coming = match probe.map(|p| p.outcome) {
-                None => crate::typed_as_media(&shared.media_type),
-                Some(carrel_db::ProbeOutcome::Media(j)) => {
-                    serde_json::from_str(&j).is_ok_and(|i| crate::needs_remux(&i))
-                }
-                Some(carrel_db::ProbeOutcome::Failed(_)) => false,
+            let coming = match &probe {
+                Probe::NotYet => crate::typed_as_media(&shared.media_type),
+                Probe::Media(i) => crate::needs_remux(i),
+                Probe::NotMedia => false,
             };
             return Err(if coming {
                 StreamingError::NotReady
@@ -189,9 +187,11 @@ async fn hls(
                 StreamingError::NoRendition
             });
         };
-        let f = match rendition.outcome {
+        let f = match &rendition.row.outcome {
             RenditionOutcome::Ready(f) => f,
-            RenditionOutcome::Failed(why) => return Err(StreamingError::RenditionFailed(why)),
+            RenditionOutcome::Failed(why) => {
+                return Err(StreamingError::RenditionFailed(why.clone()));
+            }
         };
         match file.as_str() {
             "master.m3u8" => {
@@ -204,14 +204,14 @@ async fn hls(
                 let subs = subtitle_renditions(&s, &id, &shared).await?;
                 Ok(playlist(method, with_subtitles(&master, &subs)))
             }
-            "remux.m3u8" => Ok(playlist(method, f.playlist)),
+            "remux.m3u8" => Ok(playlist(method, f.playlist.clone())),
             _ => {
-                let audio_only = info.as_ref().is_some_and(|i| i.video().is_none());
+                let audio_only = info.is_some_and(|i| i.video().is_none());
                 Ok(whole_file(
                     &s,
                     &shared,
-                    &f,
-                    rendition.made_at,
+                    f,
+                    rendition.row.made_at,
                     audio_only,
                     method,
                     headers,
@@ -283,26 +283,23 @@ fn from_first_byte(res: &Response) -> bool {
 }
 
 /// A rendition's file, when it is made.
-fn ready(r: Option<carrel_db::MediaRendition>) -> Option<RenditionFile> {
-    match r?.outcome {
-        RenditionOutcome::Ready(f) => Some(f),
+fn ready(r: Option<Arc<Rendition>>) -> Option<RenditionFile> {
+    match &r?.row.outcome {
+        RenditionOutcome::Ready(f) => Some(f.clone()),
         RenditionOutcome::Failed(_) => None,
     }
 }
 
 /// A shared file's probe, when it is media.
-async fn probed(s: &Streaming, blob: &BlobHash) -> Result<Option<MediaInfo>> {
-    Ok(match s.db.media_probe(blob).await?.map(|p| p.outcome) {
-        Some(ProbeOutcome::Media(j)) => serde_json::from_str(&j).ok(),
-        _ => None,
-    })
+async fn probed(s: &Streaming, blob: &BlobHash) -> Result<Option<Arc<MediaInfo>>> {
+    Ok(s.probe(blob).await?.info().cloned())
 }
 
 /// A shared file's subtitle tracks, with their sidecars from the gate.
 async fn tracks_of(
     s: &Streaming,
     shared: &SharedFile,
-) -> Result<(Option<MediaInfo>, Vec<Track>), Response> {
+) -> Result<(Option<Arc<MediaInfo>>, Vec<Track>), Response> {
     let gate = s
         .gate()
         .ok_or_else(|| StreamingError::NoRendition.into_http().into_response())?;
@@ -313,7 +310,7 @@ async fn tracks_of(
     let info = probed(s, &shared.blob)
         .await
         .map_err(|e| e.into_http().into_response())?;
-    let list = tracks::list(info.as_ref(), &sidecars);
+    let list = tracks::list(info.as_deref(), &sidecars);
     Ok((info, list))
 }
 
@@ -533,7 +530,7 @@ async fn pictures(
             None => {
                 let probe = s.db.media_probe(&shared.blob).await?;
                 let info = probed(&s, &shared.blob).await?;
-                Err(if coming(&shared, info.as_ref(), probe.is_some()) {
+                Err(if coming(&shared, info.as_deref(), probe.is_some()) {
                     StreamingError::NotReady
                 } else {
                     StreamingError::NoRendition
@@ -611,7 +608,8 @@ async fn ladder_master(
     let mut waiting = false;
     for r in ladder::ladder(info) {
         let name = r.name();
-        let v = match s.db.media_rendition(blob, &name).await?.map(|r| r.outcome) {
+        let made = s.rendition(blob, &name).await?;
+        let v = match made.map(|r| r.row.outcome.clone()) {
             Some(RenditionOutcome::Ready(f)) => Variant {
                 uri: format!("{name}.m3u8"),
                 bandwidth: f.bandwidth.max(1) as u64,
@@ -657,14 +655,14 @@ async fn rung_file(
     method: &Method,
     headers: &HeaderMap,
 ) -> Result<Response> {
-    let row = s.db.media_rendition(&shared.blob, name).await?;
+    let row = s.rendition(&shared.blob, name).await?;
     match (row, ext) {
-        (Some(r), "m3u8" | "mp4") => match r.outcome {
-            RenditionOutcome::Failed(why) => Err(StreamingError::RenditionFailed(why)),
-            RenditionOutcome::Ready(f) if ext == "m3u8" => Ok(playlist(method, f.playlist)),
+        (Some(r), "m3u8" | "mp4") => match &r.row.outcome {
+            RenditionOutcome::Failed(why) => Err(StreamingError::RenditionFailed(why.clone())),
+            RenditionOutcome::Ready(f) if ext == "m3u8" => Ok(playlist(method, f.playlist.clone())),
             RenditionOutcome::Ready(f) => {
                 let audio_only = info.video().is_none();
-                Ok(whole_file(s, shared, &f, r.made_at, audio_only, method, headers).await)
+                Ok(whole_file(s, shared, f, r.row.made_at, audio_only, method, headers).await)
             }
         },
         (None, "m3u8") => {
@@ -752,14 +750,10 @@ async fn segment(
         let mut known = false;
         loop {
             // Just uploaded: the probe is waited for too.
-            let found = match s.db.media_probe(&shared.blob).await?.map(|p| p.outcome) {
-                None if crate::typed_as_media(&shared.media_type) => Found::Wait(None),
-                Some(ProbeOutcome::Media(_)) if known => {
-                    find_segment(&s, &shared.blob, &rung, part).await?
-                }
-                Some(ProbeOutcome::Media(j)) => {
-                    let info: MediaInfo =
-                        serde_json::from_str(&j).map_err(|_| StreamingError::NoRendition)?;
+            let found = match s.probe(&shared.blob).await? {
+                Probe::NotYet if crate::typed_as_media(&shared.media_type) => Found::Wait(None),
+                Probe::Media(_) if known => find_segment(&s, &shared.blob, &rung, part).await?,
+                Probe::Media(info) => {
                     if !ladder_names(&info).contains(&rung) {
                         return Err(StreamingError::NoRendition);
                     }
@@ -813,11 +807,13 @@ async fn segment(
 
 /// Looks for a segment: in the finished rendition, else in the file being written.
 async fn find_segment(s: &Streaming, blob: &BlobHash, rung: &str, part: Part) -> Result<Found> {
-    if let Some(r) = s.db.media_rendition(blob, rung).await? {
-        return Ok(match r.outcome {
-            RenditionOutcome::Failed(why) => Found::Gone(StreamingError::RenditionFailed(why)),
+    if let Some(r) = s.rendition(blob, rung).await? {
+        return Ok(match &r.row.outcome {
+            RenditionOutcome::Failed(why) => {
+                Found::Gone(StreamingError::RenditionFailed(why.clone()))
+            }
             RenditionOutcome::Ready(f) => {
-                match byte_ranges(&f.playlist).and_then(|(init, segs)| part.pick(init, &segs)) {
+                match (r.ranges.as_ref()).and_then(|(init, segs)| part.pick(*init, segs)) {
                     Some(range) => Found::Blob(f.blob, range),
                     None => Found::Gone(StreamingError::NoRendition),
                 }
