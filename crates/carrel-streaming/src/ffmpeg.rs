@@ -39,6 +39,7 @@ pub(crate) async fn run(
             file_bytes: max_output.saturating_mul(2),
         },
         timeout: Duration::from_secs(timeout),
+        background: true,
     };
     let ended = tool::run(
         &r,

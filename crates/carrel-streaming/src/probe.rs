@@ -53,6 +53,7 @@ pub async fn probe(cfg: &ProbeConfig, path: &Path, sniffed: Option<&Sniffed>) ->
         tool: &cfg.ffprobe,
         limits,
         timeout: Duration::from_secs(cfg.timeout_secs.max(1)),
+        background: false,
     };
     let Ended {
         out,

@@ -65,6 +65,7 @@ pub async fn remux(cfg: &RemuxConfig, input: &Path, output: &Path) -> Result<()>
             file_bytes: max_out.saturating_mul(2),
         },
         timeout: Duration::from_secs(cfg.timeout_secs.max(1)),
+        background: false,
     };
     let ended = tool::run(
         &r,

@@ -36,15 +36,17 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// The shell script that lowers the limits and then becomes the tool.
-    /// `ulimit -f` counts 512-byte blocks in dash (1024 in bash): the
-    /// smaller unit, so the bound holds in both.
-    fn script(&self) -> String {
+    /// The shell script that lowers the limits and then becomes the tool
+    /// (through coreutils' `nice` for a background run). `ulimit -f`
+    /// counts 512-byte blocks in dash (1024 in bash): the smaller unit, so
+    /// the bound holds in both.
+    fn script(&self, background: bool) -> String {
         format!(
-            "ulimit -v {} && ulimit -t {} && ulimit -f {} && ulimit -c 0 && exec \"$@\"",
+            "ulimit -v {} && ulimit -t {} && ulimit -f {} && ulimit -c 0 && exec {}\"$@\"",
             self.memory_bytes / 1024,
             self.cpu_secs,
-            self.file_bytes.div_ceil(512)
+            self.file_bytes.div_ceil(512),
+            if background { "nice -n 10 " } else { "" }
         )
     }
 }
@@ -56,6 +58,11 @@ pub struct Run<'a> {
     pub limits: Limits,
     /// Wall-clock bound.
     pub timeout: Duration,
+    /// At a lower CPU priority (nice 10): work no one is waiting to watch
+    /// (pictures, subtitle tracks) yields the cores to a transcode that
+    /// someone is (measured in BENCHMARKS.md: a poster and sprite made
+    /// beside the ladder's ffmpeg slowed it).
+    pub background: bool,
 }
 
 /// How a run that was not stopped by carrel ended.
@@ -81,7 +88,10 @@ where
     F: Future<Output = Result<T>>,
 {
     let mut c = Command::new("/bin/sh");
-    c.arg("-c").arg(run.limits.script()).arg("sh").arg(run.tool);
+    c.arg("-c")
+        .arg(run.limits.script(run.background))
+        .arg("sh")
+        .arg(run.tool);
     args(&mut c);
     let mut child = c
         .stdin(Stdio::null())
@@ -208,6 +218,7 @@ mod tests {
                 file_bytes: 0,
             },
             timeout: Duration::from_secs(secs),
+            background: false,
         }
     }
 
@@ -226,6 +237,34 @@ mod tests {
         assert_eq!(e.out, b"out\n");
         assert_eq!(e.stderr, b"err\n");
         assert_eq!(e.status.code(), Some(3));
+    }
+
+    /// A background run is one that yields: nice 10 above the server's own.
+    #[tokio::test]
+    async fn a_background_run_is_niced() {
+        let niceness = |background: bool| async move {
+            let r = Run {
+                background,
+                ..sh(10)
+            };
+            let e = run(
+                &r,
+                |c| {
+                    c.args(["-c", "cut -d' ' -f19 /proc/self/stat"]);
+                },
+                |o| read_bounded(o, 100),
+                std::future::pending(),
+            )
+            .await
+            .unwrap();
+            String::from_utf8(e.out)
+                .unwrap()
+                .trim()
+                .parse::<i32>()
+                .unwrap()
+        };
+        let own = niceness(false).await;
+        assert_eq!(niceness(true).await, (own + 10).min(19));
     }
 
     #[tokio::test]

@@ -145,6 +145,7 @@ pub async fn transcode(
             file_bytes: largest.saturating_mul(2),
         },
         timeout,
+        background: false,
     };
     // A source that goes on past its declared duration is cut there (plus a margin).
     let limit = duration.map(|d| d + 5.0);
