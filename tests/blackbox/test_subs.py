@@ -120,7 +120,8 @@ def test_embedded_tracks_poster_and_thumbnails(server, tmp_path):
     url2, j2 = put(server, "again.mkv", open(MKV3, "rb").read())
     media_of(server, url2, j2["manage_token"], settled)
     assert server.read_log().count("subtitles extracted") == 1
-    assert server.read_log().count("poster and thumbnails made") == 1
+    assert server.read_log().count("poster made") == 1
+    assert server.read_log().count("seek thumbnails made") == 1
     assert requests.get(f"{url2}/media/poster.jpg").content == requests.get(f"{url}/media/poster.jpg").content
     assert requests.get(f"{url2}/subs/2.vtt").text == requests.get(f"{url}/subs/2.vtt").text
 

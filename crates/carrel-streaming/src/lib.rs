@@ -172,6 +172,9 @@ const HASTENED_BY_SECS: i64 = 100 * 365 * 86_400;
 /// taken to be the file's doing and recorded.
 const TIMEOUTS_BEFORE_FAILURE: i64 = 3;
 
+/// How often a blob's seek thumbnails look again whether its ladder is made.
+const PICTURES_RETRY_SECS: i64 = 2;
+
 /// Back-off before attempt `attempts + 1` of a job that failed for the server's reasons.
 fn retry_delay(attempts: i64) -> Duration {
     Duration::from_secs((30 * attempts.clamp(1, 120) as u64).min(3600))
@@ -429,7 +432,7 @@ impl Streaming {
         if info.video().is_some()
             && self
                 .db
-                .media_rendition(hash, images::POSTER)
+                .media_rendition(hash, images::THUMBS)
                 .await?
                 .is_none()
         {
@@ -574,7 +577,7 @@ impl Streaming {
     pub async fn images_blob(&self, hash: &BlobHash, attempt: i64) -> Result<()> {
         if self
             .db
-            .media_rendition(hash, images::POSTER)
+            .media_rendition(hash, images::THUMBS)
             .await?
             .is_some()
         {
@@ -595,7 +598,56 @@ impl Streaming {
         let dir = self.store.staging_dir();
         let hex = hash.to_hex();
         let duration = info.video_duration().filter(|d| d.is_finite() && *d > 0.0);
-        // The sprite and its track first: the poster's row says the job is done.
+        // The poster first (one frame): a file waiting for its ladder shows it.
+        if self
+            .db
+            .media_rendition(hash, images::POSTER)
+            .await?
+            .is_none()
+        {
+            let at = duration.map_or(0.0, |d| d / 10.0);
+            let out = ffmpeg::staged(dir, "poster", &hex, "jpg");
+            let made = async {
+                images::poster(&self.config.remux, &input, at, &out).await?;
+                images::dimensions(&out).await
+            }
+            .await;
+            match made {
+                Ok((w, h)) => {
+                    self.store_rendition(hash, images::POSTER, &out, Some(format!("{w}x{h}")))
+                        .await?;
+                    tracing::info!(blob = %hash, "poster made");
+                }
+                Err(e) => {
+                    let _ = tokio::fs::remove_file(&out).await;
+                    match e {
+                        e @ StreamingError::TimedOut(_) if attempt < TIMEOUTS_BEFORE_FAILURE => {
+                            return Err(e);
+                        }
+                        e if e.is_the_files() => {
+                            self.rendition_failed(hash, images::POSTER, &e.to_string())
+                                .await?
+                        }
+                        e => return Err(e),
+                    }
+                }
+            }
+        }
+        // The seek thumbnails wait for a ladder being made: decoding the
+        // whole video beside the transcode slows what someone is waiting to
+        // watch (BENCHMARKS.md). The poster is made at once.
+        if self.transcode_pending(hash, &info).await? {
+            self.db
+                .enqueue_job(
+                    JOB_MEDIA_IMAGES,
+                    &hex,
+                    Timestamp(Timestamp::now().0 + PICTURES_RETRY_SECS),
+                )
+                .await?;
+            tracing::info!(blob = %hash, "seek thumbnails after the ladder");
+            return Ok(());
+        }
+        // The sprite, then its track, whose row says the job is done.
         let sprite = async {
             let Some(plan) = duration.and_then(images::SpritePlan::for_duration) else {
                 return Err(StreamingError::Unreadable(
@@ -628,6 +680,7 @@ impl Streaming {
                 tokio::fs::write(&vtt_path, vtt).await?;
                 self.store_rendition(hash, images::THUMBS, &vtt_path, Some(format!("{tw}x{th}")))
                     .await?;
+                tracing::info!(blob = %hash, "seek thumbnails made");
             }
             Err(e @ StreamingError::TimedOut(_)) if attempt < TIMEOUTS_BEFORE_FAILURE => {
                 return Err(e);
@@ -640,34 +693,20 @@ impl Streaming {
             }
             Err(e) => return Err(e),
         }
-        let at = duration.map_or(0.0, |d| d / 10.0);
-        let out = ffmpeg::staged(dir, "poster", &hex, "jpg");
-        let made = async {
-            images::poster(&self.config.remux, &input, at, &out).await?;
-            images::dimensions(&out).await
-        }
-        .await;
-        match made {
-            Ok((w, h)) => {
-                self.store_rendition(hash, images::POSTER, &out, Some(format!("{w}x{h}")))
-                    .await?;
-                tracing::info!(blob = %hash, "poster and thumbnails made");
-            }
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&out).await;
-                match e {
-                    e @ StreamingError::TimedOut(_) if attempt < TIMEOUTS_BEFORE_FAILURE => {
-                        return Err(e);
-                    }
-                    e if e.is_the_files() => {
-                        self.rendition_failed(hash, images::POSTER, &e.to_string())
-                            .await?
-                    }
-                    e => return Err(e),
-                }
-            }
-        }
         Ok(())
+    }
+
+    /// Whether a ladder for this blob is being made or waits its turn.
+    async fn transcode_pending(&self, hash: &BlobHash, info: &info::MediaInfo) -> Result<bool> {
+        if !wants_ladder(info) || self.ladder_settled(hash, info).await? {
+            return Ok(false);
+        }
+        let running = self.live.lock().expect("live lock").contains_key(hash);
+        Ok(running
+            || self
+                .db
+                .job_queued(JOB_MEDIA_TRANSCODE, &hash.to_hex())
+                .await?)
     }
 
     /// Whether every rung of a blob's ladder is made or failed.

@@ -308,10 +308,13 @@ pub fn with_extras(
     let has_video = info.is_some_and(|i| i.video().is_some());
     let mut pictures = serde_json::Map::new();
     if has_video {
-        let state = match made(crate::images::POSTER) {
-            Some(RenditionOutcome::Ready(_)) => "ready",
-            Some(RenditionOutcome::Failed(_)) => "failed",
-            None => "preparing",
+        // Settled when the seek thumbnails' row is written (made or
+        // failed): the last of the job, after the ladder for a transcoded
+        // file; the poster's outcome says how.
+        let state = match (made(crate::images::THUMBS), made(crate::images::POSTER)) {
+            (None, _) | (_, None) => "preparing",
+            (_, Some(RenditionOutcome::Ready(_))) => "ready",
+            (_, Some(RenditionOutcome::Failed(_))) => "failed",
         };
         pictures.insert("pictures".into(), json!(state));
         for (name, file, field) in [
