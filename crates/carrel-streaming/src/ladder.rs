@@ -329,39 +329,15 @@ pub fn ffmpeg_args(
             "100000".into(),
         ]);
         if audio {
-            a.extend([
-                "-c:a".into(),
-                "aac".into(),
-                "-b:a".into(),
-                format!("{}k", r.audio_kbps),
-                "-ac".into(),
-                "2".into(),
-            ]);
+            aac(&mut a, r.audio_kbps);
         }
-        a.extend(
-            [
-                "-sn",
-                "-dn",
-                "-map_metadata",
-                "-1",
-                "-map_chapters",
-                "-1",
-                "-movflags",
-                "+frag_keyframe+empty_moov+default_base_moof",
-                // Each fragment reaches the file when it is complete (segments are served as they come).
-                "-flush_packets",
-                "1",
-            ]
-            .map(String::from),
+        // Fragments start at the forced keyframes.
+        fmp4_output(
+            &mut a,
+            &["-movflags", "+frag_keyframe+empty_moov+default_base_moof"],
+            *max,
+            out,
         );
-        a.extend([
-            "-fs".into(),
-            max.to_string(),
-            "-f".into(),
-            "mp4".into(),
-            "-y".into(),
-            format!("file:{}", out.display()),
-        ]);
     }
     a
 }
@@ -370,46 +346,59 @@ pub fn ffmpeg_args(
 /// every [`SEGMENT_SECS`] (every AAC frame is a keyframe: fragments are cut
 /// by duration).
 fn audio_args(a: &mut Vec<String>, rungs: &[(Rung, &Path, u64)], limit_secs: Option<f64>) {
+    let every_us = (SEGMENT_SECS as u64 * 1_000_000).to_string();
     for (r, out, max) in rungs {
         a.extend(["-map".into(), "0:a:0".into()]);
         if let Some(t) = limit_secs {
             a.extend(["-t".into(), format!("{t:.3}")]);
         }
-        a.extend([
-            "-c:a".into(),
-            "aac".into(),
-            "-b:a".into(),
-            format!("{}k", r.audio_kbps),
-            "-ac".into(),
-            "2".into(),
-        ]);
-        a.extend(
-            [
-                "-vn",
-                "-sn",
-                "-dn",
-                "-map_metadata",
-                "-1",
-                "-map_chapters",
-                "-1",
+        aac(a, r.audio_kbps);
+        a.push("-vn".into());
+        fmp4_output(
+            a,
+            &[
                 "-movflags",
                 "+empty_moov+default_base_moof",
                 "-frag_duration",
-            ]
-            .map(String::from),
+                &every_us,
+            ],
+            *max,
+            out,
         );
-        a.extend([
-            (SEGMENT_SECS as u64 * 1_000_000).to_string(),
-            "-flush_packets".into(),
-            "1".into(),
-            "-fs".into(),
-            max.to_string(),
-            "-f".into(),
-            "mp4".into(),
-            "-y".into(),
-            format!("file:{}", out.display()),
-        ]);
     }
+}
+
+/// A rung's audio: AAC-LC, stereo, at `kbps`.
+fn aac(a: &mut Vec<String>, kbps: u32) {
+    a.extend([
+        "-c:a".into(),
+        "aac".into(),
+        "-b:a".into(),
+        format!("{kbps}k"),
+        "-ac".into(),
+        "2".into(),
+    ]);
+}
+
+/// The end of a rung's output: no subtitles, data, metadata or chapters;
+/// fragmented MP4 cut as `fragments` say, each fragment reaching the file
+/// when it is complete (segments are served as they come); at most `max`
+/// bytes, at `out`.
+fn fmp4_output(a: &mut Vec<String>, fragments: &[&str], max: u64, out: &Path) {
+    a.extend(
+        ["-sn", "-dn", "-map_metadata", "-1", "-map_chapters", "-1"]
+            .into_iter()
+            .chain(fragments.iter().copied())
+            .chain(["-flush_packets", "1", "-fs"])
+            .map(String::from),
+    );
+    a.extend([
+        max.to_string(),
+        "-f".into(),
+        "mp4".into(),
+        "-y".into(),
+        format!("file:{}", out.display()),
+    ]);
 }
 
 /// ffmpeg's `-progress` output so far: the media time reached, in seconds
