@@ -158,6 +158,18 @@ def test_1080p_ladder_starts_before_the_transcode_ends(server):
     assert log.count("transcode command") == 1 and len(re.findall(r": transcoded blob=", log)) == 1, log[-3000:]
     assert requests.get(f"{server.url}/healthz").status_code == 200
 
+    # The pictures: the poster at once, the seek thumbnails (which decode
+    # the whole video) only once the ladder was made.
+    t = time.monotonic()
+    while (m := media(server, url, j)).get("pictures") == "preparing":
+        assert time.monotonic() - t < 60, m
+        time.sleep(0.3)
+    assert m["pictures"] == "ready" and m["thumbnails"] == "media/thumbs.vtt", m
+    log = plain_log(server)
+    at = lambda what: log.index(what)  # noqa: E731
+    assert at("poster made") < at(": transcoded blob=") < at("seek thumbnails made"), log[-3000:]
+    assert "seek thumbnails after the ladder" in log
+
 
 @pytest.mark.parametrize("path,name", [(WEBM, "bbb.webm"), (MKV, "bbb.mkv")])
 def test_vp8_sources_get_a_ladder_capped_at_720p(server, path, name):

@@ -172,9 +172,6 @@ const HASTENED_BY_SECS: i64 = 100 * 365 * 86_400;
 /// taken to be the file's doing and recorded.
 const TIMEOUTS_BEFORE_FAILURE: i64 = 3;
 
-/// How often a blob's seek thumbnails look again whether its ladder is made.
-const PICTURES_RETRY_SECS: i64 = 2;
-
 /// Back-off before attempt `attempts + 1` of a job that failed for the server's reasons.
 fn retry_delay(attempts: i64) -> Duration {
     Duration::from_secs((30 * attempts.clamp(1, 120) as u64).min(3600))
@@ -635,15 +632,9 @@ impl Streaming {
         }
         // The seek thumbnails wait for a ladder being made: decoding the
         // whole video beside the transcode slows what someone is waiting to
-        // watch (BENCHMARKS.md). The poster is made at once.
+        // watch (BENCHMARKS.md). The transcode queues this job again when
+        // it ends (`transcode_blob`); the poster is made at once.
         if self.transcode_pending(hash, &info).await? {
-            self.db
-                .enqueue_job(
-                    JOB_MEDIA_IMAGES,
-                    &hex,
-                    Timestamp(Timestamp::now().0 + PICTURES_RETRY_SECS),
-                )
-                .await?;
             tracing::info!(blob = %hash, "seek thumbnails after the ladder");
             return Ok(());
         }
@@ -913,6 +904,19 @@ impl Streaming {
                 made_at: Timestamp::now(),
             })
             .await?;
+        }
+        // The seek thumbnails `images_blob` put off while the ladder was made.
+        if info.video().is_some()
+            && self
+                .db
+                .media_rendition(hash, images::THUMBS)
+                .await?
+                .is_none()
+        {
+            self.db
+                .enqueue_job(JOB_MEDIA_IMAGES, &hash.to_hex(), Timestamp::now())
+                .await?;
+            self.wake_probe.notify_one();
         }
         drop(staged);
         Ok(())
