@@ -409,12 +409,13 @@ async fn serve_rendition(
         .into_response())
 }
 
-/// Whether a rendition that is not there yet is coming: the file is not
+/// Whether a picture that is not there yet is coming: the file is not
 /// probed yet (and claims to be media), or it is video that was.
-fn coming(shared: &SharedFile, info: Option<&MediaInfo>, probed: bool) -> bool {
-    match info {
-        Some(i) => i.video().is_some(),
-        None => !probed && crate::typed_as_media(&shared.media_type),
+fn coming(shared: &SharedFile, probe: &Probe) -> bool {
+    match probe {
+        Probe::Media(i) => i.video().is_some(),
+        Probe::NotMedia => false,
+        Probe::NotYet => crate::typed_as_media(&shared.media_type),
     }
 }
 
@@ -527,15 +528,11 @@ async fn pictures(
                     .map_or(shared.name.as_str(), |(b, _)| b);
                 serve_rendition(&s, method, headers, &r, &format!("{base}.{file}"), ty).await
             }
-            None => {
-                let probe = s.db.media_probe(&shared.blob).await?;
-                let info = probed(&s, &shared.blob).await?;
-                Err(if coming(&shared, info.as_deref(), probe.is_some()) {
-                    StreamingError::NotReady
-                } else {
-                    StreamingError::NoRendition
-                })
-            }
+            None => Err(if coming(&shared, &s.probe(&shared.blob).await?) {
+                StreamingError::NotReady
+            } else {
+                StreamingError::NoRendition
+            }),
         }
     };
     r.await.unwrap_or_else(|e| e.into_http().into_response())
