@@ -108,13 +108,6 @@ def share_media(server, share, token):
     return json.loads(out).get("media") or {}
 
 
-def upload_video(server, path):
-    """Uploads and returns (share id, manage token)."""
-    j = json.loads(curl("-H", "Accept: application/json", "-T", path,
-                        f"{server.url}/u/{os.path.basename(path)}", text=True))
-    return j["url"].rsplit("/", 1)[1], j["manage_token"]
-
-
 def wait_ladder(server, share, token, rung, seconds=600):
     """The share JSON's `media` once the ladder is ready (exits if it fails or lacks `rung`)."""
     t = time.monotonic()
@@ -254,7 +247,8 @@ def main():
         # that data directory, so all serve the same share and the same bytes.
         src = lib.Carrel("carrel-viewers-source")
         stops.append(src.stop)
-        share, token = upload_video(src, source)
+        direct, _, token = src.put(source)
+        share = direct.rsplit("/", 1)[1]
         m = wait_ladder(src, share, token, a.rung)
         lib.log(f"source: {m.get('width')}x{m.get('height')}, decision {m.get('decision')}")
         src.stop()
