@@ -12,7 +12,13 @@ H.264/AAC 1920x1080, 10 s), each round:
      request until the segment exists);
    - the transcode as carrel runs it: from the upload's answer until the
      share JSON says the ladder is ready (probe, queue, ffmpeg, reading the
-     fragments, storing the four files as blobs), polled every 50 ms;
+     fragments, storing the four files as blobs). It waits as a viewer
+     would: it asks for the top rung's last segment (the server holds the
+     request until ffmpeg has written it), then polls the share JSON over
+     one keep-alive connection every 10 ms until the ladder is ready.
+     Polling all along costs the server CPU that ffmpeg would have had:
+     a curl process every 50 ms cost the carrel column ~3 %, and a JSON
+     poll every 10 ms over keep-alive about as much (BENCHMARKS.md);
 2. by hand: the exact ffmpeg command carrel ran (its `transcode command`
    log line, the same arguments) into a temporary directory, timed.
 
@@ -26,6 +32,7 @@ machine).
 CARREL_BIN picks the binary (default target/release/carrel).
 """
 import argparse
+import http.client
 import json
 import os
 import re
@@ -49,10 +56,38 @@ def fresh_copy(path, out):
     return out
 
 
-def get_json(url, token):
-    out = subprocess.run(["curl", "-sS", "-f", "-H", f"Authorization: Bearer {token}", url],
-                         capture_output=True, text=True, check=True).stdout
-    return json.loads(out)
+class Poller:
+    """GETs of one JSON resource over one keep-alive connection: a poll costs
+    the server one request and this process a few microseconds, where a curl
+    process per poll costs both cores a fork and exec."""
+
+    def __init__(self, base, token):
+        host, port = base.split("//", 1)[1].rsplit(":", 1)
+        self.conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def fetch(self, path):
+        self.conn.request("GET", path, headers=self.headers)
+        r = self.conn.getresponse()
+        return r.status, r.read()
+
+    def get(self, path):
+        status, body = self.fetch(path)
+        if status != 200:
+            sys.exit(f"GET {path}: {status} {body[:200]!r}")
+        return json.loads(body)
+
+    def text(self, path):
+        status, body = self.fetch(path)
+        if status != 200:
+            sys.exit(f"GET {path}: {status} {body[:200]!r}")
+        return body.decode()
+
+    def status(self, path):
+        return self.fetch(path)[0]
+
+    def close(self):
+        self.conn.close()
 
 
 def carrel_round(server, copy):
@@ -69,15 +104,21 @@ def carrel_round(server, copy):
             first = time.monotonic() - t0
     if first is None:
         sys.exit("segment 0 never came")
+    poll = Poller(server.url, j["manage_token"])
+    top = poll.text(f"/s/{share}/hls/1080p.m3u8")
+    last = sum(1 for line in top.splitlines() if line.startswith("#EXTINF")) - 1
+    while poll.status(f"/s/{share}/hls/1080p/{last}.m4s") != 200 and time.monotonic() - t0 < 120:
+        pass
     while True:
-        m = get_json(f"{server.url}/api/shares/{share}", j["manage_token"]).get("media") or {}
+        m = poll.get(f"/api/shares/{share}").get("media") or {}
         state = (m.get("ladder") or {}).get("state")
         if state == "ready":
             done = time.monotonic() - t0
             break
         if state == "failed":
             sys.exit(f"the transcode failed: {m}")
-        time.sleep(0.05)
+        time.sleep(0.01)
+    poll.close()
     server.delete(j["file_id"], j["manage_token"])
     return first, done
 

@@ -75,6 +75,7 @@ impl Hosting {
             created_at: now,
         });
         let id = file.id.clone();
+        let wake = !jobs.is_empty();
         self.db
             .complete_upload(&Completion {
                 upload: upload.clone(),
@@ -84,6 +85,9 @@ impl Hosting {
                 jobs,
             })
             .await?;
+        if wake && let Some(m) = self.media() {
+            m.queued();
+        }
         Stats::add(&self.stats.uploads_completed, 1);
         tracing::info!(file = %id, %hash, size, "upload stored");
         Ok(id)

@@ -154,6 +154,9 @@ pub trait ShareGate: Send + Sync + 'static {
 pub trait MediaFacts: Send + Sync + 'static {
     /// The jobs a newly stored file needs (none when it cannot be audio or video).
     fn follow_ups(&self, file: &StoredFile<'_>) -> Vec<FollowUp>;
+    /// The jobs [`MediaFacts::follow_ups`] named are committed with their
+    /// file: a worker waiting for them may take them now.
+    fn queued(&self) {}
     /// What is known of a blob as media; `None` when it is not media (or
     /// not known to be, and its type does not say it is). `sidecars` are the
     /// subtitle files beside it.

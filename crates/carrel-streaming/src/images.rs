@@ -119,17 +119,41 @@ pub async fn dimensions(path: &Path) -> Result<(u32, u32)> {
     .map_err(|e| StreamingError::Io(std::io::Error::other(e)))?
 }
 
-/// Writes the frame at `at_secs` of `input`, scaled to at most
-/// [`POSTER_WIDTH`] wide, as a JPEG at `output`.
+/// Writes a frame near `at_secs` of `input`, scaled to at most
+/// [`POSTER_WIDTH`] wide, as a JPEG at `output`: the keyframe at or before
+/// `at_secs` (one frame decoded, not the group of pictures up to it: a
+/// poster is made beside a transcode someone is waiting for), or, where
+/// that gives no picture (a stream without keyframes), the exact frame.
 pub async fn poster(cfg: &RemuxConfig, input: &Path, at_secs: f64, output: &Path) -> Result<()> {
-    let at = format!("{:.3}", at_secs.max(0.0));
+    match poster_run(cfg, input, at_secs, output, true).await {
+        Ok(()) if tokio::fs::metadata(output).await.is_ok_and(|m| m.len() > 0) => Ok(()),
+        Err(e @ StreamingError::TimedOut(_)) => Err(e),
+        Ok(()) | Err(_) => {
+            let _ = tokio::fs::remove_file(output).await;
+            poster_run(cfg, input, at_secs, output, false).await
+        }
+    }
+}
+
+async fn poster_run(
+    cfg: &RemuxConfig,
+    input: &Path,
+    at_secs: f64,
+    output: &Path,
+    keyframe: bool,
+) -> Result<()> {
+    let mut pre: Vec<String> = Vec::new();
+    if keyframe {
+        pre.extend(["-skip_frame", "nokey", "-noaccurate_seek"].map(String::from));
+    }
+    pre.extend(["-ss".into(), format!("{:.3}", at_secs.max(0.0))]);
     crate::ffmpeg::run(
         cfg,
         input,
         &[output.to_owned()],
         MAX_IMAGE_BYTES,
         POSTER_SECS.min(cfg.timeout_secs),
-        &["-ss".into(), at],
+        &pre,
         |c| {
             c.args(["-map", "0:V:0", "-an", "-sn", "-dn", "-frames:v", "1"])
                 .arg("-vf")

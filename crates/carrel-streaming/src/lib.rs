@@ -222,8 +222,8 @@ impl Streaming {
     /// stored file named a probe.
     async fn run_probes(&self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         let mut last_sweep = Instant::now();
-        // Quick looks left after a wake-up: the probe's job row commits
-        // with the file, just after the hosting wing asked what it needs.
+        // Quick looks left after a wake-up (the upload's commit wakes the
+        // worker; a job another process queued waits for the tick).
         let mut quick = 0u32;
         loop {
             let wait = if quick > 0 {
@@ -234,10 +234,7 @@ impl Streaming {
             };
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
-                _ = self.wake_probe.notified() => {
-                    quick = 5;
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
+                _ = self.wake_probe.notified() => quick = 5,
                 _ = shutdown.changed() => break,
             }
             if last_sweep.elapsed() >= Duration::from_secs(self.config.sweep_secs.max(1) as u64) {
@@ -1111,8 +1108,6 @@ impl Streaming {
 impl MediaFacts for Streaming {
     fn follow_ups(&self, file: &StoredFile<'_>) -> Vec<FollowUp> {
         if worth_probing(file.media_type, file.head) {
-            // The job commits with the file, just after this: look soon.
-            self.wake_probe.notify_one();
             vec![FollowUp {
                 kind: JOB_MEDIA_PROBE.into(),
                 payload: file.blob.to_hex(),
@@ -1120,6 +1115,10 @@ impl MediaFacts for Streaming {
         } else {
             Vec::new()
         }
+    }
+
+    fn queued(&self) {
+        self.wake_probe.notify_one();
     }
 
     async fn view(

@@ -79,6 +79,48 @@ async fn poster_and_sprite_of_the_planned_sizes() {
     assert!(!e.to_string().contains(dir.path().to_str().unwrap()), "{e}");
 }
 
+/// The poster decodes one keyframe; a stream whose frames are not marked
+/// as keyframes (x264's periodic intra refresh in MPEG-TS: ffmpeg decodes
+/// nothing when told to skip all but keyframes) still gets one, the exact
+/// frame, by the fallback.
+#[tokio::test]
+async fn a_stream_without_keyframes_still_gets_a_poster() {
+    if !have("ffmpeg", "derived/bbb_0_30_with_3_subs.mkv") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("refresh.ts");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i", "testsrc=d=6:s=320x240"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-x264-params",
+            "intra-refresh=1:keyint=30",
+        ])
+        .args(["-f", "mpegts", "-y"])
+        .arg(&input)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // The premise: keyframes only give no picture here.
+    let quick = dir.path().join("quick.jpg");
+    let ran = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-skip_frame", "nokey", "-noaccurate_seek"])
+        .args(["-ss", "3", "-i"])
+        .arg(&input)
+        .args(["-frames:v", "1", "-f", "image2", "-update", "1", "-y"])
+        .arg(&quick)
+        .status()
+        .unwrap();
+    assert!(ran.success() && !quick.exists(), "ffmpeg found a keyframe");
+    let poster = dir.path().join("p.jpg");
+    images::poster(&RemuxConfig::default(), &input, 3.0, &poster)
+        .await
+        .unwrap();
+    assert_eq!(images::dimensions(&poster).await.unwrap(), (320, 240));
+}
+
 #[test]
 fn image_subtitles_are_skipped_with_a_reason() {
     assert!(tracks::skipped("subrip").is_none());
