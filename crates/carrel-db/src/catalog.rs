@@ -734,6 +734,11 @@ macro_rules! impl_catalog {
             /// A bulk writer: a connection of its own, in a transaction.
             struct Bulk {
                 conn: sqlx::pool::PoolConnection<$db>,
+                /// The pool, for work done beside the writer (SQLite: the
+                /// WAL checkpoint after a commit, see `bulk_committed`).
+                pool: sqlx::Pool<$db>,
+                /// That work, while it runs.
+                beside: Option<tokio::task::JoinHandle<()>>,
             }
 
             #[async_trait::async_trait]
@@ -760,11 +765,16 @@ macro_rules! impl_catalog {
 
                 async fn commit(&mut self) -> Result<()> {
                     sqlx::query("COMMIT").execute(&mut *self.conn).await?;
+                    super::bulk_committed(&self.pool, &mut self.beside);
                     sqlx::query($begin_write).execute(&mut *self.conn).await?;
                     Ok(())
                 }
 
                 async fn finish(mut self: Box<Self>) -> Result<()> {
+                    if let Some(h) = self.beside.take() {
+                        let _ = h.await;
+                    }
+                    super::bulk_finishing(&mut *self.conn).await?;
                     sqlx::query("COMMIT").execute(&mut *self.conn).await?;
                     Ok(())
                 }
@@ -1098,7 +1108,7 @@ macro_rules! impl_catalog {
                         sqlx::query(sql.as_str()).execute(&mut *conn).await?;
                     }
                     sqlx::query($begin_write).execute(&mut *conn).await?;
-                    Ok(Box::new(Bulk { conn }))
+                    Ok(Box::new(Bulk { conn, pool: self.pool.clone(), beside: None }))
                 }
 
                 async fn count_editions(&self) -> Result<i64> {
