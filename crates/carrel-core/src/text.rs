@@ -21,6 +21,14 @@ pub const MAX_FOLDED: usize = 1024;
 
 /// Folds `s` for comparison and search (see the module documentation).
 pub fn fold(s: &str) -> String {
+    if s.is_ascii() {
+        fold_ascii(s)
+    } else {
+        fold_any(s)
+    }
+}
+
+fn fold_any(s: &str) -> String {
     let mut f = Folded {
         out: String::with_capacity(s.len().min(MAX_FOLDED)),
         chars: 0,
@@ -48,6 +56,40 @@ pub fn fold(s: &str) -> String {
         }
     }
     let mut out = f.out;
+    if out.ends_with(' ') {
+        out.pop();
+    }
+    out
+}
+
+/// [`fold`] of ASCII text, byte by byte: NFKD leaves ASCII as it is and
+/// it has no combining marks, so only case, apostrophes and separators
+/// are left to do (the same rules, without decomposing every character;
+/// imports fold every title and name).
+fn fold_ascii(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().min(MAX_FOLDED));
+    let mut space = true; // no leading space
+    for b in s.bytes() {
+        if out.len() >= MAX_FOLDED {
+            break;
+        }
+        match b {
+            b'\'' => {}
+            b'a'..=b'z' | b'0'..=b'9' => {
+                out.push(b as char);
+                space = false;
+            }
+            b'A'..=b'Z' => {
+                out.push(b.to_ascii_lowercase() as char);
+                space = false;
+            }
+            _ if !space => {
+                out.push(' ');
+                space = true;
+            }
+            _ => {}
+        }
+    }
     if out.ends_with(' ') {
         out.pop();
     }
@@ -311,6 +353,29 @@ pub fn venue_initial(journal: &str) -> Option<char> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ascii_folding_is_the_general_folding() {
+        let long = "Ab'c, D-e ".repeat(300);
+        for s in [
+            "",
+            " ",
+            "Crime and Punishment: A Novel",
+            "  LES   MISERABLES!! ",
+            "l'homme qui rit",
+            "O'Brien, Flann",
+            "'''",
+            "rock 'n' roll",
+            "C++ & Rust -- 2nd ed.",
+            "x\u{0}y\tz\u{7f}",
+            "___a___",
+            long.as_str(),
+        ] {
+            assert_eq!(fold_ascii(s), fold_any(s), "{s:?}");
+        }
+        let all: String = (0u8..128).map(char::from).collect();
+        assert_eq!(fold_ascii(&all), fold_any(&all));
+    }
 
     #[test]
     fn folding_ignores_case_accents_and_punctuation() {

@@ -441,7 +441,9 @@ macro_rules! impl_catalog {
                 let mut new_recs: Vec<usize> = Vec::new();
                 // The new editions' records, with what later records of
                 // the same edition in this batch say.
-                let mut merged: Vec<EditionRecord> = Vec::new();
+                // (Borrowed until a later record changes one: most records
+                // are new editions of their own, and copying each cost.)
+                let mut merged: Vec<std::borrow::Cow<'_, EditionRecord>> = Vec::new();
                 for (i, r) in records.iter().enumerate() {
                     let src = r.source.as_ref().map(|s| s.as_str().to_owned());
                     let keys: Vec<String> = r.identifiers.iter().filter(|i| i.is_edition_key()).map(ident_key).collect();
@@ -469,13 +471,13 @@ macro_rules! impl_catalog {
                         });
                     let t = match found {
                         Some(Err(n)) => {
-                            merged[n].absorb(r);
+                            merged[n].to_mut().absorb(r);
                             Err(n)
                         }
                         Some(t) => t,
                         None => {
                             new_recs.push(i);
-                            merged.push(r.clone());
+                            merged.push(std::borrow::Cow::Borrowed(r));
                             Err(new_recs.len() - 1)
                         }
                     };
@@ -556,7 +558,12 @@ macro_rules! impl_catalog {
                             .push_bind(r.year)
                             .push_bind(r.language.as_ref().map(|l| l.as_str()))
                             .push_bind(r.description.as_deref())
-                            .push_bind(match_key(r))
+                            // (Made once per record above, again only if
+                            // a later record changed it.)
+                            .push_bind(match r {
+                                std::borrow::Cow::Owned(r) => match_key(r),
+                                std::borrow::Cow::Borrowed(_) => mks[new_recs[*n]].clone(),
+                            })
                             .push_bind(now.0)
                             .push_bind(now.0);
                     });
@@ -734,6 +741,11 @@ macro_rules! impl_catalog {
             /// A bulk writer: a connection of its own, in a transaction.
             struct Bulk {
                 conn: sqlx::pool::PoolConnection<$db>,
+                /// The pool, for work done beside the writer (SQLite: the
+                /// WAL checkpoint after a commit, see `bulk_committed`).
+                pool: sqlx::Pool<$db>,
+                /// That work, while it runs.
+                beside: Option<tokio::task::JoinHandle<()>>,
             }
 
             #[async_trait::async_trait]
@@ -760,11 +772,16 @@ macro_rules! impl_catalog {
 
                 async fn commit(&mut self) -> Result<()> {
                     sqlx::query("COMMIT").execute(&mut *self.conn).await?;
+                    super::bulk_committed(&self.pool, &mut self.beside);
                     sqlx::query($begin_write).execute(&mut *self.conn).await?;
                     Ok(())
                 }
 
                 async fn finish(mut self: Box<Self>) -> Result<()> {
+                    if let Some(h) = self.beside.take() {
+                        let _ = h.await;
+                    }
+                    super::bulk_finishing(&mut *self.conn).await?;
                     sqlx::query("COMMIT").execute(&mut *self.conn).await?;
                     Ok(())
                 }
@@ -1098,7 +1115,7 @@ macro_rules! impl_catalog {
                         sqlx::query(sql.as_str()).execute(&mut *conn).await?;
                     }
                     sqlx::query($begin_write).execute(&mut *conn).await?;
-                    Ok(Box::new(Bulk { conn }))
+                    Ok(Box::new(Bulk { conn, pool: self.pool.clone(), beside: None }))
                 }
 
                 async fn count_editions(&self) -> Result<i64> {

@@ -33,6 +33,14 @@ async fn alloc_ids(tx: &mut sqlx::PgConnection, table: &str, n: usize) -> crate:
     .await?)
 }
 
+/// After a bulk writer's commit: nothing to do beside it on PostgreSQL.
+fn bulk_committed(_: &sqlx::PgPool, _: &mut Option<tokio::task::JoinHandle<()>>) {}
+
+/// Before a bulk writer's last commit: nothing to change on PostgreSQL.
+async fn bulk_finishing(_: &mut sqlx::PgConnection) -> crate::Result<()> {
+    Ok(())
+}
+
 crate::catalog::impl_catalog!(
     super::PgDatabase,
     sqlx::Postgres,

@@ -175,7 +175,7 @@ pub async fn run_import(
                 records = kept;
             }
             let recs: Vec<EditionRecord> = records.into_iter().map(|(_, r, _)| r).collect();
-            let ups = lib.store_bulk(&mut *bulk, &recs).await?;
+            let ups = lib.store_bulk(&mut *bulk, recs).await?;
             report.records += ups.len() as u64;
             report.created += ups.iter().filter(|u| u.created).count() as u64;
             report.updated += ups.iter().filter(|u| !u.created).count() as u64;

@@ -165,29 +165,68 @@ fn merged_into(ups: &[Upserted]) -> HashSet<i64> {
         .collect()
 }
 
+/// The index's view of a record just stored as a new edition (without
+/// files): [`index_doc`] of that edition, made of the record's own strings
+/// instead of copies (an import makes one per record, on the path that
+/// stores them).
+fn new_edition_doc(r: EditionRecord, u: &Upserted, now: Timestamp) -> IndexDoc {
+    let EditionRecord {
+        kind,
+        title,
+        subtitle,
+        authors,
+        author_aliases,
+        subjects,
+        series,
+        publisher,
+        year,
+        language,
+        description,
+        identifiers,
+        ..
+    } = r;
+    let mut names = Vec::with_capacity(authors.len());
+    let mut aliases = author_aliases;
+    aliases.reserve(authors.len());
+    for a in authors {
+        names.push(a.name);
+        aliases.push(a.sort);
+    }
+    IndexDoc {
+        edition_id: u.edition_id,
+        work_id: u.work_id,
+        kind,
+        title,
+        subtitle,
+        authors: names,
+        author_aliases: aliases,
+        series,
+        subjects,
+        publisher,
+        description,
+        language: language.as_ref().map(|l| l.as_str().to_owned()),
+        year,
+        formats: Vec::new(),
+        has_file: false,
+        identifiers: identifiers.iter().map(|i| i.to_string()).collect(),
+        added: now.0,
+    }
+}
+
 /// The index documents of a stored batch: new editions from their record,
 /// merged ones (`reread`, see [`merged_into`]) from the database.
 fn docs_of(
-    chunk: &[EditionRecord],
+    chunk: Vec<EditionRecord>,
     ups: &[Upserted],
     merged: &HashSet<i64>,
     reread: Vec<Edition>,
     now: Timestamp,
 ) -> Vec<IndexDoc> {
     let mut docs: Vec<IndexDoc> = chunk
-        .iter()
+        .into_iter()
         .zip(ups)
         .filter(|(_, u)| u.created && !merged.contains(&u.edition_id))
-        .map(|(r, u)| {
-            index_doc(&Edition {
-                id: u.edition_id,
-                work_id: u.work_id,
-                record: r.clone(),
-                formats: Vec::new(),
-                created_at: now,
-                updated_at: now,
-            })
-        })
+        .map(|(r, u)| new_edition_doc(r, u, now))
         .collect();
     docs.extend(reread.iter().map(index_doc));
     docs
@@ -286,7 +325,7 @@ impl Library {
         let mut out = Vec::with_capacity(records.len());
         let mut docs = Vec::new();
         for chunk in records.chunks(MAX_BATCH) {
-            let (ups, d) = Self::stored(&mut *bulk, chunk).await?;
+            let (ups, d) = Self::stored(&mut *bulk, chunk.to_vec()).await?;
             out.extend(ups);
             docs.push(d);
         }
@@ -304,11 +343,12 @@ impl Library {
     pub async fn store_bulk(
         &self,
         bulk: &mut dyn CatalogBulk,
-        records: &[EditionRecord],
+        mut records: Vec<EditionRecord>,
     ) -> Result<Vec<Upserted>, LibraryError> {
         let mut out = Vec::with_capacity(records.len());
-        for chunk in records.chunks(MAX_BATCH) {
-            let (ups, docs) = Self::stored(bulk, chunk).await?;
+        while !records.is_empty() {
+            let rest = records.split_off(records.len().min(MAX_BATCH));
+            let (ups, docs) = Self::stored(bulk, std::mem::replace(&mut records, rest)).await?;
             self.send_docs(docs).await?;
             out.extend(ups);
         }
@@ -318,10 +358,10 @@ impl Library {
     /// Stores one batch; what it did and the index documents of what changed.
     async fn stored(
         bulk: &mut dyn CatalogBulk,
-        chunk: &[EditionRecord],
+        chunk: Vec<EditionRecord>,
     ) -> Result<(Vec<Upserted>, Vec<IndexDoc>), LibraryError> {
         let now = Timestamp::now();
-        let ups = bulk.upsert_editions(chunk, now).await?;
+        let ups = bulk.upsert_editions(&chunk, now).await?;
         let merged = merged_into(&ups);
         let reread = bulk
             .editions(&Vec::from_iter(merged.iter().copied()))
@@ -434,5 +474,57 @@ impl Library {
             q.text.clear();
         }
         self.on_index(move |i| i.search(&q)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use carrel_core::catalog::{Author, EditionId, Kind, Lang};
+
+    /// A new edition's document made from its record's own strings is the
+    /// document of the stored edition.
+    #[test]
+    fn new_edition_doc_is_index_doc() {
+        let r = EditionRecord {
+            source: None,
+            kind: Kind::Article,
+            title: "Les Misérables".into(),
+            subtitle: Some("A Novel".into()),
+            authors: vec![
+                Author {
+                    name: "Victor Hugo".into(),
+                    sort: "Hugo, Victor".into(),
+                },
+                Author {
+                    name: "Ann Other".into(),
+                    sort: "Other, Ann".into(),
+                },
+            ],
+            author_aliases: vec!["V. Hugo".into()],
+            subjects: vec!["France".into(), "Fiction".into()],
+            series: Some("Classics".into()),
+            series_index: Some(2.0),
+            publisher: Some("Lacroix".into()),
+            year: Some(1862),
+            language: Some(Lang::parse("fr").unwrap()),
+            description: Some("Paris".into()),
+            identifiers: vec![EditionId::detect("978-0-306-40615-7").unwrap()],
+        };
+        let u = Upserted {
+            edition_id: 7,
+            work_id: 3,
+            created: true,
+        };
+        let now = Timestamp(1_700_000_000);
+        let want = index_doc(&Edition {
+            id: 7,
+            work_id: 3,
+            record: r.clone(),
+            formats: Vec::new(),
+            created_at: now,
+            updated_at: now,
+        });
+        assert_eq!(new_edition_doc(r, &u, now), want);
     }
 }
