@@ -120,10 +120,12 @@ pub async fn dimensions(path: &Path) -> Result<(u32, u32)> {
 }
 
 /// Writes a frame near `at_secs` of `input`, scaled to at most
-/// [`POSTER_WIDTH`] wide, as a JPEG at `output`: the keyframe at or before
-/// `at_secs` (one frame decoded, not the group of pictures up to it: a
-/// poster is made beside a transcode someone is waiting for), or, where
-/// that gives no picture (a stream without keyframes), the exact frame.
+/// [`POSTER_WIDTH`] wide, as a JPEG at `output`: the first keyframe at or
+/// after `at_secs` (one frame decoded, not the group of pictures up to
+/// `at_secs`: a poster is made beside a transcode someone is waiting for;
+/// the keyframe before could be the black first frame of a long group), or,
+/// where that gives no picture (no keyframe after it, a stream without
+/// keyframes), the exact frame.
 pub async fn poster(cfg: &RemuxConfig, input: &Path, at_secs: f64, output: &Path) -> Result<()> {
     match poster_run(cfg, input, at_secs, output, true).await {
         Ok(()) if tokio::fs::metadata(output).await.is_ok_and(|m| m.len() > 0) => Ok(()),
@@ -144,7 +146,7 @@ async fn poster_run(
 ) -> Result<()> {
     let mut pre: Vec<String> = Vec::new();
     if keyframe {
-        pre.extend(["-skip_frame", "nokey", "-noaccurate_seek"].map(String::from));
+        pre.extend(["-skip_frame", "nokey"].map(String::from));
     }
     pre.extend(["-ss".into(), format!("{:.3}", at_secs.max(0.0))]);
     crate::ffmpeg::run(

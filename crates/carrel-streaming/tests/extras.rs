@@ -58,6 +58,11 @@ async fn poster_and_sprite_of_the_planned_sizes() {
     let poster = dir.path().join("p.jpg");
     images::poster(&cfg, &input, 3.0, &poster).await.unwrap();
     assert_eq!(images::dimensions(&poster).await.unwrap(), (1280, 720));
+    // The keyframe after 3 s (5.8 s: sky and trees), not the one before
+    // (0.46 s, the film's dark opening).
+    let luma = image::open(&poster).unwrap().to_luma8();
+    let mean = luma.pixels().map(|p| p.0[0] as f64).sum::<f64>() / luma.len() as f64;
+    assert!(mean > 100.0, "a dark poster: mean luma {mean:.0}");
     let plan = SpritePlan::for_duration(30.022).unwrap();
     let sprite = dir.path().join("s.jpg");
     images::sprite(&cfg, &input, &plan, &sprite).await.unwrap();
@@ -106,7 +111,7 @@ async fn a_stream_without_keyframes_still_gets_a_poster() {
     // The premise: keyframes only give no picture here.
     let quick = dir.path().join("quick.jpg");
     let ran = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-skip_frame", "nokey", "-noaccurate_seek"])
+        .args(["-v", "error", "-skip_frame", "nokey"])
         .args(["-ss", "3", "-i"])
         .arg(&input)
         .args(["-frames:v", "1", "-f", "image2", "-update", "1", "-y"])
