@@ -745,7 +745,7 @@ macro_rules! impl_catalog {
                 /// WAL checkpoint after a commit, see `bulk_committed`).
                 pool: sqlx::Pool<$db>,
                 /// That work, while it runs.
-                beside: Option<tokio::task::JoinHandle<()>>,
+                beside: super::Beside,
             }
 
             #[async_trait::async_trait]
@@ -772,18 +772,14 @@ macro_rules! impl_catalog {
 
                 async fn commit(&mut self) -> Result<()> {
                     sqlx::query("COMMIT").execute(&mut *self.conn).await?;
-                    super::bulk_committed(&self.pool, &mut self.beside);
+                    super::bulk_committed(&mut self.conn, &self.pool, &mut self.beside).await?;
                     sqlx::query($begin_write).execute(&mut *self.conn).await?;
                     Ok(())
                 }
 
                 async fn finish(mut self: Box<Self>) -> Result<()> {
-                    if let Some(h) = self.beside.take() {
-                        let _ = h.await;
-                    }
-                    super::bulk_finishing(&mut *self.conn).await?;
                     sqlx::query("COMMIT").execute(&mut *self.conn).await?;
-                    Ok(())
+                    super::bulk_finished(&mut self.conn, &mut self.beside).await
                 }
             }
 
@@ -1115,7 +1111,7 @@ macro_rules! impl_catalog {
                         sqlx::query(sql.as_str()).execute(&mut *conn).await?;
                     }
                     sqlx::query($begin_write).execute(&mut *conn).await?;
-                    Ok(Box::new(Bulk { conn, pool: self.pool.clone(), beside: None }))
+                    Ok(Box::new(Bulk { conn, pool: self.pool.clone(), beside: super::Beside::default() }))
                 }
 
                 async fn count_editions(&self) -> Result<i64> {

@@ -33,11 +33,21 @@ async fn alloc_ids(tx: &mut sqlx::PgConnection, table: &str, n: usize) -> crate:
     .await?)
 }
 
-/// After a bulk writer's commit: nothing to do beside it on PostgreSQL.
-fn bulk_committed(_: &sqlx::PgPool, _: &mut Option<tokio::task::JoinHandle<()>>) {}
+/// Nothing runs beside a bulk writer on PostgreSQL.
+#[derive(Default)]
+pub(crate) struct Beside;
 
-/// Before a bulk writer's last commit: nothing to change on PostgreSQL.
-async fn bulk_finishing(_: &mut sqlx::PgConnection) -> crate::Result<()> {
+/// After a bulk writer's commit: nothing to do beside it on PostgreSQL.
+async fn bulk_committed(
+    _: &mut sqlx::PgConnection,
+    _: &sqlx::PgPool,
+    _: &mut Beside,
+) -> crate::Result<()> {
+    Ok(())
+}
+
+/// After a bulk writer's last commit: nothing to do on PostgreSQL.
+async fn bulk_finished(_: &mut sqlx::PgConnection, _: &mut Beside) -> crate::Result<()> {
     Ok(())
 }
 

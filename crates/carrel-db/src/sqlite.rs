@@ -33,6 +33,10 @@ impl SqliteDatabase {
             // them all; this copies a page once per 64 MiB of changes.
             // Commits stay durable as before (WAL, synchronous=NORMAL).
             .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
+            // A WAL that a checkpoint has emptied is cut back to 64 MiB
+            // when it restarts, so one burst of writes does not keep its
+            // size on disk.
+            .pragma("journal_size_limit", "67108864")
             .pragma("temp_store", "memory");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
@@ -89,39 +93,100 @@ fn bulk_setup() -> [String; 3] {
     ]
 }
 
-/// After a bulk writer's commit: its pages are checkpointed from the WAL
-/// into the database by another connection, on that connection's thread,
-/// while the writer goes on (a passive checkpoint waits for no one). In
-/// the writer's own commit, the automatic checkpoint stopped storing for
-/// as long as it copied (15% of the SQLite thread's time in a 1M import).
-/// One at a time: a commit that finds one still running leaves its pages
-/// to the next. (The WAL cannot restart while the writer always holds a
-/// transaction, so it grows by what the import writes until the last
-/// connection closes; the last commit checkpoints as before, see
-/// [`bulk_finishing`].)
-fn bulk_committed(pool: &sqlx::SqlitePool, beside: &mut Option<tokio::task::JoinHandle<()>>) {
-    if beside.as_ref().is_some_and(|h| !h.is_finished()) {
-        return;
-    }
-    let pool = pool.clone();
-    *beside = Some(tokio::spawn(async move {
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&pool)
-            .await
-        {
-            tracing::warn!(error = %e, "WAL checkpoint after a bulk commit failed");
-        }
-    }));
+/// WAL frames (pages) after which a bulk writer's next commit empties the
+/// WAL itself: 1 GiB of 4 KiB pages.
+///
+/// Without it the WAL grew by everything an import wrote: the writer holds a
+/// transaction from one commit to the next, and SQLite restarts the WAL only
+/// at the start of a write transaction that finds it wholly checkpointed,
+/// which the checkpoint beside the writer never reaches in time. A 10M
+/// import left an 18 GB WAL beside a 7 GB database.
+const BULK_WAL_FRAMES: i64 = 1 << 18;
+
+/// What runs beside a bulk writer: the passive checkpoint after one of its
+/// commits (the WAL's length in frames when it ended), and that length.
+#[derive(Default)]
+pub(crate) struct Beside {
+    running: Option<tokio::task::JoinHandle<Option<i64>>>,
+    wal_frames: i64,
 }
 
-/// Before a bulk writer's last commit: that commit checkpoints in the
-/// writer as every other connection's commits do.
-async fn bulk_finishing(conn: &mut sqlx::SqliteConnection) -> crate::Result<()> {
-    sqlx::query(&format!(
-        "PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}"
-    ))
-    .execute(conn)
-    .await?;
+/// `PRAGMA wal_checkpoint(MODE)` on `conn`: the WAL's length in frames
+/// afterwards (its `log` column; 0 once truncated), `None` if SQLite was
+/// busy and could not finish.
+async fn checkpoint<'c, E>(conn: E, mode: &str) -> crate::Result<Option<i64>>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Sqlite>,
+{
+    use sqlx::Row;
+    let row = sqlx::query(&format!("PRAGMA wal_checkpoint({mode})"))
+        .fetch_one(conn)
+        .await?;
+    let busy: i64 = row.try_get(0)?;
+    Ok((busy == 0).then_some(row.try_get(1)?))
+}
+
+/// After a bulk writer's commit, before its next transaction.
+///
+/// Usually the commit's pages are checkpointed from the WAL into the
+/// database by another connection, on that connection's thread, while the
+/// writer goes on (a passive checkpoint waits for no one; in the writer's
+/// own commit the automatic checkpoint stopped storing for as long as it
+/// copied: 15% of the SQLite thread's time in a 1M import). One at a time: a
+/// commit that finds one still running leaves its pages to the next.
+///
+/// Once the WAL has grown past [`BULK_WAL_FRAMES`], the writer checkpoints
+/// it whole and truncates it instead (`TRUNCATE`), between its transactions:
+/// what the passive checkpoints copied is not copied again, so this copies
+/// about one commit's pages.
+async fn bulk_committed(
+    conn: &mut sqlx::SqliteConnection,
+    pool: &sqlx::SqlitePool,
+    beside: &mut Beside,
+) -> crate::Result<()> {
+    if beside.running.as_ref().is_some_and(|h| h.is_finished())
+        && let Some(h) = beside.running.take()
+        && let Ok(Some(frames)) = h.await
+    {
+        beside.wal_frames = frames;
+    }
+    if beside.wal_frames >= BULK_WAL_FRAMES {
+        if let Some(h) = beside.running.take() {
+            let _ = h.await;
+        }
+        match checkpoint(&mut *conn, "TRUNCATE").await? {
+            Some(frames) => beside.wal_frames = frames,
+            None => tracing::debug!("the WAL could not be truncated yet (readers)"),
+        }
+        return Ok(());
+    }
+    if beside.running.is_none() {
+        let pool = pool.clone();
+        beside.running = Some(tokio::spawn(async move {
+            checkpoint(&pool, "PASSIVE")
+                .await
+                .inspect_err(
+                    |e| tracing::warn!(error = %e, "WAL checkpoint after a bulk commit failed"),
+                )
+                .ok()
+                .flatten()
+        }));
+    }
+    Ok(())
+}
+
+/// After a bulk writer's last commit: the WAL is checkpointed whole and
+/// truncated, so an import leaves no WAL behind.
+async fn bulk_finished(
+    conn: &mut sqlx::SqliteConnection,
+    beside: &mut Beside,
+) -> crate::Result<()> {
+    if let Some(h) = beside.running.take() {
+        let _ = h.await;
+    }
+    if checkpoint(conn, "TRUNCATE").await?.is_none() {
+        tracing::debug!("the WAL could not be truncated after an import (readers)");
+    }
     Ok(())
 }
 
