@@ -1110,8 +1110,9 @@ macro_rules! impl_catalog {
                     for sql in $bulk_setup {
                         sqlx::query(sql.as_str()).execute(&mut *conn).await?;
                     }
+                    let beside = super::beside(&mut conn).await?;
                     sqlx::query($begin_write).execute(&mut *conn).await?;
-                    Ok(Box::new(Bulk { conn, pool: self.pool.clone(), beside: super::Beside::default() }))
+                    Ok(Box::new(Bulk { conn, pool: self.pool.clone(), beside }))
                 }
 
                 async fn count_editions(&self) -> Result<i64> {

@@ -34,8 +34,12 @@ async fn alloc_ids(tx: &mut sqlx::PgConnection, table: &str, n: usize) -> crate:
 }
 
 /// Nothing runs beside a bulk writer on PostgreSQL.
-#[derive(Default)]
 pub(crate) struct Beside;
+
+/// Nothing to set up beside a bulk writer on PostgreSQL.
+async fn beside(_: &mut sqlx::PgConnection) -> crate::Result<Beside> {
+    Ok(Beside)
+}
 
 /// After a bulk writer's commit: nothing to do beside it on PostgreSQL.
 async fn bulk_committed(

@@ -93,37 +93,45 @@ fn bulk_setup() -> [String; 3] {
     ]
 }
 
-/// WAL frames (pages) after which a bulk writer's next commit empties the
-/// WAL itself: 1 GiB of 4 KiB pages.
+/// The WAL's size past which a bulk writer's next commit empties the WAL
+/// itself.
 ///
 /// Without it the WAL grew by everything an import wrote: the writer holds a
 /// transaction from one commit to the next, and SQLite restarts the WAL only
 /// at the start of a write transaction that finds it wholly checkpointed,
 /// which the checkpoint beside the writer never reaches in time. A 10M
 /// import left an 18 GB WAL beside a 7 GB database.
-const BULK_WAL_FRAMES: i64 = 1 << 18;
+const BULK_WAL_BYTES: u64 = 1 << 30;
 
 /// What runs beside a bulk writer: the passive checkpoint after one of its
-/// commits (the WAL's length in frames when it ended), and that length.
-#[derive(Default)]
+/// commits, while it runs; and where the WAL is, to see how big it got.
 pub(crate) struct Beside {
-    running: Option<tokio::task::JoinHandle<Option<i64>>>,
-    wal_frames: i64,
+    running: Option<tokio::task::JoinHandle<()>>,
+    wal: Option<std::path::PathBuf>,
 }
 
-/// `PRAGMA wal_checkpoint(MODE)` on `conn`: the WAL's length in frames
-/// afterwards (its `log` column; 0 once truncated), `None` if SQLite was
-/// busy and could not finish.
-async fn checkpoint<'c, E>(conn: E, mode: &str) -> crate::Result<Option<i64>>
+/// Where a bulk writer's WAL is (`None` for a database in memory).
+async fn beside(conn: &mut sqlx::SqliteConnection) -> crate::Result<Beside> {
+    let file: String =
+        sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            .fetch_one(conn)
+            .await?;
+    Ok(Beside {
+        running: None,
+        wal: (!file.is_empty()).then(|| format!("{file}-wal").into()),
+    })
+}
+
+/// `PRAGMA wal_checkpoint(MODE)` on `conn`; false when SQLite was busy
+/// (readers) and could not finish.
+async fn checkpoint<'c, E>(conn: E, mode: &str) -> crate::Result<bool>
 where
     E: sqlx::Executor<'c, Database = sqlx::Sqlite>,
 {
-    use sqlx::Row;
-    let row = sqlx::query(&format!("PRAGMA wal_checkpoint({mode})"))
+    let busy: i64 = sqlx::query_scalar(&format!("PRAGMA wal_checkpoint({mode})"))
         .fetch_one(conn)
         .await?;
-    let busy: i64 = row.try_get(0)?;
-    Ok((busy == 0).then_some(row.try_get(1)?))
+    Ok(busy == 0)
 }
 
 /// After a bulk writer's commit, before its next transaction.
@@ -135,41 +143,35 @@ where
 /// copied: 15% of the SQLite thread's time in a 1M import). One at a time: a
 /// commit that finds one still running leaves its pages to the next.
 ///
-/// Once the WAL has grown past [`BULK_WAL_FRAMES`], the writer checkpoints
-/// it whole and truncates it instead (`TRUNCATE`), between its transactions:
-/// what the passive checkpoints copied is not copied again, so this copies
-/// about one commit's pages.
+/// Once the WAL file has grown past [`BULK_WAL_BYTES`], the writer
+/// checkpoints it whole and truncates it instead (`TRUNCATE`), between its
+/// transactions: what the passive checkpoints copied is not copied again,
+/// so this copies about one commit's pages.
 async fn bulk_committed(
     conn: &mut sqlx::SqliteConnection,
     pool: &sqlx::SqlitePool,
     beside: &mut Beside,
 ) -> crate::Result<()> {
-    if beside.running.as_ref().is_some_and(|h| h.is_finished())
-        && let Some(h) = beside.running.take()
-        && let Ok(Some(frames)) = h.await
-    {
-        beside.wal_frames = frames;
-    }
-    if beside.wal_frames >= BULK_WAL_FRAMES {
+    let wal_bytes = beside
+        .wal
+        .as_ref()
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map_or(0, |m| m.len());
+    if wal_bytes >= BULK_WAL_BYTES {
         if let Some(h) = beside.running.take() {
             let _ = h.await;
         }
-        match checkpoint(&mut *conn, "TRUNCATE").await? {
-            Some(frames) => beside.wal_frames = frames,
-            None => tracing::debug!("the WAL could not be truncated yet (readers)"),
+        if !checkpoint(&mut *conn, "TRUNCATE").await? {
+            tracing::debug!("the WAL could not be truncated yet (readers)");
         }
         return Ok(());
     }
-    if beside.running.is_none() {
+    if beside.running.as_ref().is_none_or(|h| h.is_finished()) {
         let pool = pool.clone();
         beside.running = Some(tokio::spawn(async move {
-            checkpoint(&pool, "PASSIVE")
-                .await
-                .inspect_err(
-                    |e| tracing::warn!(error = %e, "WAL checkpoint after a bulk commit failed"),
-                )
-                .ok()
-                .flatten()
+            if let Err(e) = checkpoint(&pool, "PASSIVE").await {
+                tracing::warn!(error = %e, "WAL checkpoint after a bulk commit failed");
+            }
         }));
     }
     Ok(())
@@ -184,7 +186,7 @@ async fn bulk_finished(
     if let Some(h) = beside.running.take() {
         let _ = h.await;
     }
-    if checkpoint(conn, "TRUNCATE").await?.is_none() {
+    if !checkpoint(conn, "TRUNCATE").await? {
         tracing::debug!("the WAL could not be truncated after an import (readers)");
     }
     Ok(())
