@@ -6,10 +6,21 @@
 //! read and it is a plain `GET` or `HEAD` over HTTP/1.1 without a body, an
 //! `Expect` or an `Upgrade`; the handler (the same one hyper calls) answers
 //! it, and the loop writes the response itself. A body that is a byte range
-//! of a local file ([`FileRange`]) goes from the page cache to the socket
-//! with `sendfile(2)`, which hyper cannot do: one copy fewer, the shape
-//! nginx serves static files with. The loop keeps the connection while the
-//! requests stay this simple.
+//! of a local file ([`FileRange`]) is sent from the file by the loop, not
+//! through a body stream:
+//!
+//! - up to 4 MiB (`COPY_MAX`: segments, a player's ranges), through a
+//!   reused buffer from a bounded pool: `pread` 1 MiB, one `writev` of it
+//!   (with the head in front the first time), repeat; nginx's `sendfile off;
+//!   output_buffers 2 1m` shape, which on loopback is 1.3–1.6x faster than
+//!   `sendfile` for such ranges (a fresh buffer per response was slower:
+//!   its allocation and page faults; BENCHMARKS.md);
+//! - larger bodies (whole large files), or any when the pool's buffers are
+//!   all in use, with `sendfile(2)` under `TCP_CORK`: one copy fewer, the
+//!   shape nginx serves large static files with, and no memory per
+//!   connection.
+//!
+//! The loop keeps the connection while the requests stay this simple.
 //!
 //! Anything else (a partial or malformed head, another method, a body,
 //! HTTP/1.0, HTTP/2's preface, an upgrade) is handed to hyper together with
@@ -356,10 +367,11 @@ async fn write_response(
     }
     let length = length.unwrap_or(0);
     if let Some(range) = file.filter(|r| r.len == length) {
-        if range.len > 0 && range.len <= COPY_MAX {
-            if let Some(buf) = COPY_POOL.take() {
-                return send_copied(stream, out, &range, tap.as_deref(), buf).await;
-            }
+        if range.len > 0
+            && range.len <= COPY_MAX
+            && let Some(buf) = COPY_POOL.take()
+        {
+            return send_copied(stream, out, &range, tap.as_deref(), buf).await;
         }
         // Corked (nginx's `tcp_nopush`): the head and the file's first
         // bytes leave in full segments; uncorking sends what is left.
