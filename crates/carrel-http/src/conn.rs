@@ -15,10 +15,12 @@
 //!   output_buffers 2 1m` shape, which on loopback is 1.3–1.6x faster than
 //!   `sendfile` for such ranges (a fresh buffer per response was slower:
 //!   its allocation and page faults; BENCHMARKS.md);
-//! - larger bodies (whole large files), or any when the pool's buffers are
-//!   all in use, with `sendfile(2)` under `TCP_CORK`: one copy fewer, the
-//!   shape nginx serves large static files with, and no memory per
-//!   connection.
+//! - larger bodies (whole large files) under `TCP_CORK`, a piece at a
+//!   time: through a buffer of the pool when one is free, given back as
+//!   soon as the socket took the piece (read/write beat `sendfile` for a
+//!   1 GiB download on this kernel too), else with `sendfile(2)`, which
+//!   needs no memory. So is any body when the pool's buffers are all in
+//!   use.
 //!
 //! The loop keeps the connection while the requests stay this simple.
 //!
@@ -419,8 +421,9 @@ async fn write_response(
     Ok(())
 }
 
-/// Sends `range` of its file with `sendfile(2)`, waiting whenever the
-/// socket's buffer is full. `sendfile` runs on this runtime thread, so a
+/// Sends `range` of its file a piece at a time: through a buffer of the
+/// pool while one is free (`pread`, then write), else with `sendfile(2)`,
+/// waiting whenever the socket's buffer is full. `sendfile` runs on this runtime thread, so a
 /// piece of the file that is not in the page cache (which would stall the
 /// thread, and every connection on it, while the disk reads) is read on the
 /// blocking pool instead and written from memory; by then the kernel's
@@ -463,6 +466,26 @@ async fn send_file(
             if let Some(tap) = tap {
                 tap.sent(buf.len() as u64);
                 granted = granted.saturating_sub(buf.len() as u64);
+            }
+            continue;
+        }
+        // A pooled buffer free: this piece is copied (read/write also wins
+        // for whole large files on loopback; BENCHMARKS.md), and the buffer
+        // goes back as soon as the socket took the piece, so slow
+        // downloads do not keep the pool from others.
+        if let Some(mut buf) = COPY_POOL.take() {
+            let count = count.min(buf.len());
+            let n = pread_full(&range.file, &mut buf[..count], offset)?;
+            if n == 0 {
+                return Err(shorter());
+            }
+            // Whole pieces need no cork (nginx's read/write shape has none).
+            let _ = rustix::net::sockopt::set_tcp_cork(stream.as_fd(), false);
+            stream.write_all(&buf[..n]).await?;
+            offset += n as u64;
+            if let Some(tap) = tap {
+                tap.sent(n as u64);
+                granted = granted.saturating_sub(n as u64);
             }
             continue;
         }
