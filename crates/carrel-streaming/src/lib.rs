@@ -222,19 +222,13 @@ impl Streaming {
     /// stored file named a probe.
     async fn run_probes(&self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         let mut last_sweep = Instant::now();
-        // Quick looks left after a wake-up (the upload's commit wakes the
-        // worker; a job another process queued waits for the tick).
-        let mut quick = 0u32;
+        // Every wake-up comes after its job's commit (the upload's, or this
+        // worker's own), so one look finds it; a job another process queued
+        // waits for the tick.
         loop {
-            let wait = if quick > 0 {
-                quick -= 1;
-                Duration::from_millis(100)
-            } else {
-                Duration::from_secs(1)
-            };
             tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = self.wake_probe.notified() => quick = 5,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = self.wake_probe.notified() => {}
                 _ = shutdown.changed() => break,
             }
             if last_sweep.elapsed() >= Duration::from_secs(self.config.sweep_secs.max(1) as u64) {
@@ -249,7 +243,7 @@ impl Streaming {
                     _ = shutdown.changed() => return,
                 };
                 match done {
-                    Ok(true) => quick = 0,
+                    Ok(true) => {}
                     Ok(false) => break,
                     Err(e) => {
                         tracing::warn!(error = %e, "the media job queue could not be read");
