@@ -19,8 +19,8 @@
 //!   time: through a buffer of the pool when one is free, given back as
 //!   soon as the socket took the piece (read/write beat `sendfile` for a
 //!   1 GiB download on this kernel too), else with `sendfile(2)`, which
-//!   needs no memory. So is any body when the pool's buffers are all in
-//!   use.
+//!   needs no memory. A smaller body that finds no buffer free goes this
+//!   way too.
 //!
 //! The loop keeps the connection while the requests stay this simple.
 //!
@@ -65,9 +65,10 @@ const HEAD_BUF: usize = 8 << 10;
 const MAX_HEADERS: usize = 48;
 /// Bytes handed to the kernel per `sendfile(2)` call.
 const SENDFILE_CHUNK: usize = 4 << 20;
-/// File bodies up to this size are copied through a pooled buffer
-/// ([`COPY_POOL`]) instead of `sendfile(2)`; larger ones (whole large
-/// files) stay on `sendfile`, which is faster there.
+/// File bodies up to this size hold one pooled buffer ([`COPY_POOL`]) for
+/// the whole response, the head written with the first piece; larger ones
+/// take a buffer per piece, under `TCP_CORK`, and use `sendfile(2)` for a
+/// piece when none is free (see [`send_file`]).
 const COPY_MAX: u64 = 4 << 20;
 /// Size of each pooled copy buffer: one `pread` and one `write` per piece.
 const COPY_BUF: usize = 1 << 20;
@@ -423,11 +424,11 @@ async fn write_response(
 
 /// Sends `range` of its file a piece at a time: through a buffer of the
 /// pool while one is free (`pread`, then write), else with `sendfile(2)`,
-/// waiting whenever the socket's buffer is full. `sendfile` runs on this runtime thread, so a
-/// piece of the file that is not in the page cache (which would stall the
-/// thread, and every connection on it, while the disk reads) is read on the
-/// blocking pool instead and written from memory; by then the kernel's
-/// read-ahead usually has the next pieces cached for `sendfile` again.
+/// waiting whenever the socket's buffer is full. Both run on this runtime
+/// thread, so a piece of the file that is not in the page cache (which
+/// would stall the thread, and every connection on it, while the disk
+/// reads) is read on the blocking pool instead and written from memory; by
+/// then the kernel's read-ahead usually has the next pieces cached again.
 async fn send_file(
     stream: &mut TcpStream,
     range: &FileRange,
