@@ -116,16 +116,20 @@ fn keyer(
 ) -> Box<dyn Fn(DocId, f32) -> Key> {
     let added = cols.added.clone();
     let added = move |doc| ordered(added.first(doc).unwrap_or(i64::MIN));
+    // The last tie-break, the larger edition id first: the order of
+    // equal hits never depends on how the index is cut into segments.
+    let ids = cols.edition_id.clone();
+    let id = move |doc| ordered(ids.first(doc).unwrap_or(i64::MIN));
     match sort {
         Sort::Relevance => {
             let norms = seg.get_fieldnorms_reader(fields.title).ok();
             // Equal scores: shorter titles, then newer records first.
             Box::new(move |doc, score| {
                 let len = norms.as_ref().map_or(0, |n| n.fieldnorm_id(doc));
-                (score, u64::from(u8::MAX - len), added(doc), 0)
+                (score, u64::from(u8::MAX - len), added(doc), id(doc))
             })
         }
-        Sort::Newest => Box::new(move |doc, _| (0.0, added(doc), 0, 0)),
+        Sort::Newest => Box::new(move |doc, _| (0.0, added(doc), id(doc), 0)),
         Sort::YearDesc | Sort::YearAsc => {
             let year = cols.year.clone();
             let asc = sort == Sort::YearAsc;
@@ -138,7 +142,7 @@ fn keyer(
                         ordered(y).max(1)
                     }
                 });
-                (0.0, y, added(doc), 0)
+                (0.0, y, added(doc), id(doc))
             })
         }
         Sort::Title => {

@@ -11,7 +11,7 @@
 //!
 //! | field | how | for |
 //! | --- | --- | --- |
-//! | `edition_id` | i64, indexed + fast | the hit; delete-by-id |
+//! | `edition_id` | i64, indexed + fast | the hit; delete-by-id; the last tie-break (the larger id first), so equal hits never change order with the segments |
 //! | `work_id` | i64, fast | the hit |
 //! | `added` | i64, indexed + fast | newest first (browsing reads a window of the newest through the index), ties |
 //! | `year` | i64, indexed + fast (absent when unknown) | year filter, sort, decades |

@@ -696,6 +696,46 @@ fn reopens_from_disk() {
     assert_eq!(ids(&idx, &q("othello")), [2]);
 }
 
+/// `optimize` leaves one segment, whatever the writer's threads, and loses
+/// no record; equal hits keep their order (by edition id, not by where
+/// they are in the segments).
+#[test]
+fn optimize_merges_into_one_segment_and_keeps_the_order_of_ties() {
+    for threads in [1usize, 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = SearchIndex::open(
+            dir.path(),
+            IndexOptions {
+                writer_heap_bytes: 32 << 20,
+                writer_threads: threads,
+            },
+        )
+        .unwrap();
+        idx.set_merging(false).unwrap();
+        // The largest ids go first, into the first segments.
+        for c in (0..6i64).rev() {
+            // Added in the same second, as in a bulk import.
+            idx.upsert((0..50).map(|i| IndexDoc {
+                added: 1_000,
+                ..doc(c * 50 + i + 1, "The Same Title", &[])
+            }))
+            .unwrap();
+            idx.commit().unwrap();
+        }
+        assert!(idx.segment_count() >= 6, "{} segments", idx.segment_count());
+        let all = Query {
+            limit: 500,
+            ..q("same title")
+        };
+        let before = ids(&idx, &all);
+        assert_eq!(before, (1..=300).rev().collect::<Vec<i64>>());
+        idx.optimize().unwrap();
+        assert_eq!(idx.segment_count(), 1);
+        assert_eq!(idx.num_docs(), 300);
+        assert_eq!(ids(&idx, &all), before);
+    }
+}
+
 #[test]
 fn a_second_handle_on_a_written_index_only_searches_and_follows_commits() {
     let dir = tempfile::tempdir().unwrap();
