@@ -83,7 +83,6 @@ impl<S: BlobStore> BlobStore for MemoryCached<S> {
         }
         match self.inner.open(hash, range.clone()).await? {
             BlobSource::LocalFile(f) => {
-                let f = f.into_std().await;
                 let max = self.max_item;
                 let read = tokio::task::spawn_blocking(move || (read_if_small(&f, max), f))
                     .await
@@ -93,7 +92,7 @@ impl<S: BlobStore> BlobStore for MemoryCached<S> {
                         self.cache.insert(*hash, b.clone());
                         Ok(BlobSource::Memory(slice(&b, &range)))
                     }
-                    (Ok(None), f) => Ok(BlobSource::LocalFile(tokio::fs::File::from_std(f))),
+                    (Ok(None), f) => Ok(BlobSource::LocalFile(f)),
                     (Err(e), _) => Err(e.into()),
                 }
             }
@@ -136,11 +135,9 @@ mod tests {
         match store.open(h, r.clone()).await.unwrap() {
             BlobSource::Memory(b) => (true, b.to_vec()),
             BlobSource::LocalFile(f) => {
-                use std::io::{Read, Seek};
-                let mut f = f.into_std().await;
-                f.seek(std::io::SeekFrom::Start(r.start)).unwrap();
+                use std::os::unix::fs::FileExt;
                 let mut v = vec![0; (r.end - r.start) as usize];
-                f.read_exact(&mut v).unwrap();
+                f.read_exact_at(&mut v, r.start).unwrap();
                 (false, v)
             }
             BlobSource::Stream(_) => unreachable!("local store"),

@@ -17,6 +17,7 @@ mod local;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use carrel_core::ids::BlobHash;
@@ -78,8 +79,11 @@ pub struct Ingested {
 /// Where the bytes of a blob can be read from.
 pub enum BlobSource {
     /// A file on local disk, already open: the fastest path (the server
-    /// reads it directly, with no second lookup).
-    LocalFile(tokio::fs::File),
+    /// reads it directly, with no second lookup). The descriptor may be
+    /// shared with other readers (the local store's open-file cache): read
+    /// it only by position (`pread`, `FileExt::read_at`), never through the
+    /// file offset, which every holder shares.
+    LocalFile(Arc<std::fs::File>),
     /// The requested range, already in memory (small blobs from
     /// [`MemoryCached`]).
     Memory(Bytes),

@@ -217,19 +217,14 @@ impl carrel_http::media::ShareGate for Hosting {
         share: &str,
         headers: &HeaderMap,
         ip: IpAddr,
-    ) -> std::result::Result<carrel_http::media::SharedFile, carrel_http::HttpError> {
+    ) -> std::result::Result<Arc<carrel_http::media::SharedFile>, carrel_http::HttpError> {
         let r = async {
             let share = self.unlocked_share(share, headers, ip).await?;
             let ShareTarget::File(f) = &share.target else {
                 return Err(HostingError::NotFound("file"));
             };
             let file = self.file(f).await?.ok_or(HostingError::NotFound("file"))?;
-            Ok(carrel_http::media::SharedFile {
-                id: file.id.clone(),
-                blob: file.blob,
-                media_type: file.media_type.clone(),
-                name: file.name.to_string(),
-            })
+            Ok(file.shared())
         };
         r.await.map_err(HostingError::into_http)
     }

@@ -23,6 +23,8 @@ use crate::error::Result;
 pub struct ServedFile {
     pub file: File,
     contents: [Content; 2],
+    /// The file as the share gate hands it to other wings.
+    shared: Arc<carrel_http::media::SharedFile>,
 }
 
 impl ServedFile {
@@ -39,8 +41,19 @@ impl ServedFile {
         };
         Self {
             contents: [content(false), content(true)],
+            shared: Arc::new(carrel_http::media::SharedFile {
+                id: file.id.clone(),
+                blob: file.blob,
+                media_type: file.media_type.clone(),
+                name: file.name.to_string(),
+            }),
             file,
         }
+    }
+
+    /// The file as the share gate hands it to other wings.
+    pub fn shared(&self) -> Arc<carrel_http::media::SharedFile> {
+        self.shared.clone()
     }
 
     /// What to serve; `download` forces an attachment.

@@ -193,14 +193,48 @@ impl<S: Send + Sync> FromRequestParts<S> for Who {
     }
 }
 
-/// A tower layer that puts the authenticator into every request.
-pub async fn layer(
-    axum::extract::State(auth): axum::extract::State<Auth>,
-    mut req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    req.extensions_mut().insert(auth);
-    next.run(req).await
+/// A tower layer that puts the authenticator into every request: a plain
+/// service around the router's, with no boxing or cloning of services per
+/// request (axum's `middleware::from_fn` costs both).
+#[derive(Clone)]
+pub struct AuthLayer(pub Auth);
+
+impl<S> tower::Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+    fn layer(&self, inner: S) -> AuthService<S> {
+        AuthService {
+            inner,
+            auth: self.0.clone(),
+        }
+    }
+}
+
+/// The service of [`AuthLayer`].
+#[derive(Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    auth: Auth,
+}
+
+impl<S, B> tower::Service<axum::http::Request<B>> for AuthService<S>
+where
+    S: tower::Service<axum::http::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: axum::http::Request<B>) -> S::Future {
+        req.extensions_mut().insert(self.auth.clone());
+        self.inner.call(req)
+    }
 }
 
 #[cfg(test)]

@@ -7,20 +7,14 @@
 //! `Expect` or an `Upgrade`; the handler (the same one hyper calls) answers
 //! it, and the loop writes the response itself. A body that is a byte range
 //! of a local file ([`FileRange`]) is sent from the file by the loop, not
-//! through a body stream:
-//!
-//! - up to 4 MiB (`COPY_MAX`: segments, a player's ranges), through a
-//!   reused buffer from a bounded pool: `pread` 1 MiB, one `writev` of it
-//!   (with the head in front the first time), repeat; nginx's `sendfile off;
-//!   output_buffers 2 1m` shape, which on loopback is 1.3–1.6x faster than
-//!   `sendfile` for such ranges (a fresh buffer per response was slower:
-//!   its allocation and page faults; BENCHMARKS.md);
-//! - larger bodies (whole large files) under `TCP_CORK`, a piece at a
-//!   time: through a buffer of the pool when one is free, given back as
-//!   soon as the socket took the piece (read/write beat `sendfile` for a
-//!   1 GiB download on this kernel too), else with `sendfile(2)`, which
-//!   needs no memory. A smaller body that finds no buffer free goes this
-//!   way too.
+//! through a body stream, a piece at a time: through a 1 MiB
+//! reused buffer from a bounded pool when one is free (`pread`, then one
+//! `writev`, with the head in front of the first piece; the buffer goes
+//! back as soon as the socket took the piece), nginx's `sendfile off;
+//! output_buffers 2 1m` shape, which on loopback is 1.3–1.6x faster than
+//! `sendfile` for ranges and whole large files alike (a fresh buffer per
+//! response was slower: its allocation and page faults; BENCHMARKS.md);
+//! else with `sendfile(2)` (4 MiB a call), which needs no memory.
 //!
 //! The loop keeps the connection while the requests stay this simple.
 //!
@@ -65,11 +59,6 @@ const HEAD_BUF: usize = 8 << 10;
 const MAX_HEADERS: usize = 48;
 /// Bytes handed to the kernel per `sendfile(2)` call.
 const SENDFILE_CHUNK: usize = 4 << 20;
-/// File bodies up to this size hold one pooled buffer ([`COPY_POOL`]) for
-/// the whole response, the head written with the first piece; larger ones
-/// take a buffer per piece, under `TCP_CORK`, and use `sendfile(2)` for a
-/// piece when none is free (see [`send_file`]).
-const COPY_MAX: u64 = 4 << 20;
 /// Size of each pooled copy buffer: one `pread` and one `write` per piece.
 const COPY_BUF: usize = 1 << 20;
 /// At most this many copy buffers exist (`COPY_BUFS` × [`COPY_BUF`] of
@@ -370,19 +359,7 @@ async fn write_response(
     }
     let length = length.unwrap_or(0);
     if let Some(range) = file.filter(|r| r.len == length) {
-        if range.len > 0
-            && range.len <= COPY_MAX
-            && let Some(buf) = COPY_POOL.take()
-        {
-            return send_copied(stream, out, &range, tap.as_deref(), buf).await;
-        }
-        // Corked (nginx's `tcp_nopush`): the head and the file's first
-        // bytes leave in full segments; uncorking sends what is left.
-        let _ = rustix::net::sockopt::set_tcp_cork(stream.as_fd(), true);
-        stream.write_all(out).await?;
-        let sent = send_file(stream, &range, tap.as_deref()).await;
-        let _ = rustix::net::sockopt::set_tcp_cork(stream.as_fd(), false);
-        return sent;
+        return send_file(stream, out, &range, tap.as_deref(), &COPY_POOL).await;
     }
 
     let mut body = body;
@@ -422,147 +399,150 @@ async fn write_response(
     Ok(())
 }
 
-/// Sends `range` of its file a piece at a time: through a buffer of the
-/// pool while one is free (`pread`, then write), else with `sendfile(2)`,
-/// waiting whenever the socket's buffer is full. Both run on this runtime
-/// thread, so a piece of the file that is not in the page cache (which
-/// would stall the thread, and every connection on it, while the disk
-/// reads) is read on the blocking pool instead and written from memory; by
-/// then the kernel's read-ahead usually has the next pieces cached again.
+/// Sends the head in `head`, then `range` of its file, a piece at a time.
+/// Each piece takes a buffer of `pool` when one is free: `pread`, then one
+/// `writev` (the head in front of the first piece, so no cork is needed),
+/// and the buffer goes back as soon as the socket took the piece, so slow
+/// downloads do not keep the pool from others. A piece that finds none free
+/// goes with `sendfile(2)`, which needs no memory, the head before it under
+/// `TCP_CORK` (nginx's `tcp_nopush`) so they leave in full segments. All of
+/// it runs on this runtime thread, waiting whenever the socket's buffer is
+/// full; but a piece of the file that is not in the page cache (which would
+/// stall the thread, and every connection on it, while the disk reads) is
+/// read on the blocking pool instead and written from memory; by then the
+/// kernel's read-ahead usually has the next pieces cached again.
 async fn send_file(
     stream: &mut TcpStream,
+    head: &[u8],
     range: &FileRange,
     tap: Option<&crate::meter::Tap>,
+    pool: &'static BufPool,
 ) -> io::Result<()> {
+    let mut head = head;
+    let mut corked = false;
     let mut offset = range.offset;
     let end = range.offset + range.len;
     let mut _streaming = None;
     // Bytes the plan's speed cap has granted and that have not left yet.
     let mut granted = 0u64;
-    while offset < end {
-        let mut count = (end - offset).min(SENDFILE_CHUNK as u64) as usize;
-        if let Some(tap) = tap {
-            if granted == 0 {
-                granted = tap.grant(count as u64).await;
-            }
-            count = count.min(granted as usize);
-        }
-        if !in_page_cache(&range.file, offset, count) {
-            COLD_READS.fetch_add(1, Ordering::Relaxed);
-            // Counted like a streamed file, so its read shares the budget.
-            _streaming.get_or_insert_with(crate::serve::Streaming::start);
-            let piece = FileRange {
-                file: range.file.clone(),
-                offset,
-                len: count as u64,
-            };
-            let buf = crate::serve::read_next(&piece)
-                .await
-                .map_err(io::Error::other)??;
-            if buf.is_empty() {
-                return Err(shorter());
-            }
-            stream.write_all(&buf).await?;
-            offset += buf.len() as u64;
+    let sent = async {
+        while offset < end {
+            let mut count = (end - offset).min(SENDFILE_CHUNK as u64) as usize;
             if let Some(tap) = tap {
-                tap.sent(buf.len() as u64);
-                granted = granted.saturating_sub(buf.len() as u64);
+                if granted == 0 {
+                    granted = tap.grant(count as u64).await;
+                }
+                count = count.min(granted as usize);
             }
-            continue;
-        }
-        // A pooled buffer free: this piece is copied (read/write also wins
-        // for whole large files on loopback; BENCHMARKS.md), and the buffer
-        // goes back as soon as the socket took the piece, so slow
-        // downloads do not keep the pool from others.
-        if let Some(mut buf) = COPY_POOL.take() {
-            let count = count.min(buf.len());
-            let n = pread_full(&range.file, &mut buf[..count], offset)?;
-            if n == 0 {
-                return Err(shorter());
-            }
-            // Whole pieces need no cork (nginx's read/write shape has none).
-            let _ = rustix::net::sockopt::set_tcp_cork(stream.as_fd(), false);
-            stream.write_all(&buf[..n]).await?;
+            let buf = pool.take();
+            let cached = match &buf {
+                // Found out by the read itself (below).
+                Some(_) => true,
+                None => in_page_cache(&range.file, offset, count),
+            };
+            let n = match buf {
+                // Copied: read/write beats `sendfile` on loopback, for
+                // ranges and for whole large files (BENCHMARKS.md).
+                Some(mut buf) => {
+                    let count = count.min(buf.len());
+                    // What the page cache holds is read here by a call that
+                    // never waits for the disk; the rest on the blocking pool.
+                    let here = pread_cached(&range.file, &mut buf[..count], offset)?;
+                    let (buf, n) = if here == count {
+                        (buf, here)
+                    } else {
+                        COLD_READS.fetch_add(1, Ordering::Relaxed);
+                        let file = range.file.clone();
+                        let at = offset + here as u64;
+                        let (buf, read) = tokio::task::spawn_blocking(move || {
+                            let read = pread_full(&file, &mut buf[here..count], at);
+                            (buf, read)
+                        })
+                        .await
+                        .map_err(io::Error::other)?;
+                        (buf, here + read?)
+                    };
+                    if n == 0 {
+                        return Err(shorter());
+                    }
+                    // Whole pieces need no cork (nginx's read/write shape has none).
+                    if corked {
+                        corked = false;
+                        let _ = rustix::net::sockopt::set_tcp_cork(stream.as_fd(), false);
+                    }
+                    stream
+                        .write_all_buf(&mut Buf::chain(head, &buf[..n]))
+                        .await?;
+                    n
+                }
+                // No buffer free and not cached: read on the blocking pool
+                // into memory of its own, counted like a streamed file so
+                // its read shares the budget.
+                None if !cached => {
+                    COLD_READS.fetch_add(1, Ordering::Relaxed);
+                    _streaming.get_or_insert_with(crate::serve::Streaming::start);
+                    let piece = FileRange {
+                        file: range.file.clone(),
+                        offset,
+                        len: count as u64,
+                    };
+                    let buf = crate::serve::read_next(&piece)
+                        .await
+                        .map_err(io::Error::other)??;
+                    if buf.is_empty() {
+                        return Err(shorter());
+                    }
+                    stream
+                        .write_all_buf(&mut Buf::chain(head, &buf[..]))
+                        .await?;
+                    buf.len()
+                }
+                None => {
+                    if !head.is_empty() {
+                        corked = true;
+                        let _ = rustix::net::sockopt::set_tcp_cork(stream.as_fd(), true);
+                        stream.write_all(head).await?;
+                        head = &[];
+                    }
+                    let sent = stream.try_io(Interest::WRITABLE, || {
+                        rustix::fs::sendfile(stream.as_fd(), &*range.file, Some(&mut offset), count)
+                            .map_err(io::Error::from)
+                    });
+                    match sent {
+                        Ok(0) => return Err(shorter()),
+                        Ok(n) => {
+                            if let Some(tap) = tap {
+                                tap.sent(n as u64);
+                                granted = granted.saturating_sub(n as u64);
+                            }
+                            tokio::task::consume_budget().await;
+                            continue;
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            stream.writable().await?;
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            };
+            head = &[];
             offset += n as u64;
             if let Some(tap) = tap {
                 tap.sent(n as u64);
                 granted = granted.saturating_sub(n as u64);
             }
-            continue;
         }
-        let sent = stream.try_io(Interest::WRITABLE, || {
-            rustix::fs::sendfile(stream.as_fd(), &*range.file, Some(&mut offset), count)
-                .map_err(io::Error::from)
-        });
-        match sent {
-            Ok(0) => return Err(shorter()),
-            Ok(n) => {
-                if let Some(tap) = tap {
-                    tap.sent(n as u64);
-                    granted = granted.saturating_sub(n as u64);
-                }
-                tokio::task::consume_budget().await
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => stream.writable().await?,
-            Err(e) => return Err(e),
+        if !head.is_empty() {
+            stream.write_all(head).await?;
         }
+        Ok(())
     }
-    Ok(())
-}
-
-/// Sends the head in `out`, then `range` of its file, through `buf`:
-/// `pread` a piece, write it, repeat. The head leaves with the first piece
-/// in one `writev`, so no cork is needed. Pieces in the page cache are read
-/// on this runtime thread; others on the blocking pool.
-async fn send_copied(
-    stream: &mut TcpStream,
-    out: &[u8],
-    range: &FileRange,
-    tap: Option<&crate::meter::Tap>,
-    mut buf: Pooled<'static>,
-) -> io::Result<()> {
-    let mut head = out;
-    let mut offset = range.offset;
-    let end = range.offset + range.len;
-    // Bytes the plan's speed cap has granted and that have not left yet.
-    let mut granted = 0u64;
-    while offset < end {
-        let mut count = (end - offset).min(buf.len() as u64) as usize;
-        if let Some(tap) = tap {
-            if granted == 0 {
-                granted = tap.grant(count as u64).await;
-            }
-            count = count.min(granted as usize);
-        }
-        let (back, read) = if in_page_cache(&range.file, offset, count) {
-            let read = pread_full(&range.file, &mut buf[..count], offset);
-            (buf, read)
-        } else {
-            COLD_READS.fetch_add(1, Ordering::Relaxed);
-            let file = range.file.clone();
-            tokio::task::spawn_blocking(move || {
-                let read = pread_full(&file, &mut buf[..count], offset);
-                (buf, read)
-            })
-            .await
-            .map_err(io::Error::other)?
-        };
-        buf = back;
-        let n = read?;
-        if n == 0 {
-            return Err(shorter());
-        }
-        stream
-            .write_all_buf(&mut Buf::chain(head, &buf[..n]))
-            .await?;
-        head = &[];
-        offset += n as u64;
-        if let Some(tap) = tap {
-            tap.sent(n as u64);
-            granted = granted.saturating_sub(n as u64);
-        }
+    .await;
+    if corked {
+        let _ = rustix::net::sockopt::set_tcp_cork(stream.as_fd(), false);
     }
-    Ok(())
+    sent
 }
 
 /// Reads `buf.len()` bytes of `file` from `at`, or fewer at its end.
@@ -573,6 +553,29 @@ fn pread_full(file: &std::fs::File, buf: &mut [u8], at: u64) -> io::Result<usize
             Ok(0) => break,
             Ok(k) => n += k,
             Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(n)
+}
+
+/// Reads into `buf` from `at` what of it the page cache holds, without ever
+/// waiting for the disk (`preadv2(RWF_NOWAIT)`): all of it, or the part
+/// before the first page that is not cached (maybe none), or less at the
+/// file's end. Where the kernel cannot tell, it reads as `pread` does.
+fn pread_cached(file: &std::fs::File, buf: &mut [u8], at: u64) -> io::Result<usize> {
+    use rustix::io::{Errno, ReadWriteFlags, preadv2};
+    let mut n = 0;
+    while n < buf.len() {
+        let slice = &mut [io::IoSliceMut::new(&mut buf[n..])];
+        match preadv2(file, slice, at + n as u64, ReadWriteFlags::NOWAIT) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(Errno::AGAIN) => break,
+            Err(Errno::INTR) => {}
+            Err(Errno::OPNOTSUPP | Errno::INVAL | Errno::NOSYS) => {
+                return Ok(n + pread_full(file, &mut buf[n..], at + n as u64)?);
+            }
             Err(e) => return Err(e.into()),
         }
     }
@@ -809,6 +812,83 @@ mod tests {
         drop((again, b));
         assert_eq!(pool.made.load(Ordering::Relaxed), 2);
         assert_eq!(pool.free.lock().unwrap().len(), 2);
+    }
+
+    /// Sends `range` of `data` with `head` through `send_file` over a real
+    /// socket and returns what the other end read.
+    async fn sent(head: &[u8], data: &[u8], range: (u64, u64), pool: &'static BufPool) -> Vec<u8> {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(data).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let at = listener.local_addr().unwrap();
+        let reader = tokio::spawn(async move {
+            let mut s = TcpStream::connect(at).await.unwrap();
+            let mut got = Vec::new();
+            s.read_to_end(&mut got).await.unwrap();
+            got
+        });
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let range = FileRange {
+            file: Arc::new(f),
+            offset: range.0,
+            len: range.1,
+        };
+        send_file(&mut stream, head, &range, None, pool)
+            .await
+            .unwrap();
+        drop(stream);
+        reader.await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn files_go_out_whole_copied_or_with_sendfile() {
+        static NONE_FREE: BufPool = BufPool::new(COPY_BUF, 0);
+        static SMALL: BufPool = BufPool::new(4096, 1);
+        let data: Vec<u8> = (0..(9u32 << 20) / 4)
+            .flat_map(|i| i.to_le_bytes())
+            .collect();
+        let head = b"HTTP/1.1 200 OK\r\n\r\n";
+        for pool in [&COPY_POOL, &NONE_FREE, &SMALL] {
+            for (offset, len) in [(0, data.len() as u64), (12_345, 3 << 20), (7, 1), (100, 0)] {
+                let got = sent(head, &data, (offset, len), pool).await;
+                let mut want = head.to_vec();
+                want.extend_from_slice(&data[offset as usize..(offset + len) as usize]);
+                assert!(
+                    got == want,
+                    "offset {offset}, length {len}, pool of {}",
+                    pool.max
+                );
+            }
+        }
+        // Past the end of the file: an error, not a short body passed off as whole.
+        let f = FileRange {
+            file: Arc::new(tempfile::tempfile().unwrap()),
+            offset: 0,
+            len: 10,
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut stream, _) = listener.accept().await.unwrap();
+        for pool in [&COPY_POOL, &NONE_FREE] {
+            let e = send_file(&mut stream, b"", &f, None, pool)
+                .await
+                .unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+        }
+    }
+
+    #[test]
+    fn cached_reads_stop_at_the_end_of_the_file() {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(b"0123456789").unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(pread_cached(&f, &mut buf[..4], 3).unwrap(), 4);
+        assert_eq!(&buf[..4], b"3456");
+        assert_eq!(pread_cached(&f, &mut buf, 6).unwrap(), 4);
+        assert_eq!(&buf[..4], b"6789");
+        assert_eq!(pread_cached(&f, &mut buf, 10).unwrap(), 0);
     }
 
     #[test]

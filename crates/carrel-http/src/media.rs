@@ -106,7 +106,8 @@ pub struct Sidecar {
     pub what: SidecarName,
 }
 
-/// A file behind an open share link, for a request that may read it.
+/// A file behind an open share link, for a request that may read it (made
+/// once per file the gate remembers, not per request).
 #[derive(Clone, Debug)]
 pub struct SharedFile {
     pub id: FileId,
@@ -128,7 +129,7 @@ pub trait ShareGate: Send + Sync + 'static {
         share: &str,
         headers: &HeaderMap,
         ip: IpAddr,
-    ) -> Result<SharedFile, HttpError>;
+    ) -> Result<std::sync::Arc<SharedFile>, HttpError>;
 
     /// The sidecar subtitles of a shared file (by name, sorted by name), for
     /// a request that [`ShareGate::shared_file`] let through.

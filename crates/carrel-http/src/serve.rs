@@ -312,9 +312,9 @@ pub struct FileRange {
 }
 
 impl FileRange {
-    async fn new(f: tokio::fs::File, r: &RangeInclusive<u64>) -> Self {
+    fn new(file: Arc<std::fs::File>, r: &RangeInclusive<u64>) -> Self {
         Self {
-            file: Arc::new(f.into_std().await),
+            file,
             offset: *r.start(),
             len: r.end() - r.start() + 1,
         }
@@ -334,7 +334,7 @@ async fn set_body(
     match source {
         BlobSource::Memory(b) => *res.body_mut() = Body::from(b),
         BlobSource::LocalFile(f) => {
-            let range = FileRange::new(f, &r).await;
+            let range = FileRange::new(f, &r);
             *res.body_mut() = Body::from_stream(file_stream(range.clone()));
             res.extensions_mut().insert(range);
         }
@@ -470,7 +470,7 @@ pub async fn source_stream(
     match source {
         BlobSource::Stream(s) => Ok(s),
         BlobSource::Memory(b) => Ok(stream::once(async move { Ok(b) }).boxed()),
-        BlobSource::LocalFile(f) => Ok(file_stream(FileRange::new(f, &r).await)),
+        BlobSource::LocalFile(f) => Ok(file_stream(FileRange::new(f, &r))),
     }
 }
 

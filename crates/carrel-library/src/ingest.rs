@@ -172,8 +172,28 @@ impl Library {
             .await
             .map_err(|e| LibraryError::Internal(e.to_string()))?
         {
-            carrel_blob::BlobSource::LocalFile(mut f) => {
-                tokio::io::copy(&mut f, &mut out).await.map_err(io)?;
+            carrel_blob::BlobSource::LocalFile(f) => {
+                // Shared with other readers: read by position only.
+                let mut at = 0u64;
+                loop {
+                    let f = f.clone();
+                    let chunk = tokio::task::spawn_blocking(move || {
+                        use std::os::unix::fs::FileExt;
+                        let mut b = vec![0; 1 << 20];
+                        let n = f.read_at(&mut b, at)?;
+                        b.truncate(n);
+                        Ok::<_, std::io::Error>(b)
+                    })
+                    .await
+                    .map_err(std::io::Error::other)
+                    .and_then(|r| r)
+                    .map_err(io)?;
+                    if chunk.is_empty() {
+                        break;
+                    }
+                    at += chunk.len() as u64;
+                    out.write_all(&chunk).await.map_err(io)?;
+                }
             }
             carrel_blob::BlobSource::Memory(b) => out.write_all(&b).await.map_err(io)?,
             carrel_blob::BlobSource::Stream(mut s) => {

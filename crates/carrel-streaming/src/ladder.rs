@@ -100,6 +100,27 @@ impl Rung {
 /// Whether a rendition name is one a ladder can have (`360p`, `1080p`, or
 /// `128k` on the audio ladder): digits then `p` or `k`, so names from URLs
 /// can be matched safely.
+/// Whether `info`'s ladder has a rung of that name (without making the
+/// names: every segment request asks).
+pub fn has_rung(info: &MediaInfo, name: &str) -> bool {
+    let Some((number, video)) = name
+        .strip_suffix('p')
+        .map(|n| (n, true))
+        .or_else(|| name.strip_suffix('k').map(|n| (n, false)))
+    else {
+        return false;
+    };
+    if !is_rung_name(name) {
+        return false;
+    }
+    let Ok(number) = number.parse::<u32>() else {
+        return false;
+    };
+    ladder(info)
+        .iter()
+        .any(|r| r.video == video && number == if video { r.height } else { r.audio_kbps })
+}
+
 pub fn is_rung_name(name: &str) -> bool {
     name.strip_suffix('p')
         .or_else(|| name.strip_suffix('k'))
@@ -532,6 +553,28 @@ mod tests {
             "{s}"
         );
         assert!(s.ends_with("-f mp4 -y file:/tmp/o-128k.mp4"), "{s}");
+    }
+
+    #[test]
+    fn rungs_are_found_by_name_as_the_ladder_names_them() {
+        for info in [
+            video(1920, 1080, 25.0, false, "matroska,webm"),
+            video(1280, 720, 25.0, false, "matroska,webm"),
+            audio_only(Container::Mp4, "alac", Some(700)),
+            audio_only(Container::Mp4, "ac3", Some(96)),
+        ] {
+            let names: Vec<String> = ladder(&info).iter().map(Rung::name).collect();
+            for n in [
+                "360p", "480p", "720p", "1080p", "1440p", "64k", "128k", "192k", "0360p", "360",
+                "p", "k", "360k", "64p", "master", "", "99999p",
+            ] {
+                assert_eq!(
+                    has_rung(&info, n),
+                    names.iter().any(|m| m == n),
+                    "{n} in {names:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -20,11 +20,12 @@
 //! Both maps are bounded by weight (about their bytes), with quick_cache's
 //! eviction, like the hosting wing's link cache.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use carrel_core::ids::BlobHash;
 use carrel_db::{MediaRendition, ProbeOutcome, RenditionOutcome};
+use carrel_http::serve::Content;
 
 use crate::Streaming;
 use crate::error::Result;
@@ -68,6 +69,38 @@ impl Probe {
 pub(crate) struct Rendition {
     pub row: MediaRendition,
     pub ranges: Option<(ByteRange, Vec<ByteRange>)>,
+    /// Its whole file's response headers, for the shared file's name they
+    /// were made for (and whether as audio alone).
+    content: Mutex<Option<(String, bool, Arc<Content>)>>,
+}
+
+impl Rendition {
+    pub(crate) fn new(row: MediaRendition, ranges: Option<(ByteRange, Vec<ByteRange>)>) -> Self {
+        Self {
+            row,
+            ranges,
+            content: Mutex::new(None),
+        }
+    }
+
+    /// Its whole file as served under a shared file named `name`: the one
+    /// made last when it was for the same name, else `make`'s (kept).
+    pub(crate) fn content(
+        &self,
+        name: &str,
+        audio_only: bool,
+        make: impl FnOnce() -> Content,
+    ) -> Arc<Content> {
+        let mut kept = self.content.lock().unwrap_or_else(|e| e.into_inner());
+        match &*kept {
+            Some((n, a, c)) if n == name && *a == audio_only => c.clone(),
+            _ => {
+                let c = Arc::new(make());
+                *kept = Some((name.to_owned(), audio_only, c.clone()));
+                c
+            }
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -200,10 +233,7 @@ impl Streaming {
             RenditionOutcome::Failed(_) => (None, 0),
         };
         let made = ranges.is_some();
-        let r = Arc::new(Rendition {
-            row,
-            ranges: ranges.flatten(),
-        });
+        let r = Arc::new(Rendition::new(row, ranges.flatten()));
         if made {
             self.memo
                 .keep_rendition(seen, r.clone(), weight + name.len() as u64 + ENTRY_BYTES);
@@ -341,14 +371,11 @@ mod tests {
         let seen = m.generation();
         m.forget_rendition(&src, "720p");
         let row = made(src, "720p", 1);
-        m.keep_rendition(seen, Arc::new(super::Rendition { row, ranges: None }), 1);
+        m.keep_rendition(seen, Arc::new(super::Rendition::new(row, None)), 1);
         assert_eq!(m.renditions_kept(), 0);
         m.keep_rendition(
             m.generation(),
-            Arc::new(super::Rendition {
-                row: made(src, "720p", 1),
-                ranges: None,
-            }),
+            Arc::new(super::Rendition::new(made(src, "720p", 1), None)),
             1,
         );
         assert_eq!(m.renditions_kept(), 1);

@@ -38,7 +38,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use carrel_core::ids::BlobHash;
 use carrel_core::media::MediaType;
-use carrel_core::time::Timestamp;
 use carrel_db::{RenditionFile, RenditionOutcome};
 use carrel_http::auth::Who;
 use carrel_http::media::SharedFile;
@@ -56,7 +55,7 @@ use crate::ladder::{self, is_rung_name};
 use crate::memo::{Probe, Rendition};
 use crate::tracks::{Track, TrackIndex, TrackSource};
 use crate::transcode::Live;
-use crate::{REMUX, Streaming, images, ladder_names, tracks};
+use crate::{REMUX, Streaming, images, tracks};
 
 pub fn routes() -> Router<Arc<Streaming>> {
     Router::new()
@@ -109,7 +108,7 @@ async fn shared(
     id: &str,
     headers: &HeaderMap,
     ip: std::net::IpAddr,
-) -> std::result::Result<(Arc<dyn carrel_http::media::ShareGate>, SharedFile), Response> {
+) -> std::result::Result<(Arc<dyn carrel_http::media::ShareGate>, Arc<SharedFile>), Response> {
     let gate = s
         .gate()
         .ok_or_else(|| StreamingError::NoRendition.into_http().into_response())?;
@@ -164,8 +163,7 @@ async fn hls(
                 return ladder_master(&s, &shared.blob, info, method, Some(top), &subs).await;
             }
             if let Some((name, ext)) = file.rsplit_once('.')
-                && is_rung_name(name)
-                && ladder_names(info).iter().any(|n| n == name)
+                && ladder::has_rung(info, name)
             {
                 return rung_file(&s, &shared, info, name, ext, method, headers).await;
             }
@@ -207,16 +205,7 @@ async fn hls(
             "remux.m3u8" => Ok(playlist(method, f.playlist.clone())),
             _ => {
                 let audio_only = info.is_some_and(|i| i.video().is_none());
-                Ok(whole_file(
-                    &s,
-                    &shared,
-                    f,
-                    rendition.row.made_at,
-                    audio_only,
-                    method,
-                    headers,
-                )
-                .await)
+                Ok(whole_file(&s, &shared, &rendition, f, audio_only, method, headers).await)
             }
         }
     };
@@ -550,36 +539,40 @@ async fn player_js() -> Response {
 }
 
 /// A rendition's whole file, with ranges (named after the shared file;
-/// `audio/mp4` and `.m4a` when it has no video).
+/// `audio/mp4` and `.m4a` when it has no video). Its headers are worked out
+/// once per rendition and name, not per request (a player asks for many
+/// ranges).
 async fn whole_file(
     s: &Streaming,
     shared: &SharedFile,
+    r: &Rendition,
     f: &RenditionFile,
-    made_at: Timestamp,
     audio_only: bool,
     method: &Method,
     headers: &HeaderMap,
 ) -> Response {
-    let (ext, ty) = if audio_only {
-        ("m4a", "audio/mp4")
-    } else {
-        ("mp4", "video/mp4")
-    };
-    let name = format!(
-        "{}.{ext}",
-        shared
-            .name
-            .rsplit_once('.')
-            .map_or(shared.name.as_str(), |(b, _)| b)
-    );
-    let content = serve::Content::new(
-        f.blob,
-        f.size as u64,
-        made_at.to_system_time(),
-        &name,
-        &MediaType::new(ty).expect("a valid type"),
-        false,
-    );
+    let content = r.content(&shared.name, audio_only, || {
+        let (ext, ty) = if audio_only {
+            ("m4a", "audio/mp4")
+        } else {
+            ("mp4", "video/mp4")
+        };
+        let name = format!(
+            "{}.{ext}",
+            shared
+                .name
+                .rsplit_once('.')
+                .map_or(shared.name.as_str(), |(b, _)| b)
+        );
+        serve::Content::new(
+            f.blob,
+            f.size as u64,
+            r.row.made_at.to_system_time(),
+            &name,
+            &MediaType::new(ty).expect("a valid type"),
+            false,
+        )
+    });
     let plan = match serve::plan(method, headers, &content) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
@@ -659,7 +652,7 @@ async fn rung_file(
             RenditionOutcome::Ready(f) if ext == "m3u8" => Ok(playlist(method, f.playlist.clone())),
             RenditionOutcome::Ready(f) => {
                 let audio_only = info.video().is_none();
-                Ok(whole_file(s, shared, f, r.row.made_at, audio_only, method, headers).await)
+                Ok(whole_file(s, shared, &r, f, audio_only, method, headers).await)
             }
         },
         (None, "m3u8") => {
@@ -751,7 +744,7 @@ async fn segment(
                 Probe::NotYet if crate::typed_as_media(&shared.media_type) => Found::Wait(None),
                 Probe::Media(_) if known => find_segment(&s, &shared.blob, &rung, part).await?,
                 Probe::Media(info) => {
-                    if !ladder_names(&info).contains(&rung) {
+                    if !ladder::has_rung(&info, &rung) {
                         return Err(StreamingError::NoRendition);
                     }
                     known = true;
