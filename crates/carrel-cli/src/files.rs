@@ -51,7 +51,8 @@ pub struct LsArgs {
 
 #[derive(clap::Args)]
 #[command(
-    after_help = "Deletes all the files named or none: if one id is not yours, nothing is deleted."
+    after_help = "Deletes all the files named or none: if one id is not yours, nothing is deleted.\n\
+    An id that starts with `-` goes after `--`: carrel rm -- -hL8eH9AzH0TKitvfFsctA"
 )]
 pub struct RmArgs {
     #[command(flatten)]
@@ -62,6 +63,10 @@ pub struct RmArgs {
 }
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  carrel mv ID1 ID2 --to Papers\n  carrel mv ID --to none\n  \
+    carrel mv --to Papers -- -hL8eH9AzH0TKitvfFsctA   (an id that starts with `-` goes after `--`)"
+)]
 pub struct MvArgs {
     #[command(flatten)]
     conn: Conn,

@@ -150,8 +150,33 @@ fn init_logs(json: bool) {
     if json { b.json().init() } else { b.init() }
 }
 
+/// An argument before `--` that is an id starting with `-` (ids made before
+/// carrel stopped generating them): clap would read it as options (`-hL8…`
+/// is `-h`, the help) and the command would do something else.
+fn dash_id_before_separator(args: &[std::ffi::OsString]) -> Option<String> {
+    args.iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .filter_map(|a| a.to_str())
+        .find(|a| {
+            a.starts_with('-')
+                && !a.starts_with("--")
+                && a.parse::<carrel_core::ids::FileId>().is_ok()
+        })
+        .map(str::to_owned)
+}
+
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(id) = dash_id_before_separator(&args) {
+        eprintln!(
+            "error: `{id}` is an id that starts with `-`, which reads as an option here.\n\
+             Put the options first and the ids after `--`, e.g.\n  \
+             carrel rm -- {id}\n  carrel mv --to FOLDER -- {id}"
+        );
+        return std::process::ExitCode::from(2);
+    }
+    let cli = Cli::parse_from(args);
     if let Command::ExtractBook { file, out_dir } = &cli.command {
         // The sandboxed child: no runtime, no logs, limits first.
         let code = carrel_library::extract::child_main(file, out_dir);
@@ -208,4 +233,47 @@ async fn serve(listen: Option<SocketAddr>, data: library::DataArgs) -> anyhow::R
     out.flush()?;
     tracing::info!(%addr, "listening");
     server.run(carrel_server::shutdown_signal()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dash_id_before_separator;
+
+    fn args(a: &[&str]) -> Vec<std::ffi::OsString> {
+        a.iter().map(Into::into).collect()
+    }
+
+    #[test]
+    fn an_id_starting_with_a_dash_is_caught_before_clap_reads_it_as_options() {
+        let id = "-hL8eH9AzH0TKitvfFsctA";
+        assert_eq!(
+            dash_id_before_separator(&args(&[
+                "carrel",
+                "mv",
+                "AAAAAAAAAAAAAAAAAAAAAA",
+                id,
+                "--to",
+                "x"
+            ])),
+            Some(id.to_owned())
+        );
+        // After `--` it is a value, as clap reads it.
+        assert_eq!(
+            dash_id_before_separator(&args(&["carrel", "rm", "--", id])),
+            None
+        );
+        // Options and short flags are not ids.
+        assert_eq!(
+            dash_id_before_separator(&args(&[
+                "carrel",
+                "ls",
+                "-s",
+                "x",
+                "--max-downloads",
+                "3",
+                "-h"
+            ])),
+            None
+        );
+    }
 }
