@@ -38,6 +38,7 @@ better for latency), against the file host's download targets (0.95x for
                      [--rung 1080p] [--chunk-mib 2] [--enforced] [--loop 6]
                      [--source PATH] [--only whole|hls] [--with-init]
                      [--no-download-link] [--baseline-bin PATH]
+                     [--baseline-env KEY=VALUE]
                      [--segment-bytes N]
 
 With --enforced, a second carrel (a copy of the same data) serves under a
@@ -45,7 +46,9 @@ plan that sets every download limit without reaching any
 (lib.ENFORCED_PLAN), so the cost of the plan's enforcement on viewers is its
 ratio to the first. With --baseline-bin, one more carrel (a copy of the
 same data) runs another build, in the same interleaved rounds: a change's
-before and after on a noisy machine. --segment-bytes N cuts every HLS range
+before and after on a noisy machine; --baseline-env KEY=VALUE (repeatable) sets
+an environment variable for that carrel only (alone, it runs this build a
+second time with it). --segment-bytes N cuts every HLS range
 to its first N bytes, so (b) measures the cost of a request rather than of
 its bytes. Needs wrk, curl, ffmpeg and nginx (the last is
 installed by peer-nginx). CARREL_BIN picks the binary (default
@@ -217,6 +220,9 @@ def main():
     ap.add_argument("--no-download-link", action="store_true",
                     help="leave out carrel serving the same bytes as an upload through /d/{id}")
     ap.add_argument("--baseline-bin", help="another carrel binary to measure beside CARREL_BIN (before/after)")
+    ap.add_argument("--baseline-env", action="append", default=[], metavar="KEY=VALUE",
+                    help="an environment variable for the baseline carrel only (repeatable; with"
+                         " --baseline-bin, or alone to run this build a second time with it)")
     ap.add_argument("--segment-bytes", type=int, default=0,
                     help="cut every HLS range to its first N bytes (per-request cost; default whole segments)")
     ap.add_argument("--enforced", action="store_true",
@@ -258,9 +264,10 @@ def main():
             carrels.append(("carrel-enforced", lib.Carrel("carrel-viewers-enforced", env=lib.ENFORCED_PLAN,
                                                           data_from=src.data)))
             stops.append(carrels[-1][1].stop)
-        if a.baseline_bin:
+        if a.baseline_bin or a.baseline_env:
+            env = dict(kv.split("=", 1) for kv in a.baseline_env)
             carrels.append(("carrel-baseline", lib.Carrel("carrel-viewers-baseline", data_from=src.data,
-                                                          bin=a.baseline_bin)))
+                                                          bin=a.baseline_bin, env=env)))
             stops.append(carrels[-1][1].stop)
         # What each carrel serves: its rung's file and playlist, fetched over HTTP.
         served = {}
@@ -352,7 +359,7 @@ def main():
     header = ["kind", "conns", "carrel", "better nginx", "ratio"]
     if a.enforced:
         header += ["enforced ratio", "enforced/carrel"]
-    if a.baseline_bin:
+    if a.baseline_bin or a.baseline_env:
         header += ["baseline ratio", "carrel/baseline"]
     if not a.no_download_link:
         header += ["/d/ ratio", "carrel//d/"]

@@ -7,14 +7,17 @@
 //! `Expect` or an `Upgrade`; the handler (the same one hyper calls) answers
 //! it, and the loop writes the response itself. A body that is a byte range
 //! of a local file ([`FileRange`]) is sent from the file by the loop, not
-//! through a body stream, a piece at a time: through a 1 MiB
+//! through a body stream, a piece at a time. While few connections are open
+//! (at most [`COPY_UP_TO_CONNECTIONS`]), a piece goes through a 1 MiB
 //! reused buffer from a bounded pool when one is free (`pread`, then one
 //! `writev`, with the head in front of the first piece; the buffer goes
 //! back as soon as the socket took the piece), nginx's `sendfile off;
-//! output_buffers 2 1m` shape, which on loopback is 1.3–1.6x faster than
-//! `sendfile` for ranges and whole large files alike (a fresh buffer per
-//! response was slower: its allocation and page faults; BENCHMARKS.md);
-//! else with `sendfile(2)` (4 MiB a call), which needs no memory.
+//! output_buffers 2 1m` shape, which on loopback moves a single transfer
+//! 1.1–1.6x faster than `sendfile` (a fresh buffer per response was slower:
+//! its allocation and page faults; BENCHMARKS.md). Otherwise, and when no
+//! buffer is free, it goes with `sendfile(2)` (4 MiB a call), which needs no
+//! memory and less CPU per byte: with many connections the CPU is what runs
+//! out, and `sendfile` then serves more (1.2x at 64 viewers here).
 //!
 //! The loop keeps the connection while the requests stay this simple.
 //!
@@ -65,6 +68,16 @@ const COPY_BUF: usize = 1 << 20;
 /// memory in all, whatever the number of connections); when all are in use,
 /// responses go out with `sendfile(2)`.
 const COPY_BUFS: usize = 64;
+
+/// Pieces are copied (when a buffer is free) only while at most this many
+/// connections are open; with more, every piece goes with `sendfile(2)`.
+/// Copying costs more CPU per byte (the bytes cross memory twice in this
+/// process) but keeps a single transfer moving faster; once many
+/// connections share the cores, the CPU is what runs out, and `sendfile`
+/// moves more bytes per CPU second. On this project's 2-core VM: at 1
+/// viewer copying is 1.02–1.34x of `sendfile`, at 64 it was 0.78–0.88x
+/// (BENCHMARKS.md, viewers).
+const COPY_UP_TO_CONNECTIONS: usize = 4;
 
 /// The copy buffers, made on first use and kept for the process's life.
 static COPY_POOL: BufPool = BufPool::new(COPY_BUF, COPY_BUFS);
@@ -133,6 +146,7 @@ impl Connections {
     pub fn serve(&self, stream: TcpStream, peer: SocketAddr) {
         let _ = stream.set_nodelay(true);
         let conn = Conn {
+            _open: Open::new(),
             shared: self.shared.clone(),
             watcher: self.graceful.watcher(),
             stop: self.stop.subscribe(),
@@ -150,6 +164,7 @@ impl Connections {
 }
 
 struct Conn {
+    _open: Open,
     shared: Arc<Shared>,
     /// Held while the connection lives, so that a shutdown waits for it.
     watcher: Watcher,
@@ -434,7 +449,11 @@ async fn send_file(
                 }
                 count = count.min(granted as usize);
             }
-            let buf = pool.take();
+            let buf = if OPEN_CONNECTIONS.load(Ordering::Relaxed) <= COPY_UP_TO_CONNECTIONS {
+                pool.take()
+            } else {
+                None
+            };
             let cached = match &buf {
                 // Found out by the read itself (below).
                 Some(_) => true,
@@ -622,6 +641,26 @@ impl BufPool {
             buf: Some(buf),
             pool: self,
         })
+    }
+}
+
+/// Connections open now (both paths), for the choice between copying and
+/// `sendfile` ([`COPY_UP_TO_CONNECTIONS`]).
+static OPEN_CONNECTIONS: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts a connection in [`OPEN_CONNECTIONS`] while it lives.
+struct Open;
+
+impl Open {
+    fn new() -> Self {
+        OPEN_CONNECTIONS.fetch_add(1, Ordering::Relaxed);
+        Open
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        OPEN_CONNECTIONS.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
