@@ -918,6 +918,23 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn pieces_are_copied_only_while_few_connections_are_open() {
+        static FRESH: BufPool = BufPool::new(COPY_BUF, 4);
+        let data = vec![7u8; 3 << 20];
+        let head = b"HTTP/1.1 200 OK\r\n\r\n";
+        // Many connections open: every piece with sendfile, no buffer made.
+        let many: Vec<Open> = (0..=COPY_UP_TO_CONNECTIONS).map(|_| Open::new()).collect();
+        let got = sent(head, &data, (0, data.len() as u64), &FRESH).await;
+        assert_eq!(got.len(), head.len() + data.len());
+        assert_eq!(FRESH.made.load(Ordering::Relaxed), 0);
+        // Few: copied through the pool.
+        drop(many);
+        let got = sent(head, &data, (0, data.len() as u64), &FRESH).await;
+        assert_eq!(got[head.len()..], data[..]);
+        assert!(FRESH.made.load(Ordering::Relaxed) >= 1);
+    }
+
     #[test]
     fn cached_reads_stop_at_the_end_of_the_file() {
         let mut f = tempfile::tempfile().unwrap();
