@@ -245,6 +245,12 @@ mod tests {
         p
     }
 
+    /// Stages `data` as `name` and ingests it.
+    async fn put(store: &LocalBlobStore, name: &str, data: &[u8]) -> BlobHash {
+        let staged = stage(store, name, data).await;
+        store.ingest(&staged, None).await.unwrap().hash
+    }
+
     #[tokio::test]
     async fn identical_content_is_stored_once() {
         let dir = tempfile::tempdir().unwrap();
@@ -282,20 +288,18 @@ mod tests {
         }
     }
 
-    fn inode(f: &std::fs::File) -> u64 {
+    /// Whether `f` is the file now at the blob's path.
+    fn is_current(store: &LocalBlobStore, h: &BlobHash, f: &std::fs::File) -> bool {
         use std::os::unix::fs::MetadataExt;
-        f.metadata().unwrap().ino()
+        let now = std::fs::metadata(store.path_of(h)).unwrap();
+        f.metadata().unwrap().ino() == now.ino()
     }
 
     #[tokio::test]
     async fn open_files_are_kept_and_dropped_with_their_blob() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalBlobStore::with_open_files(dir.path(), 4).unwrap();
-        let h = store
-            .ingest(&stage(&store, "a", b"hello").await, None)
-            .await
-            .unwrap()
-            .hash;
+        let h = put(&store, "a", b"hello").await;
         let a = file_of(store.open(&h, 0..5).await.unwrap());
         let b = file_of(store.open(&h, 0..5).await.unwrap());
         assert!(
@@ -314,29 +318,17 @@ mod tests {
 
         // Stored again (a new file under the same name): the new file is
         // served, not the one opened before the delete.
-        store
-            .ingest(&stage(&store, "b", b"hello").await, None)
-            .await
-            .unwrap();
+        put(&store, "b", b"hello").await;
         let c = file_of(store.open(&h, 0..5).await.unwrap());
         assert!(!Arc::ptr_eq(&a, &c));
-        assert_eq!(
-            inode(&c),
-            inode(&std::fs::File::open(store.path_of(&h)).unwrap())
-        );
+        assert!(is_current(&store, &h, &c));
 
         // Replaced under the same name by an ingest: the old file is dropped too.
         std::fs::remove_file(store.path_of(&h)).unwrap();
-        store
-            .ingest(&stage(&store, "c", b"hello").await, None)
-            .await
-            .unwrap();
+        put(&store, "c", b"hello").await;
         let d = file_of(store.open(&h, 0..5).await.unwrap());
         assert!(!Arc::ptr_eq(&c, &d));
-        assert_eq!(
-            inode(&d),
-            inode(&std::fs::File::open(store.path_of(&h)).unwrap())
-        );
+        assert!(is_current(&store, &h, &d));
     }
 
     #[tokio::test]
@@ -345,9 +337,7 @@ mod tests {
         let store = LocalBlobStore::with_open_files(dir.path(), 4).unwrap();
         let mut hashes = Vec::new();
         for i in 0..40u32 {
-            let data = i.to_le_bytes();
-            let p = stage(&store, &format!("s{i}"), &data).await;
-            hashes.push(store.ingest(&p, None).await.unwrap().hash);
+            hashes.push(put(&store, &format!("s{i}"), &i.to_le_bytes()).await);
         }
         let mut opened = Vec::new();
         for h in &hashes {
@@ -380,11 +370,7 @@ mod tests {
     async fn an_open_racing_with_a_delete_is_not_kept() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalBlobStore::with_open_files(dir.path(), 4).unwrap();
-        let h = store
-            .ingest(&stage(&store, "a", b"x").await, None)
-            .await
-            .unwrap()
-            .hash;
+        let h = put(&store, "a", b"x").await;
         // An open that found the file, then a delete before it was kept.
         let before = store.open_files.before_open();
         let f = Arc::new(std::fs::File::open(store.path_of(&h)).unwrap());

@@ -1,6 +1,7 @@
 //! Who is asking, for every wing, without any wing knowing how accounts are
 //! stored. The accounts wing implements [`Authenticator`]; the server puts
-//! it into every request ([`AuthLayer`]); handlers take a [`Who`].
+//! it into every request (`.layer(axum::Extension(auth))`: a plain service,
+//! no boxing per request as `middleware::from_fn` has); handlers take a [`Who`].
 //!
 //! Credentials: an API token (`Authorization: Bearer crl_…`) or a browser
 //! session (the `carrel_session` cookie). A session changes nothing without
@@ -190,50 +191,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Who {
             csrf: Some(csrf),
             checked: safe || header_ok,
         })
-    }
-}
-
-/// A tower layer that puts the authenticator into every request: a plain
-/// service around the router's, with no boxing or cloning of services per
-/// request (axum's `middleware::from_fn` costs both).
-#[derive(Clone)]
-pub struct AuthLayer(pub Auth);
-
-impl<S> tower::Layer<S> for AuthLayer {
-    type Service = AuthService<S>;
-    fn layer(&self, inner: S) -> AuthService<S> {
-        AuthService {
-            inner,
-            auth: self.0.clone(),
-        }
-    }
-}
-
-/// The service of [`AuthLayer`].
-#[derive(Clone)]
-pub struct AuthService<S> {
-    inner: S,
-    auth: Auth,
-}
-
-impl<S, B> tower::Service<axum::http::Request<B>> for AuthService<S>
-where
-    S: tower::Service<axum::http::Request<B>>,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
-
-    fn poll_ready(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: axum::http::Request<B>) -> S::Future {
-        req.extensions_mut().insert(self.auth.clone());
-        self.inner.call(req)
     }
 }
 

@@ -12,8 +12,8 @@
 //! reused buffer from a bounded pool when one is free (`pread`, then one
 //! `writev`, with the head in front of the first piece; the buffer goes
 //! back as soon as the socket took the piece), nginx's `sendfile off;
-//! output_buffers 2 1m` shape, which on loopback moves a single transfer
-//! 1.1–1.6x faster than `sendfile` (a fresh buffer per response was slower:
+//! output_buffers 2 1m` shape, which on loopback moved a single transfer
+//! up to 1.6x faster than `sendfile` (a fresh buffer per response was slower:
 //! its allocation and page faults; BENCHMARKS.md). Otherwise, and when no
 //! buffer is free, it goes with `sendfile(2)` (4 MiB a call), which needs no
 //! memory and less CPU per byte: with many connections the CPU is what runs
@@ -415,11 +415,12 @@ async fn write_response(
 }
 
 /// Sends the head in `head`, then `range` of its file, a piece at a time.
-/// Each piece takes a buffer of `pool` when one is free: `pread`, then one
+/// While at most [`COPY_UP_TO_CONNECTIONS`] connections are open, each piece
+/// takes a buffer of `pool` when one is free: `pread`, then one
 /// `writev` (the head in front of the first piece, so no cork is needed),
 /// and the buffer goes back as soon as the socket took the piece, so slow
-/// downloads do not keep the pool from others. A piece that finds none free
-/// goes with `sendfile(2)`, which needs no memory, the head before it under
+/// downloads do not keep the pool from others. Any other piece goes with
+/// `sendfile(2)`, which needs no memory, the head before it under
 /// `TCP_CORK` (nginx's `tcp_nopush`) so they leave in full segments. All of
 /// it runs on this runtime thread, waiting whenever the socket's buffer is
 /// full; but a piece of the file that is not in the page cache (which would
@@ -454,14 +455,9 @@ async fn send_file(
             } else {
                 None
             };
-            let cached = match &buf {
-                // Found out by the read itself (below).
-                Some(_) => true,
-                None => in_page_cache(&range.file, offset, count),
-            };
             let n = match buf {
-                // Copied: read/write beats `sendfile` on loopback, for
-                // ranges and for whole large files (BENCHMARKS.md).
+                // Copied: with few connections, read/write moves a transfer
+                // faster than `sendfile` on loopback (BENCHMARKS.md).
                 Some(mut buf) => {
                     let count = count.min(buf.len());
                     // What the page cache holds is read here by a call that
@@ -497,7 +493,7 @@ async fn send_file(
                 // No buffer free and not cached: read on the blocking pool
                 // into memory of its own, counted like a streamed file so
                 // its read shares the budget.
-                None if !cached => {
+                None if !in_page_cache(&range.file, offset, count) => {
                     COLD_READS.fetch_add(1, Ordering::Relaxed);
                     _streaming.get_or_insert_with(crate::serve::Streaming::start);
                     let piece = FileRange {

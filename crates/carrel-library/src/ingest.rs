@@ -78,6 +78,26 @@ impl Drop for Scratch {
     }
 }
 
+/// Copies a whole file into `to`, reading it only by position (the
+/// descriptor may be shared: see `BlobSource::LocalFile`).
+fn copy_by_position(from: &std::fs::File, mut to: std::fs::File) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0; 1 << 20];
+    let mut at = 0u64;
+    loop {
+        match from.read_at(&mut buf, at) {
+            Ok(0) => return Ok(()),
+            Ok(n) => {
+                to.write_all(&buf[..n])?;
+                at += n as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 impl Library {
     /// What the library already says of a file with these bytes.
     async fn present(&self, hash: &BlobHash) -> Result<Option<Added>, LibraryError> {
@@ -173,27 +193,13 @@ impl Library {
             .map_err(|e| LibraryError::Internal(e.to_string()))?
         {
             carrel_blob::BlobSource::LocalFile(f) => {
-                // Shared with other readers: read by position only.
-                let mut at = 0u64;
-                loop {
-                    let f = f.clone();
-                    let chunk = tokio::task::spawn_blocking(move || {
-                        use std::os::unix::fs::FileExt;
-                        let mut b = vec![0; 1 << 20];
-                        let n = f.read_at(&mut b, at)?;
-                        b.truncate(n);
-                        Ok::<_, std::io::Error>(b)
-                    })
+                // One blocking task, one buffer; `out` has nothing buffered yet.
+                let to = out.try_clone().await.map_err(io)?.into_std().await;
+                tokio::task::spawn_blocking(move || copy_by_position(&f, to))
                     .await
                     .map_err(std::io::Error::other)
                     .and_then(|r| r)
                     .map_err(io)?;
-                    if chunk.is_empty() {
-                        break;
-                    }
-                    at += chunk.len() as u64;
-                    out.write_all(&chunk).await.map_err(io)?;
-                }
             }
             carrel_blob::BlobSource::Memory(b) => out.write_all(&b).await.map_err(io)?,
             carrel_blob::BlobSource::Stream(mut s) => {

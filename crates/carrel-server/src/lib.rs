@@ -173,7 +173,7 @@ impl Server {
             .merge(carrel_library::web::routes(library.clone()))
             .merge(ops_routes(metrics.clone()))
             // Every wing learns who is asking through the same authenticator.
-            .layer(carrel_http::auth::AuthLayer(accounts.authenticator()));
+            .layer(axum::Extension(accounts.authenticator()));
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;

@@ -97,22 +97,14 @@ impl Rung {
     }
 }
 
-/// Whether a rendition name is one a ladder can have (`360p`, `1080p`, or
-/// `128k` on the audio ladder): digits then `p` or `k`, so names from URLs
-/// can be matched safely.
 /// Whether `info`'s ladder has a rung of that name (without making the
 /// names: every segment request asks).
 pub fn has_rung(info: &MediaInfo, name: &str) -> bool {
-    let Some((number, video)) = name
-        .strip_suffix('p')
-        .map(|n| (n, true))
-        .or_else(|| name.strip_suffix('k').map(|n| (n, false)))
-    else {
-        return false;
-    };
     if !is_rung_name(name) {
         return false;
     }
+    let (number, unit) = name.split_at(name.len() - 1);
+    let video = unit == "p";
     let Ok(number) = number.parse::<u32>() else {
         return false;
     };
@@ -121,6 +113,9 @@ pub fn has_rung(info: &MediaInfo, name: &str) -> bool {
         .any(|r| r.video == video && number == if video { r.height } else { r.audio_kbps })
 }
 
+/// Whether a rendition name is one a ladder can have (`360p`, `1080p`, or
+/// `128k` on the audio ladder): digits then `p` or `k`, so names from URLs
+/// can be matched safely.
 pub fn is_rung_name(name: &str) -> bool {
     name.strip_suffix('p')
         .or_else(|| name.strip_suffix('k'))
