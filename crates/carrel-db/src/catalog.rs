@@ -508,9 +508,10 @@ macro_rules! impl_catalog {
                 }
                 let work_ids = alloc_ids(tx, "lib_works", fresh_works.len()).await?;
                 for (chunk_ids, chunk) in work_ids.chunks(500).zip(fresh_works.chunks(500)) {
-                    let mut q = QueryBuilder::<$db>::new(
-                        "INSERT INTO lib_works (id, work_key, title, authors, subjects, series, series_index, created_at, updated_at) ",
-                    );
+                    let mut q = QueryBuilder::<$db>::new(format!(
+                        "{} lib_works (id, work_key, title, authors, subjects, series, series_index, created_at, updated_at) ",
+                        super::INSERT_ROWS
+                    ));
                     q.push_values(chunk_ids.iter().zip(chunk), |mut b, (id, (key, n))| {
                         let r = &merged[*n];
                         b.push_bind(*id)
@@ -538,10 +539,11 @@ macro_rules! impl_catalog {
                     .map(|(n, (&id, k))| (id, works[k], n))
                     .collect();
                 for chunk in new_rows.chunks(400) {
-                    let mut q = QueryBuilder::<$db>::new(
-                        "INSERT INTO lib_editions (id, work_id, kind, title, subtitle, authors, author_aliases, subjects, \
+                    let mut q = QueryBuilder::<$db>::new(format!(
+                        "{} lib_editions (id, work_id, kind, title, subtitle, authors, author_aliases, subjects, \
                          series, series_index, publisher, year, language, description, match_key, created_at, updated_at) ",
-                    );
+                        super::INSERT_ROWS
+                    ));
                     q.push_values(chunk, |mut b, (id, work, n)| {
                         let r = &merged[*n];
                         b.push_bind(*id)
@@ -633,7 +635,7 @@ macro_rules! impl_catalog {
                     }
                 }
                 for chunk in src_rows.chunks(1000) {
-                    let mut q = QueryBuilder::<$db>::new("INSERT INTO lib_sources (source_key, edition_id) ");
+                    let mut q = QueryBuilder::<$db>::new(format!("{} lib_sources (source_key, edition_id) ", super::INSERT_ROWS));
                     q.push_values(chunk, |mut b, (s, e)| {
                         b.push_bind(s.as_str()).push_bind(*e);
                     });
@@ -641,7 +643,7 @@ macro_rules! impl_catalog {
                     q.build().execute(&mut *tx).await?;
                 }
                 for chunk in id_rows.chunks(1000) {
-                    let mut q = QueryBuilder::<$db>::new("INSERT INTO lib_identifiers (scheme, value, edition_id) ");
+                    let mut q = QueryBuilder::<$db>::new(format!("{} lib_identifiers (scheme, value, edition_id) ", super::INSERT_ROWS));
                     q.push_values(chunk, |mut b, (s, v, e)| {
                         b.push_bind(*s).push_bind(v.as_str()).push_bind(*e);
                     });

@@ -65,3 +65,7 @@ crate::catalog::impl_catalog!(
 crate::usage::impl_usage!(super::PgDatabase);
 crate::media::impl_media!(super::PgDatabase, sqlx::Postgres);
 crate::accounts::impl_accounts!(super::PgDatabase, sqlx::Postgres, "strpos");
+
+/// How a batch inserts many rows in one statement (PostgreSQL keeps no
+/// statement journal: see the SQLite backend's).
+const INSERT_ROWS: &str = "INSERT INTO";

@@ -178,11 +178,20 @@ pub struct IndexOptions {
 }
 
 impl Default for IndexOptions {
+    /// 256 MiB, and one writer thread per two cores (one or two).
+    ///
+    /// Each writer thread fills a segment of its own with its share of the
+    /// memory, so two threads write twice as many segments, each with its
+    /// own copy of the common terms, and the final merge reads them all. A
+    /// bulk import keeps about one core busy storing (the store loop and
+    /// SQLite), so on two cores a second writer thread only competes with
+    /// it: one thread made a 1M import 0.82x as long, with 0.89x the CPU
+    /// (BENCHMARKS.md, "one index writer thread").
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Self {
             writer_heap_bytes: 256 << 20,
-            writer_threads: cores.clamp(1, 2),
+            writer_threads: (cores / 2).clamp(1, 2),
         }
     }
 }
