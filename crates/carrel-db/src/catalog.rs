@@ -391,6 +391,13 @@ macro_rules! impl_catalog {
                 Ok(out)
             }
 
+            /// New works and editions are inserted `OR IGNORE` on SQLite (see
+            /// its `INSERT_ROWS`): a row left out would be a conflict the
+            /// plain insert reported, so it is reported here.
+            fn inserted_all(rows: u64, expected: usize) -> Result<()> {
+                if rows == expected as u64 { Ok(()) } else { Err($crate::DbError::Conflict) }
+            }
+
             /// Stores a batch (see [`CatalogRepo::upsert_editions`]) in the
             /// transaction open on `tx`.
             async fn upsert_in(tx: &mut Conn, records: &[EditionRecord], now: Timestamp) -> Result<Vec<Upserted>> {
@@ -524,7 +531,7 @@ macro_rules! impl_catalog {
                             .push_bind(now.0)
                             .push_bind(now.0);
                     });
-                    q.build().execute(&mut *tx).await?;
+                    inserted_all(q.build().execute(&mut *tx).await?.rows_affected(), chunk.len())?;
                 }
                 for (id, (key, _)) in work_ids.iter().zip(&fresh_works) {
                     works.insert(key.clone(), *id);
@@ -569,7 +576,7 @@ macro_rules! impl_catalog {
                             .push_bind(now.0)
                             .push_bind(now.0);
                     });
-                    q.build().execute(&mut *tx).await?;
+                    inserted_all(q.build().execute(&mut *tx).await?.rows_affected(), chunk.len())?;
                 }
 
                 // Existing editions: the record's values replace theirs

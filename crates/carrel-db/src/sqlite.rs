@@ -213,5 +213,7 @@ crate::accounts::impl_accounts!(super::SqliteDatabase, sqlx::Sqlite, "instr");
 /// means no constraint stops it, so there is no statement journal. Nothing
 /// is ignored in fact: the rows' ids were allocated in this write
 /// transaction, sources and identifiers are inserted as `ON CONFLICT DO
-/// NOTHING` anyway, and no value bound for a `NOT NULL` column is null.
+/// NOTHING` anyway, and no value bound for a `NOT NULL` column is null; a
+/// work or edition row left out all the same fails the batch with
+/// `DbError::Conflict`, as the plain insert's error did (`inserted_all`).
 const INSERT_ROWS: &str = "INSERT OR IGNORE INTO";

@@ -78,26 +78,6 @@ impl Drop for Scratch {
     }
 }
 
-/// Copies a whole file into `to`, reading it only by position (the
-/// descriptor may be shared: see `BlobSource::LocalFile`).
-fn copy_by_position(from: &std::fs::File, mut to: std::fs::File) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::FileExt;
-    let mut buf = vec![0; 1 << 20];
-    let mut at = 0u64;
-    loop {
-        match from.read_at(&mut buf, at) {
-            Ok(0) => return Ok(()),
-            Ok(n) => {
-                to.write_all(&buf[..n])?;
-                at += n as u64;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-}
-
 impl Library {
     /// What the library already says of a file with these bytes.
     async fn present(&self, hash: &BlobHash) -> Result<Option<Added>, LibraryError> {
@@ -165,7 +145,7 @@ impl Library {
         let scratch = Scratch::new(self.store.staging_dir()).await?;
         let path = match self.store.local_path(&file.blob) {
             Some(p) => p,
-            None => self.copy_out(&file.blob, &scratch.0).await?,
+            None => self.copy_out(file, &scratch.0).await?,
         };
         let book = self.extractor.extract(&path, &scratch.0).await?;
         let (edition_id, work_id) = self.store_book(&file.blob, &book).await?;
@@ -177,8 +157,9 @@ impl Library {
         Ok(Added::new(file.id.clone(), edition_id, work_id, book))
     }
 
-    /// Copies a blob from a store without local files into `dir`.
-    async fn copy_out(&self, hash: &BlobHash, dir: &Path) -> Result<PathBuf, LibraryError> {
+    /// Copies a hosted file's blob from a store without local files into
+    /// `dir` (any source the store gives, as downloads stream it).
+    async fn copy_out(&self, file: &File, dir: &Path) -> Result<PathBuf, LibraryError> {
         use futures::StreamExt;
         use tokio::io::AsyncWriteExt;
         let path = dir.join("book");
@@ -186,26 +167,17 @@ impl Library {
             .await
             .map_err(|e| LibraryError::io(&path, e))?;
         let io = |e| LibraryError::io(&path, e);
-        match self
-            .store
-            .open(hash, 0..u64::MAX)
-            .await
-            .map_err(|e| LibraryError::Internal(e.to_string()))?
-        {
-            carrel_blob::BlobSource::LocalFile(f) => {
-                // One blocking task, one buffer; `out` has nothing buffered yet.
-                let to = out.try_clone().await.map_err(io)?.into_std().await;
-                tokio::task::spawn_blocking(move || copy_by_position(&f, to))
-                    .await
-                    .map_err(std::io::Error::other)
-                    .and_then(|r| r)
-                    .map_err(io)?;
-            }
-            carrel_blob::BlobSource::Memory(b) => out.write_all(&b).await.map_err(io)?,
-            carrel_blob::BlobSource::Stream(mut s) => {
-                while let Some(chunk) = s.next().await {
-                    out.write_all(&chunk.map_err(io)?).await.map_err(io)?;
-                }
+        if let Some(last) = u64::try_from(file.size).ok().and_then(|n| n.checked_sub(1)) {
+            let source = self
+                .store
+                .open(&file.blob, 0..last + 1)
+                .await
+                .map_err(|e| LibraryError::Internal(e.to_string()))?;
+            let mut bytes = carrel_http::serve::source_stream(source, 0..=last)
+                .await
+                .map_err(io)?;
+            while let Some(chunk) = bytes.next().await {
+                out.write_all(&chunk.map_err(io)?).await.map_err(io)?;
             }
         }
         out.flush().await.map_err(io)?;

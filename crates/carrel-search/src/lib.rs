@@ -186,7 +186,7 @@ impl Default for IndexOptions {
     /// bulk import keeps about one core busy storing (the store loop and
     /// SQLite), so on two cores a second writer thread only competes with
     /// it: one thread made a 1M import 0.82x as long, with 0.89x the CPU
-    /// (BENCHMARKS.md, "one index writer thread").
+    /// (BENCHMARKS.md, "Twelfth session": one index writer thread).
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Self {
